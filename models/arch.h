@@ -1,0 +1,65 @@
+/* Architecture tables: Hugging Face tensor names → the engine's weight struct.
+ *
+ * The engine never sees tensor names or file formats; it receives a dg_model_weights whose
+ * pointers are float32, row-major, as Hugging Face stores them (nn.Linear weight = [out, in]).
+ * Architecture quirks are data here (flags in dg_arch_quirks), never `if (arch == ...)` in
+ * layers. Dimension glossary: D = d_model, F = ffn dim, Vs/Vt = source/target vocab. */
+#ifndef DG_ARCH_H
+#define DG_ARCH_H
+
+#include <stdbool.h>
+
+#include "common/error.h"
+#include "models/checkpoint.h"
+#include "models/config.h"
+
+typedef struct {
+    const float *w;  /* [out, in] */
+    const float *b;  /* [out], NULL when the layer has no bias */
+} dg_linear;
+
+typedef struct {
+    const float *g;  /* [D] */
+    const float *b;  /* [D] */
+} dg_norm;
+
+typedef struct {
+    dg_linear q, k, v, o;        /* self_attn.{q,k,v,out}_proj: [D, D] */
+    dg_norm self_attn_ln;        /* self_attn_layer_norm */
+    dg_linear cq, ck, cv, co;    /* decoder only: encoder_attn.{q,k,v,out}_proj */
+    dg_norm cross_attn_ln;       /* decoder only: encoder_attn_layer_norm */
+    dg_linear fc1;               /* [F, D] */
+    dg_linear fc2;               /* [D, F] */
+    dg_norm final_ln;            /* final_layer_norm */
+} dg_layer_weights;
+
+typedef enum { DG_POS_SINUSOIDAL_MARIAN } dg_pos_kind;
+typedef enum { DG_ACT_SILU, DG_ACT_RELU, DG_ACT_GELU, DG_ACT_GELU_TANH } dg_activation;
+
+typedef struct {
+    dg_pos_kind positions;       /* how positions are computed */
+    dg_activation activation;
+    bool scale_embedding;        /* multiply token embeddings by sqrt(D) */
+    bool normalize_before;       /* pre-norm layers (false for Marian, whatever config says) */
+    bool final_norms;            /* a final LayerNorm after the encoder/decoder stacks */
+    float layer_norm_eps;
+} dg_arch_quirks;
+
+typedef struct {
+    dg_arch_quirks quirks;
+    const float *enc_embed;          /* [Vs, D] */
+    const float *dec_embed;          /* [Vt, D] (== enc_embed when shared) */
+    const float *lm_head;            /* [Vt, D] (== dec_embed when tied) */
+    const float *final_logits_bias;  /* [Vt], NULL when absent */
+    int n_enc_layers, n_dec_layers;
+    dg_layer_weights *enc_layers;    /* [n_enc_layers], owned */
+    dg_layer_weights *dec_layers;    /* [n_dec_layers], owned */
+    dg_norm enc_final_ln, dec_final_ln;  /* only with quirks.final_norms */
+} dg_model_weights;
+
+/* Binds every tensor the architecture named by cfg->model_type needs, checking each shape.
+ * Missing or mis-shaped tensors are reported by their Hugging Face name. */
+dg_code dg_arch_bind(dg_model_weights *w, const dg_config *cfg, dg_checkpoint *ck, dg_err *err);
+void dg_arch_free(dg_model_weights *w);   /* frees the layer arrays; the data belongs to ck */
+
+#endif

@@ -1,0 +1,44 @@
+/* A Hugging Face checkpoint folder's tensors, whatever file format holds them:
+ * model.safetensors, sharded model-0000x-of-0000y.safetensors with model.safetensors.index.json,
+ * or pytorch_model.bin (PyTorch zip + pickle). Files are mmap'ed read-only; F32 tensors that are
+ * contiguous, little-endian and 4-byte aligned are returned as pointers into the mapping
+ * (zero copy); F16/BF16 or strided tensors are converted once into an owned float buffer that
+ * lives as long as the checkpoint. Conversions happen on first lookup, so look tensors up while
+ * loading the model (one thread); the returned pointers are then read-only and shared. */
+#ifndef DG_CHECKPOINT_H
+#define DG_CHECKPOINT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/error.h"
+
+#define DG_MAX_DIMS 8
+
+typedef enum { DG_DTYPE_F32, DG_DTYPE_F16, DG_DTYPE_BF16 } dg_dtype;
+
+typedef struct {
+    const char *name;
+    dg_dtype dtype;             /* dtype as stored in the file */
+    int ndim;
+    int64_t shape[DG_MAX_DIMS];
+} dg_tensor_info;
+
+typedef struct dg_checkpoint dg_checkpoint;
+
+/* Opens the weights of the checkpoint folder DIR (format detected from the files present). */
+dg_checkpoint *dg_checkpoint_open(const char *dir, dg_err *err);
+void dg_checkpoint_close(dg_checkpoint *ck);   /* accepts NULL */
+
+/* Number of tensors and their metadata, in file order. */
+int dg_checkpoint_count(const dg_checkpoint *ck);
+const dg_tensor_info *dg_checkpoint_info(const dg_checkpoint *ck, int i);
+const dg_tensor_info *dg_checkpoint_find(const dg_checkpoint *ck, const char *name);
+
+/* Returns the tensor NAME as contiguous row-major float32 data, checking that it has exactly
+ * NDIM dimensions equal to SHAPE. Missing tensor → DG_E_MISSING, other shape → DG_E_SHAPE,
+ * both naming the tensor. The pointer stays valid until dg_checkpoint_close. */
+const float *dg_checkpoint_f32(dg_checkpoint *ck, const char *name, int ndim,
+                               const int64_t *shape, dg_err *err);
+
+#endif
