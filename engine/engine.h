@@ -1,0 +1,86 @@
+/* Dragoman engine: the public API used by the CLI, the HTTP scheduler and the benchmark.
+ *
+ * A dg_model is read-only after dg_model_load and shared by every worker thread (weights are
+ * mmap'ed or converted once). A dg_batch is one worker's mutable state: KV caches, activations
+ * and the sentences currently being decoded. Sentences may be added between steps
+ * (iteration-level batching): the scheduler adds, steps, and pops finished results.
+ *
+ * Basic usage:
+ *     dg_err err;
+ *     dg_model *m = dg_model_load("opus-mt-en-de", &err);
+ *     dg_batch *b = dg_batch_create(m, 1, &err);
+ *     dg_search_opts o; dg_search_opts_default(&o, m);
+ *     dg_batch_add(b, src_ids, n_src, &o, tag, &err);
+ *     while (dg_batch_live(b) > 0) {
+ *         dg_batch_step(b, &err);
+ *         void *t; dg_result r;
+ *         while (dg_batch_pop_finished(b, &t, &r)) { ...; dg_result_free(&r); }
+ *     }
+ *
+ * Ids are the model's token ids; the tokenizer lives in tokenizer/. */
+#ifndef DG_ENGINE_H
+#define DG_ENGINE_H
+
+#include "common/error.h"
+#include "models/config.h"
+
+typedef struct dg_model dg_model;
+typedef struct dg_batch dg_batch;
+
+/* Hugging Face generate() settings; dg_search_opts_default fills them from the model's
+ * generation_config.json / config.json. */
+typedef struct {
+    int num_beams;            /* 1 = greedy search */
+    int num_return_sequences; /* n-best, <= num_beams */
+    int max_new_tokens;       /* generated tokens at most (max_length - 1 when only that is set) */
+    int min_length;           /* HF min_length: counts the decoder start token */
+    float length_penalty;
+    int early_stopping;       /* 0 false, 1 true, 2 "never" */
+    int no_repeat_ngram_size;
+    float repetition_penalty;
+} dg_search_opts;
+
+/* One finished sentence: n hypotheses, best first. ids exclude the decoder start token and
+ * include EOS (and a forced BOS) when generated; scores follow HF's sequences_scores. */
+typedef struct {
+    int n;
+    int **ids;
+    int *len;
+    float *scores;
+} dg_result;
+
+dg_model *dg_model_load(const char *dir, dg_err *err);
+void dg_model_free(dg_model *m);                     /* accepts NULL */
+const dg_config *dg_model_config(const dg_model *m);
+
+void dg_search_opts_default(dg_search_opts *o, const dg_model *m);
+/* Checks options against the model (ranges, n-best <= beams); DG_E_INPUT with a message. */
+dg_code dg_search_opts_check(const dg_search_opts *o, const dg_model *m, dg_err *err);
+
+/* threads: intra-op threads this batch's computations may use. */
+dg_batch *dg_batch_create(const dg_model *m, int threads, dg_err *err);
+void dg_batch_free(dg_batch *b);                     /* accepts NULL */
+
+/* Queues one source sentence (exactly the encoder input, EOS included). Its encoder pass runs
+ * in the next dg_batch_step together with the other newly added sentences. tag is returned by
+ * dg_batch_pop_finished. Errors (empty input, ids out of range, longer than the model's
+ * positions) are DG_E_INPUT and leave the batch unchanged. */
+dg_code dg_batch_add(dg_batch *b, const int *src_ids, int n_src, const dg_search_opts *o,
+                     void *tag, dg_err *err);
+/* Encodes newly added sentences, then runs one decoder step for every live hypothesis. */
+dg_code dg_batch_step(dg_batch *b, dg_err *err);
+/* Sentences added and not yet popped (live or finished). */
+int dg_batch_live(const dg_batch *b);
+/* Pops one finished sentence: returns 1 and fills *tag and *res (caller frees res), or 0. */
+int dg_batch_pop_finished(dg_batch *b, void **tag, dg_result *res);
+/* Drops every sentence added with tag (client gone, deadline passed); others are untouched. */
+void dg_batch_cancel(dg_batch *b, void *tag);
+
+void dg_result_free(dg_result *r);                   /* accepts NULL / zeroed */
+
+/* Translates n sentences to completion with one batch (CLI, tests, benchmark): sorts by
+ * length, adds up to max_batch sentences at a time, results in input order. */
+dg_code dg_translate(dg_batch *b, const int *const *src, const int *src_len, int n,
+                     const dg_search_opts *o, int max_batch, dg_result *out, dg_err *err);
+
+#endif
