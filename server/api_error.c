@@ -1,0 +1,64 @@
+/* DESIGN: a static table indexed by dg_api_error_kind gives each kind its stable code string
+ * and HTTP status; handlers only pick a kind and write a message. Bodies are built with
+ * jansson so a message quoting client input is always valid JSON. */
+#include "server/api_error.h"
+
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+
+static const struct {
+    const char *code;
+    int status;
+} kinds[DG_API_ERROR_COUNT] = {
+    [DG_API_INVALID_JSON] = {"invalid_json", 400},
+    [DG_API_INVALID_REQUEST] = {"invalid_request", 400},
+    [DG_API_INPUT_TOO_LONG] = {"input_too_long", 400},
+    [DG_API_UNAUTHORIZED] = {"unauthorized", 401},
+    [DG_API_NOT_FOUND] = {"not_found", 404},
+    [DG_API_MODEL_NOT_FOUND] = {"model_not_found", 404},
+    [DG_API_METHOD_NOT_ALLOWED] = {"method_not_allowed", 405},
+    [DG_API_BODY_TOO_LARGE] = {"body_too_large", 413},
+    [DG_API_UNSUPPORTED_MEDIA_TYPE] = {"unsupported_media_type", 415},
+    [DG_API_UNSUPPORTED_LANGUAGE_PAIR] = {"unsupported_language_pair", 422},
+    [DG_API_QUEUE_FULL] = {"queue_full", 429},
+    [DG_API_INTERNAL] = {"internal", 500},
+    [DG_API_NOT_READY] = {"not_ready", 503},
+    [DG_API_SHUTTING_DOWN] = {"shutting_down", 503},
+    [DG_API_TIMEOUT] = {"timeout", 504},
+};
+
+int dg_api_error_status(dg_api_error_kind kind)
+{
+    return kind < DG_API_ERROR_COUNT ? kinds[kind].status : 500;
+}
+
+const char *dg_api_error_code(dg_api_error_kind kind)
+{
+    return kind < DG_API_ERROR_COUNT ? kinds[kind].code : "internal";
+}
+
+int dg_api_error_set(dg_api_error *e, dg_api_error_kind kind, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+    va_end(ap);
+    e->kind = kind;
+    return dg_api_error_status(kind);
+}
+
+char *dg_api_error_body(const dg_api_error *e)
+{
+    /* a message may quote client bytes that are not UTF-8; jansson would refuse the string */
+    json_t *msg = json_string(e->msg);
+    if (!msg)
+        msg = json_string("(message contained invalid UTF-8)");
+    json_t *o = json_pack("{s:{s:s, s:o}}", "error", "code", dg_api_error_code(e->kind),
+                          "message", msg);
+    if (!o)
+        return NULL;
+    char *s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return s;
+}

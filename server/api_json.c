@@ -1,0 +1,530 @@
+/* DESIGN: validation is an early-return chain: each check either passes or fills the
+ * dg_api_error and returns its status (Redis processCommand style), so the first problem is
+ * reported with a message naming the field. jansson parses with JSON_REJECT_DUPLICATES and
+ * without JSON_ALLOW_NUL, so texts are NUL-free UTF-8 by construction; form bodies are decoded
+ * and checked by hand. /v1/translate rejects unknown fields (typos must not silently change a
+ * translation); LibreTranslate's /translate ignores them, as LibreTranslate does. */
+#include "server/api_json.h"
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_NAME 128  /* model, source, target, api_key */
+
+long dg_utf8_invalid_at(const char *str, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0;
+    while (i < len) {
+        unsigned c = s[i];
+        int n;
+        unsigned min;
+        if (c == 0)
+            return (long)i;
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if (c >= 0xc2 && c <= 0xdf) n = 1, min = 0x80;
+        else if (c >= 0xe0 && c <= 0xef) n = 2, min = 0x800;
+        else if (c >= 0xf0 && c <= 0xf4) n = 3, min = 0x10000;
+        else return (long)i;
+        if (len - i <= (size_t)n)
+            return (long)i;
+        unsigned cp = c & (0x3f >> n);
+        for (int k = 1; k <= n; k++) {
+            if ((s[i + k] & 0xc0) != 0x80)
+                return (long)i;
+            cp = cp << 6 | (s[i + k] & 0x3f);
+        }
+        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return (long)i;
+        i += (size_t)n + 1;
+    }
+    return -1;
+}
+
+void dg_translate_request_free(dg_translate_request *r)
+{
+    if (!r)
+        return;
+    for (int i = 0; i < r->n_texts; i++)
+        free(r->texts[i]);
+    free(r->texts);
+    free(r->model);
+    free(r->source);
+    free(r->target);
+    free(r->api_key);
+    memset(r, 0, sizeof *r);
+}
+
+static void request_init(dg_translate_request *r)
+{
+    memset(r, 0, sizeof *r);
+}
+
+static int nomem(dg_api_error *e)
+{
+    return dg_api_error_set(e, DG_API_INTERNAL, "out of memory");
+}
+
+static int add_text(dg_translate_request *r, const char *s, size_t n, dg_api_error *e)
+{
+    char **t = realloc(r->texts, (size_t)(r->n_texts + 1) * sizeof *t);
+    if (!t)
+        return nomem(e);
+    r->texts = t;
+    if (!(t[r->n_texts] = strndup(s, n)))
+        return nomem(e);
+    r->n_texts++;
+    return 0;
+}
+
+/* text: a string or a non-empty array of strings; field names it for messages. */
+static int take_texts(json_t *v, const char *field, int max_texts, dg_translate_request *r,
+                      dg_api_error *e)
+{
+    if (json_is_string(v))
+        return add_text(r, json_string_value(v), json_string_length(v), e);
+    if (!json_is_array(v))
+        return dg_api_error_set(e, DG_API_INVALID_REQUEST,
+                                "'%s' must be a string or an array of strings", field);
+    size_t n = json_array_size(v);
+    if (n == 0)
+        return dg_api_error_set(e, DG_API_INVALID_REQUEST, "'%s' is an empty array", field);
+    if (n > (size_t)max_texts)
+        return dg_api_error_set(e, DG_API_INVALID_REQUEST,
+                                "'%s' has %zu texts, more than the limit of %d", field, n,
+                                max_texts);
+    r->text_is_array = true;
+    for (size_t i = 0; i < n; i++) {
+        json_t *s = json_array_get(v, i);
+        if (!json_is_string(s))
+            return dg_api_error_set(e, DG_API_INVALID_REQUEST, "'%s[%zu]' must be a string",
+                                    field, i);
+        int st = add_text(r, json_string_value(s), json_string_length(s), e);
+        if (st)
+            return st;
+    }
+    return 0;
+}
+
+static int take_name(json_t *v, const char *field, char **out, dg_api_error *e)
+{
+    if (!json_is_string(v))
+        return dg_api_error_set(e, DG_API_INVALID_REQUEST, "'%s' must be a string", field);
+    if (json_string_length(v) == 0 || json_string_length(v) >= MAX_NAME)
+        return dg_api_error_set(e, DG_API_INVALID_REQUEST, "'%s' must have 1 to %d bytes",
+                                field, MAX_NAME - 1);
+    free(*out);
+    if (!(*out = strdup(json_string_value(v))))
+        return nomem(e);
+    return 0;
+}
+
+static int take_int(json_t *v, const char *name, int lo, int hi, int *out, dg_api_error *e)
+{
+    if (!json_is_integer(v))
+        return dg_api_error_set(e, DG_API_INVALID_REQUEST, "option '%s' must be an integer",
+                                name);
+    json_int_t x = json_integer_value(v);
+    if (x < lo || x > hi)
+        return dg_api_error_set(e, DG_API_INVALID_REQUEST, "option '%s' must be in [%d, %d]",
+                                name, lo, hi);
+    *out = (int)x;
+    return 0;
+}
+
+static int take_real(json_t *v, const char *name, double lo, double hi, double *out,
+                     dg_api_error *e)
+{
+    if (!json_is_number(v))
+        return dg_api_error_set(e, DG_API_INVALID_REQUEST, "option '%s' must be a number", name);
+    double x = json_number_value(v);
+    if (!(x >= lo && x <= hi))
+        return dg_api_error_set(e, DG_API_INVALID_REQUEST, "option '%s' must be in [%g, %g]",
+                                name, lo, hi);
+    *out = x;
+    return 0;
+}
+
+static int take_bool(json_t *v, const char *name, bool *out, dg_api_error *e)
+{
+    if (!json_is_boolean(v))
+        return dg_api_error_set(e, DG_API_INVALID_REQUEST, "option '%s' must be true or false",
+                                name);
+    *out = json_is_true(v);
+    return 0;
+}
+
+/* The numeric options: name, bit in dg_translate_options.set, bounds, field. */
+static const struct {
+    const char *name;
+    unsigned bit;
+    double lo, hi;
+    size_t offset;
+    bool integer;
+} numeric_options[] = {
+    {"beam_size", DG_OPT_BEAM_SIZE, 1, 32, offsetof(dg_translate_options, beam_size), true},
+    {"max_length", DG_OPT_MAX_LENGTH, 2, 4096, offsetof(dg_translate_options, max_length), true},
+    {"n_best", DG_OPT_N_BEST, 1, 32, offsetof(dg_translate_options, n_best), true},
+    {"no_repeat_ngram_size", DG_OPT_NO_REPEAT_NGRAM, 0, 64,
+     offsetof(dg_translate_options, no_repeat_ngram_size), true},
+    {"length_penalty", DG_OPT_LENGTH_PENALTY, -10, 10,
+     offsetof(dg_translate_options, length_penalty), false},
+    {"repetition_penalty", DG_OPT_REPETITION_PENALTY, 1e-3, 100,
+     offsetof(dg_translate_options, repetition_penalty), false},
+};
+
+static int take_option(const char *k, json_t *v, dg_translate_options *opts, dg_api_error *e)
+{
+    if (!strcmp(k, "return_scores"))
+        return take_bool(v, k, &opts->return_scores, e);
+    if (!strcmp(k, "truncate"))
+        return take_bool(v, k, &opts->truncate, e);
+    for (size_t i = 0; i < sizeof numeric_options / sizeof numeric_options[0]; i++) {
+        if (strcmp(k, numeric_options[i].name))
+            continue;
+        char *field = (char *)opts + numeric_options[i].offset;
+        int st = numeric_options[i].integer
+                     ? take_int(v, k, (int)numeric_options[i].lo, (int)numeric_options[i].hi,
+                                (int *)field, e)
+                     : take_real(v, k, numeric_options[i].lo, numeric_options[i].hi,
+                                 (double *)field, e);
+        if (!st)
+            opts->set |= numeric_options[i].bit;
+        return st;
+    }
+    /* the key is valid UTF-8 (jansson checked it); %.64s bounds the message */
+    return dg_api_error_set(e, DG_API_INVALID_REQUEST, "unknown option '%.64s'", k);
+}
+
+static int take_options(json_t *o, dg_translate_options *opts, dg_api_error *e)
+{
+    if (!json_is_object(o))
+        return dg_api_error_set(e, DG_API_INVALID_REQUEST, "'options' must be an object");
+    const char *k;
+    json_t *v;
+    json_object_foreach(o, k, v) {
+        int st = take_option(k, v, opts, e);
+        if (st)
+            return st;
+    }
+    return 0;
+}
+
+static json_t *load_object(const char *body, size_t len, int *status, dg_api_error *e)
+{
+    json_error_t jerr;
+    json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root) {
+        if (json_error_code(&jerr) == json_error_invalid_utf8)
+            *status = dg_api_error_set(e, DG_API_INVALID_REQUEST,
+                                       "body is not valid UTF-8 (byte %d)", jerr.position);
+        else
+            *status = dg_api_error_set(e, DG_API_INVALID_JSON, "malformed JSON at line %d, column %d: %s",
+                                       jerr.line, jerr.column, jerr.text);
+        return NULL;
+    }
+    if (!json_is_object(root)) {
+        json_decref(root);
+        *status = dg_api_error_set(e, DG_API_INVALID_REQUEST, "the body must be a JSON object");
+        return NULL;
+    }
+    return root;
+}
+
+int dg_api_parse_translate(const char *body, size_t len, int max_texts, dg_translate_request *r,
+                           dg_api_error *e)
+{
+    request_init(r);
+    int st = 0;
+    json_t *root = load_object(body, len, &st, e);
+    if (!root)
+        return st;
+    const char *k;
+    json_t *v;
+    json_object_foreach(root, k, v) {
+        if (!strcmp(k, "text"))
+            st = take_texts(v, "text", max_texts, r, e);
+        else if (!strcmp(k, "model"))
+            st = take_name(v, "model", &r->model, e);
+        else if (!strcmp(k, "source"))
+            st = take_name(v, "source", &r->source, e);
+        else if (!strcmp(k, "target"))
+            st = take_name(v, "target", &r->target, e);
+        else if (!strcmp(k, "options"))
+            st = take_options(v, &r->opts, e);
+        else
+            st = dg_api_error_set(e, DG_API_INVALID_REQUEST, "unknown field '%.64s'", k);
+        if (st)
+            break;
+    }
+    if (!st && !r->n_texts)
+        st = dg_api_error_set(e, DG_API_INVALID_REQUEST, "missing field 'text'");
+    json_decref(root);
+    return st;
+}
+
+/* LibreTranslate's own checks: "format" is "text" (HTML is not supported), "alternatives" an
+ * integer, "target" required. */
+static int lt_finish(dg_translate_request *r, const char *format, dg_api_error *e)
+{
+    if (!r->n_texts)
+        return dg_api_error_set(e, DG_API_INVALID_REQUEST, "missing field 'q'");
+    if (!r->target)
+        return dg_api_error_set(e, DG_API_INVALID_REQUEST, "missing field 'target'");
+    if (format && strcmp(format, "text"))
+        return dg_api_error_set(e, DG_API_INVALID_REQUEST,
+                                "format '%.32s' is not supported (only \"text\")", format);
+    if (r->source && !strcmp(r->source, "auto")) {
+        free(r->source);
+        r->source = NULL;
+    }
+    if (r->lt_alternatives > 0) {
+        r->opts.n_best = r->lt_alternatives + 1;
+        r->opts.set |= DG_OPT_N_BEST;
+    }
+    return 0;
+}
+
+int dg_api_parse_lt_json(const char *body, size_t len, int max_texts, dg_translate_request *r,
+                         dg_api_error *e)
+{
+    request_init(r);
+    int st = 0;
+    json_t *root = load_object(body, len, &st, e);
+    if (!root)
+        return st;
+    const char *k, *format = NULL;
+    json_t *v;
+    json_object_foreach(root, k, v) {
+        if (!strcmp(k, "q"))
+            st = take_texts(v, "q", max_texts, r, e);
+        else if (!strcmp(k, "source"))
+            st = take_name(v, "source", &r->source, e);
+        else if (!strcmp(k, "target"))
+            st = take_name(v, "target", &r->target, e);
+        else if (!strcmp(k, "api_key"))
+            st = take_name(v, "api_key", &r->api_key, e);
+        else if (!strcmp(k, "alternatives"))
+            st = take_int(v, "alternatives", 0, 31, &r->lt_alternatives, e);
+        else if (!strcmp(k, "format")) {
+            if (!json_is_string(v))
+                st = dg_api_error_set(e, DG_API_INVALID_REQUEST, "'format' must be a string");
+            else
+                format = json_string_value(v);
+        }
+        if (st)
+            break;
+    }
+    if (!st)
+        st = lt_finish(r, format, e);
+    json_decref(root);
+    return st;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* Decodes one application/x-www-form-urlencoded component into a new NUL-terminated string. */
+static char *form_decode(const char *s, size_t n, size_t *out_len)
+{
+    char *d = malloc(n + 1);
+    if (!d)
+        return NULL;
+    size_t j = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '+')
+            d[j++] = ' ';
+        else if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
+            d[j++] = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+            i += 2;
+        } else
+            d[j++] = s[i];
+    }
+    d[j] = 0;
+    *out_len = j;
+    return d;
+}
+
+int dg_api_parse_lt_form(const char *body, size_t len, int max_texts, dg_translate_request *r,
+                         dg_api_error *e)
+{
+    request_init(r);
+    char *format = NULL;
+    int st = 0, n_q = 0;
+    for (size_t i = 0; i < len && !st;) {
+        size_t end = i;
+        while (end < len && body[end] != '&')
+            end++;
+        size_t eq = i;
+        while (eq < end && body[eq] != '=')
+            eq++;
+        size_t klen, vlen;
+        char *key = form_decode(body + i, eq - i, &klen);
+        char *val = form_decode(body + (eq < end ? eq + 1 : end), eq < end ? end - eq - 1 : 0,
+                                &vlen);
+        if (!key || !val)
+            st = nomem(e);
+        else if (dg_utf8_invalid_at(key, klen) >= 0 || dg_utf8_invalid_at(val, vlen) >= 0)
+            st = dg_api_error_set(e, DG_API_INVALID_REQUEST,
+                                  "form field is not valid UTF-8 (or contains NUL)");
+        else if (!strcmp(key, "q")) {
+            if (++n_q > max_texts)
+                st = dg_api_error_set(e, DG_API_INVALID_REQUEST,
+                                      "more than the limit of %d texts", max_texts);
+            else
+                st = add_text(r, val, vlen, e);
+            r->text_is_array = n_q > 1;
+        } else if (!strcmp(key, "source") || !strcmp(key, "target") || !strcmp(key, "api_key")) {
+            char **dst = key[0] == 's' ? &r->source : key[0] == 't' ? &r->target : &r->api_key;
+            if (vlen == 0 || vlen >= MAX_NAME)
+                st = dg_api_error_set(e, DG_API_INVALID_REQUEST, "'%s' must have 1 to %d bytes",
+                                      key, MAX_NAME - 1);
+            else {
+                free(*dst);
+                *dst = val;
+                val = NULL;
+            }
+        } else if (!strcmp(key, "format")) {
+            free(format);
+            format = val;
+            val = NULL;
+        } else if (!strcmp(key, "alternatives")) {
+            char *endp;
+            long x = strtol(val, &endp, 10);
+            if (!*val || *endp || x < 0 || x > 31)
+                st = dg_api_error_set(e, DG_API_INVALID_REQUEST,
+                                      "'alternatives' must be an integer in [0, 31]");
+            else
+                r->lt_alternatives = (int)x;
+        }
+        free(key);
+        free(val);
+        i = end + 1;
+    }
+    if (!st)
+        st = lt_finish(r, format, e);
+    free(format);
+    return st;
+}
+
+/* ---- responses ---- */
+
+/* Detokenized text should be UTF-8; if a model emits broken byte pieces, bad bytes become
+ * U+FFFD rather than an invalid JSON document. */
+static json_t *text_value(const char *s)
+{
+    size_t n = strlen(s);
+    if (dg_utf8_invalid_at(s, n) < 0)
+        return json_stringn(s, n);
+    char *d = malloc(3 * n + 1);
+    if (!d)
+        return NULL;
+    size_t j = 0;
+    for (size_t i = 0; i < n;) {
+        long bad = dg_utf8_invalid_at(s + i, n - i);
+        size_t good = bad < 0 ? n - i : (size_t)bad;
+        memcpy(d + j, s + i, good);
+        j += good;
+        i += good;
+        if (bad >= 0) {
+            memcpy(d + j, "\xef\xbf\xbd", 3);
+            j += 3;
+            i++;
+        }
+    }
+    json_t *v = json_stringn(d, j);
+    free(d);
+    return v;
+}
+
+static char *dump(json_t *o)
+{
+    if (!o)
+        return NULL;
+    char *s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return s;
+}
+
+char *dg_api_translate_response(const char *model, const dg_translation *t, int n,
+                                bool return_scores)
+{
+    json_t *arr = json_array();
+    json_t *root = json_pack("{s:s, s:o}", "model", model, "translations", arr);
+    if (!root)
+        return NULL;
+    for (int i = 0; i < n; i++) {
+        json_t *o = json_object();
+        if (!o || json_array_append_new(arr, o) || json_object_set_new(o, "text", text_value(t[i].hyps[0])))
+            goto fail;
+        if (return_scores && json_object_set_new(o, "score", json_real(t[i].score)))
+            goto fail;
+        if (t[i].n_hyps > 1) {
+            json_t *alts = json_array();
+            if (!alts || json_object_set_new(o, "alternatives", alts))
+                goto fail;
+            for (int k = 1; k < t[i].n_hyps; k++)
+                if (json_array_append_new(alts, text_value(t[i].hyps[k])))
+                    goto fail;
+        }
+    }
+    return dump(root);
+fail:
+    json_decref(root);
+    return NULL;
+}
+
+char *dg_api_lt_response(const dg_translation *t, int n, bool as_array, int alternatives)
+{
+    json_t *root = json_object(), *texts = NULL, *alts = NULL;
+    if (!root)
+        return NULL;
+    if (as_array) {
+        texts = json_array();
+        if (json_object_set_new(root, "translatedText", texts))
+            goto fail;
+        if (alternatives > 0 && (!(alts = json_array()) || json_object_set_new(root, "alternatives", alts)))
+            goto fail;
+    }
+    for (int i = 0; i < n; i++) {
+        json_t *a = NULL;
+        if (alternatives > 0) {
+            if (!(a = json_array()))
+                goto fail;
+            for (int k = 1; k < t[i].n_hyps && k <= alternatives; k++)
+                if (json_array_append_new(a, text_value(t[i].hyps[k]))) {
+                    json_decref(a);
+                    goto fail;
+                }
+        }
+        if (as_array) {
+            if (json_array_append_new(texts, text_value(t[i].hyps[0]))) {
+                json_decref(a);
+                goto fail;
+            }
+            if (a && json_array_append_new(alts, a))
+                goto fail;
+        } else {
+            if (json_object_set_new(root, "translatedText", text_value(t[i].hyps[0]))) {
+                json_decref(a);
+                goto fail;
+            }
+            if (a && json_object_set_new(root, "alternatives", a))
+                goto fail;
+        }
+    }
+    return dump(root);
+fail:
+    json_decref(root);
+    return NULL;
+}

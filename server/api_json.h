@@ -1,0 +1,71 @@
+/* The wire format: translation requests (Dragoman's /v1/translate, LibreTranslate's /translate
+ * as JSON or form data) parsed and validated into dg_translate_request, and translations
+ * rendered back into response bodies. No model knowledge here: option ranges that depend on
+ * the model are checked by the route handler. */
+#ifndef DG_API_JSON_H
+#define DG_API_JSON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "server/api_error.h"
+
+/* bits of dg_translate_options.set */
+enum {
+    DG_OPT_BEAM_SIZE = 1 << 0,
+    DG_OPT_MAX_LENGTH = 1 << 1,
+    DG_OPT_LENGTH_PENALTY = 1 << 2,
+    DG_OPT_N_BEST = 1 << 3,
+    DG_OPT_NO_REPEAT_NGRAM = 1 << 4,
+    DG_OPT_REPETITION_PENALTY = 1 << 5,
+};
+
+typedef struct {
+    unsigned set;               /* which numeric fields the client gave */
+    int beam_size;
+    int max_length;             /* HF max_length: counts the decoder start token */
+    int n_best;
+    int no_repeat_ngram_size;
+    double length_penalty;
+    double repetition_penalty;
+    bool return_scores;
+    bool truncate;
+} dg_translate_options;
+
+typedef struct {
+    int n_texts;
+    char **texts;               /* valid UTF-8, no NUL */
+    bool text_is_array;         /* answer with an array (LibreTranslate mirrors the input) */
+    char *model, *source, *target; /* NULL when absent */
+    char *api_key;              /* LibreTranslate's body field; NULL when absent */
+    int lt_alternatives;        /* LibreTranslate's "alternatives" count */
+    dg_translate_options opts;
+} dg_translate_request;
+
+/* Each returns 0 and fills r, or the HTTP status with e set; r is freed either way by
+ * dg_translate_request_free. */
+int dg_api_parse_translate(const char *body, size_t len, int max_texts, dg_translate_request *r,
+                           dg_api_error *e);
+int dg_api_parse_lt_json(const char *body, size_t len, int max_texts, dg_translate_request *r,
+                         dg_api_error *e);
+int dg_api_parse_lt_form(const char *body, size_t len, int max_texts, dg_translate_request *r,
+                         dg_api_error *e);
+void dg_translate_request_free(dg_translate_request *r);
+
+/* Checks UTF-8 (shortest forms, no surrogates, no NUL); returns the offset of the first bad
+ * byte, or -1 when valid. */
+long dg_utf8_invalid_at(const char *s, size_t len);
+
+/* One translated text: best first, n_hyps >= 1. */
+typedef struct {
+    int n_hyps;
+    char **hyps;
+    double score;               /* of hyps[0] */
+} dg_translation;
+
+/* Response bodies, malloc'ed; NULL when out of memory. */
+char *dg_api_translate_response(const char *model, const dg_translation *t, int n,
+                                bool return_scores);
+char *dg_api_lt_response(const dg_translation *t, int n, bool as_array, int alternatives);
+
+#endif

@@ -1,0 +1,244 @@
+/* DESIGN: fixed-shape counters and histograms in static storage, updated with relaxed atomics
+ * (a scrape may see one update ahead of another; Prometheus tolerates that). Histogram sums
+ * are kept in integer microseconds so they can be added atomically. Statuses are bucketed by a
+ * fixed list of the codes the server emits; anything else lands in "other". */
+#include "server/metrics.h"
+
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/config.h"
+
+static const char *route_labels[DG_ROUTE_COUNT] = {
+    "/v1/translate", "/translate", "/languages", "/v1/models", "/health",
+    "/ready",        "/metrics",   "/openapi.json", "other",
+};
+
+static const int statuses[] = {200, 400, 401, 404, 405, 413, 415, 422, 429, 500, 503, 504};
+#define N_STATUS (int)(sizeof statuses / sizeof statuses[0])
+
+/* seconds; +Inf is implicit */
+static const double latency_bounds[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
+#define N_LAT (int)(sizeof latency_bounds / sizeof latency_bounds[0])
+static const double batch_bounds[] = {1, 2, 4, 8, 16, 32, 64, 128, 256};
+#define N_BATCH (int)(sizeof batch_bounds / sizeof batch_bounds[0])
+
+_Static_assert(N_LAT < 16 && N_BATCH < 16, "histogram.bucket holds every bound plus +Inf");
+
+typedef struct {
+    atomic_long bucket[16];  /* per bound, non-cumulative; the last slot counts > every bound */
+    atomic_long count;
+    atomic_long sum_micro;   /* sum * 1e6 */
+} histogram;
+
+static atomic_long requests[DG_ROUTE_COUNT][N_STATUS + 1];
+static histogram latency[DG_ROUTE_COUNT];
+static histogram queue_wait, batch_size;
+static atomic_long errors[DG_API_ERROR_COUNT];
+static atomic_long queue_depth, tokens_in, tokens_out, cancelled, inflight;
+
+static struct {
+    char name[128], source[16], target[16];
+    double load_s;
+} models[DG_MAX_MODELS];
+static atomic_int n_models; /* slots below it are complete (written before the store) */
+
+const char *dg_route_label(dg_route r)
+{
+    return r < DG_ROUTE_COUNT ? route_labels[r] : "other";
+}
+
+static void observe(histogram *h, const double *bounds, int n, double v)
+{
+    int i = 0;
+    while (i < n && v > bounds[i])
+        i++;
+    atomic_fetch_add_explicit(&h->bucket[i], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&h->count, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&h->sum_micro, (long)(v * 1e6), memory_order_relaxed);
+}
+
+void dg_metrics_request(dg_route route, int status, double seconds)
+{
+    if (route >= DG_ROUTE_COUNT)
+        route = DG_ROUTE_OTHER;
+    int s = 0;
+    while (s < N_STATUS && statuses[s] != status)
+        s++;
+    atomic_fetch_add_explicit(&requests[route][s], 1, memory_order_relaxed);
+    observe(&latency[route], latency_bounds, N_LAT, seconds);
+}
+
+void dg_metrics_error(dg_api_error_kind kind)
+{
+    if (kind < DG_API_ERROR_COUNT)
+        atomic_fetch_add_explicit(&errors[kind], 1, memory_order_relaxed);
+}
+
+void dg_metrics_queue_depth(long sentences)
+{
+    atomic_store_explicit(&queue_depth, sentences, memory_order_relaxed);
+}
+
+void dg_metrics_queue_wait(double seconds)
+{
+    observe(&queue_wait, latency_bounds, N_LAT, seconds);
+}
+
+void dg_metrics_batch(int sentences)
+{
+    observe(&batch_size, batch_bounds, N_BATCH, sentences);
+}
+
+void dg_metrics_tokens(long in, long out)
+{
+    atomic_fetch_add_explicit(&tokens_in, in, memory_order_relaxed);
+    atomic_fetch_add_explicit(&tokens_out, out, memory_order_relaxed);
+}
+
+void dg_metrics_cancelled(long sentences)
+{
+    atomic_fetch_add_explicit(&cancelled, sentences, memory_order_relaxed);
+}
+
+void dg_metrics_inflight(int delta)
+{
+    atomic_fetch_add_explicit(&inflight, delta, memory_order_relaxed);
+}
+
+void dg_metrics_model(const char *name, const char *source, const char *target, double load_s)
+{
+    int i = atomic_load(&n_models);
+    if (i >= DG_MAX_MODELS)
+        return;
+    snprintf(models[i].name, sizeof models[i].name, "%s", name);
+    snprintf(models[i].source, sizeof models[i].source, "%s", source);
+    snprintf(models[i].target, sizeof models[i].target, "%s", target);
+    models[i].load_s = load_s;
+    atomic_store(&n_models, i + 1);
+}
+
+/* ---- rendering ---- */
+
+typedef struct {
+    char *buf;
+    size_t len, cap;
+    int failed;
+} sbuf;
+
+static void put(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put(sbuf *b, const char *fmt, ...)
+{
+    for (;;) {
+        if (b->failed)
+            return;
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(b->buf + b->len, b->cap - b->len, fmt, ap);
+        va_end(ap);
+        if (n >= 0 && (size_t)n < b->cap - b->len) {
+            b->len += (size_t)n;
+            return;
+        }
+        size_t cap = b->cap * 2 + (n > 0 ? (size_t)n : 0);
+        char *nb = realloc(b->buf, cap);
+        if (!nb) {
+            b->failed = 1;
+            return;
+        }
+        b->buf = nb;
+        b->cap = cap;
+    }
+}
+
+static long get(atomic_long *a)
+{
+    return atomic_load_explicit(a, memory_order_relaxed);
+}
+
+static void put_histogram(sbuf *b, const char *name, const char *labels, histogram *h,
+                          const double *bounds, int n)
+{
+    long cum = 0;
+    const char *sep = *labels ? "," : "";
+    for (int i = 0; i < n; i++) {
+        cum += get(&h->bucket[i]);
+        put(b, "%s_bucket{%s%sle=\"%g\"} %ld\n", name, labels, sep, bounds[i], cum);
+    }
+    cum += get(&h->bucket[n]);
+    put(b, "%s_bucket{%s%sle=\"+Inf\"} %ld\n", name, labels, sep, cum);
+    put(b, "%s_sum{%s} %.6f\n", name, labels, get(&h->sum_micro) / 1e6);
+    put(b, "%s_count{%s} %ld\n", name, labels, get(&h->count));
+}
+
+char *dg_metrics_render(void)
+{
+    sbuf b = {malloc(4096), 0, 4096, 0};
+    if (!b.buf)
+        return NULL;
+    put(&b, "# HELP dragoman_requests_total HTTP requests by route and status.\n"
+            "# TYPE dragoman_requests_total counter\n");
+    for (int r = 0; r < DG_ROUTE_COUNT; r++)
+        for (int s = 0; s <= N_STATUS; s++) {
+            long v = get(&requests[r][s]);
+            if (!v)
+                continue;
+            if (s < N_STATUS)
+                put(&b, "dragoman_requests_total{route=\"%s\",status=\"%d\"} %ld\n", route_labels[r],
+                    statuses[s], v);
+            else
+                put(&b, "dragoman_requests_total{route=\"%s\",status=\"other\"} %ld\n",
+                    route_labels[r], v);
+        }
+    put(&b, "# HELP dragoman_request_duration_seconds Time from request start to response.\n"
+            "# TYPE dragoman_request_duration_seconds histogram\n");
+    for (int r = 0; r < DG_ROUTE_COUNT; r++) {
+        if (!get(&latency[r].count))
+            continue;
+        char labels[64];
+        snprintf(labels, sizeof labels, "route=\"%s\"", route_labels[r]);
+        put_histogram(&b, "dragoman_request_duration_seconds", labels, &latency[r], latency_bounds,
+                      N_LAT);
+    }
+    put(&b, "# HELP dragoman_errors_total Error responses by error code.\n"
+            "# TYPE dragoman_errors_total counter\n");
+    for (int k = 0; k < DG_API_ERROR_COUNT; k++)
+        put(&b, "dragoman_errors_total{code=\"%s\"} %ld\n", dg_api_error_code(k), get(&errors[k]));
+    put(&b, "# HELP dragoman_queue_depth Sentences waiting for a worker.\n"
+            "# TYPE dragoman_queue_depth gauge\ndragoman_queue_depth %ld\n", get(&queue_depth));
+    put(&b, "# HELP dragoman_inflight_requests Translation requests being processed.\n"
+            "# TYPE dragoman_inflight_requests gauge\ndragoman_inflight_requests %ld\n",
+        get(&inflight));
+    put(&b, "# HELP dragoman_queue_wait_seconds Time a sentence waited before joining a batch.\n"
+            "# TYPE dragoman_queue_wait_seconds histogram\n");
+    put_histogram(&b, "dragoman_queue_wait_seconds", "", &queue_wait, latency_bounds, N_LAT);
+    put(&b, "# HELP dragoman_batch_sentences Sentences decoded together in one step.\n"
+            "# TYPE dragoman_batch_sentences histogram\n");
+    put_histogram(&b, "dragoman_batch_sentences", "", &batch_size, batch_bounds, N_BATCH);
+    put(&b, "# HELP dragoman_tokens_in_total Source tokens translated.\n"
+            "# TYPE dragoman_tokens_in_total counter\ndragoman_tokens_in_total %ld\n",
+        get(&tokens_in));
+    put(&b, "# HELP dragoman_tokens_out_total Target tokens generated.\n"
+            "# TYPE dragoman_tokens_out_total counter\ndragoman_tokens_out_total %ld\n",
+        get(&tokens_out));
+    put(&b, "# HELP dragoman_sentences_cancelled_total Sentences dropped (client gone, deadline).\n"
+            "# TYPE dragoman_sentences_cancelled_total counter\n"
+            "dragoman_sentences_cancelled_total %ld\n", get(&cancelled));
+    put(&b, "# HELP dragoman_model_info Loaded models.\n# TYPE dragoman_model_info gauge\n");
+    int nm = atomic_load(&n_models);
+    for (int i = 0; i < nm && i < DG_MAX_MODELS; i++)
+        put(&b, "dragoman_model_info{model=\"%s\",source=\"%s\",target=\"%s\"} 1\n", models[i].name,
+            models[i].source, models[i].target);
+    put(&b, "# HELP dragoman_model_load_seconds Time taken to load each model.\n"
+            "# TYPE dragoman_model_load_seconds gauge\n");
+    for (int i = 0; i < nm && i < DG_MAX_MODELS; i++)
+        put(&b, "dragoman_model_load_seconds{model=\"%s\"} %.3f\n", models[i].name, models[i].load_s);
+    if (b.failed) {
+        free(b.buf);
+        return NULL;
+    }
+    return b.buf;
+}

@@ -1,0 +1,38 @@
+/* Process-wide server metrics, rendered as Prometheus text exposition (GET /metrics).
+ * Every update is a relaxed atomic add, so HTTP threads and workers record without locks. */
+#ifndef DG_METRICS_H
+#define DG_METRICS_H
+
+#include "server/api_error.h"
+
+typedef enum {
+    DG_ROUTE_TRANSLATE,     /* POST /v1/translate */
+    DG_ROUTE_LT_TRANSLATE,  /* POST /translate (LibreTranslate) */
+    DG_ROUTE_LANGUAGES,
+    DG_ROUTE_MODELS,
+    DG_ROUTE_HEALTH,
+    DG_ROUTE_READY,
+    DG_ROUTE_METRICS,
+    DG_ROUTE_OPENAPI,
+    DG_ROUTE_OTHER,         /* unknown paths */
+    DG_ROUTE_COUNT
+} dg_route;
+
+const char *dg_route_label(dg_route r);
+
+void dg_metrics_request(dg_route route, int status, double seconds);
+void dg_metrics_error(dg_api_error_kind kind);
+void dg_metrics_queue_depth(long sentences);      /* gauge, set by the scheduler */
+void dg_metrics_queue_wait(double seconds);       /* per sentence, enqueue → batch */
+void dg_metrics_batch(int sentences);             /* per decoder step */
+void dg_metrics_tokens(long in, long out);
+void dg_metrics_cancelled(long sentences);
+void dg_metrics_inflight(int delta);
+/* Registers a loaded model (at most DG_MAX_MODELS; later ones are not listed). Called by the
+ * one thread that loads models; scrapes may run concurrently. */
+void dg_metrics_model(const char *name, const char *source, const char *target, double load_s);
+
+/* The exposition text, malloc'ed (caller frees), or NULL when out of memory. */
+char *dg_metrics_render(void);
+
+#endif

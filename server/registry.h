@@ -1,0 +1,55 @@
+/* The models a server instance serves: each is a checkpoint folder with its tokenizer, a name
+ * (NAME=DIR, else the folder's base name) and a language pair. The pair comes from the
+ * folder's tokenizer_config.json ("source_lang"/"target_lang", as Hugging Face's Marian
+ * tokenizers store it), else from an OPUS-MT style folder name: opus-mt-SRC-TGT[-suffix] or
+ * opus-mt-tc-big-SRC-TGT[-suffix]. The first model is the default one. Read-only after
+ * dg_registry_load, so HTTP threads and workers use it without locks. */
+#ifndef DG_REGISTRY_H
+#define DG_REGISTRY_H
+
+#include <limits.h>
+
+#include "engine/engine.h"
+#include "server/api_error.h"
+#include "server/config.h"
+#include "tokenizer/tokenizer.h"
+
+typedef struct {
+    char name[64];
+    char source[16], target[16];  /* "" when unknown: then addressable by name only */
+    char dir[PATH_MAX];
+    dg_model *model;
+    dg_tokenizer *tok;
+    dg_search_opts defaults;
+    int max_positions;            /* source tokens the encoder accepts */
+    int eos_id;
+    double load_s;
+} dg_served_model;
+
+typedef struct {
+    int n;
+    dg_served_model models[DG_MAX_MODELS];
+} dg_registry;
+
+/* Resolves names, folders and language pairs from c->models (or default_dir when none);
+ * loads nothing. */
+dg_code dg_registry_init(dg_registry *r, const dg_serve_config *c, const char *default_dir,
+                         dg_err *err);
+/* Loads every model and tokenizer (slow: the server answers /health meanwhile). */
+dg_code dg_registry_load(dg_registry *r, dg_err *err);
+void dg_registry_free(dg_registry *r);
+
+/* Picks the model for a request: by name when given (404 model_not_found), checked against
+ * source/target when those are given too (422); else the first model serving source→target
+ * (either may be NULL = any); else 422 unsupported_language_pair. Returns NULL with e set. */
+const dg_served_model *dg_registry_find(const dg_registry *r, const char *name,
+                                        const char *source, const char *target,
+                                        dg_api_error *e);
+
+/* English name of an ISO 639-1/639-3 code, or the code itself. */
+const char *dg_language_name(const char *code);
+
+/* Parses the pair out of an OPUS-MT folder name; 0 on success. Exposed for tests. */
+int dg_pair_from_folder_name(const char *name, char *source, char *target, size_t size);
+
+#endif

@@ -1,0 +1,83 @@
+/* The scheduler between HTTP threads and decoding workers.
+ *
+ * A request becomes a dg_job of sentences (already tokenized by the HTTP thread). Submitting
+ * queues them per model (bounded by --max-queue: 429 beyond); worker threads (server/worker.c)
+ * each own one dg_batch per model and pull sentences into it between decoder steps, within a
+ * token budget (--max-batch-tokens, cost = source tokens x beams), preferring sentences of the
+ * length bucket of the oldest one. A reaper thread enforces deadlines (504) and notices
+ * clients that hung up while suspended; either cancels the job's sentences without touching
+ * other requests. job->done is called exactly once per submitted job, from a scheduler
+ * thread, when every sentence is translated or the job failed; the HTTP layer resumes the
+ * connection there.
+ *
+ * Usage (HTTP side):
+ *     dg_job *j = dg_job_create(n_sentences);   // fill model, opts, s[i].ids, fd, done
+ *     if (dg_scheduler_submit(s, j, &e)) { ...respond with e...; dg_job_release(j); }
+ *     ... done(j) fires → read j->state, j->s[i].hyps ... → dg_job_release(j) */
+#ifndef DG_SCHEDULER_H
+#define DG_SCHEDULER_H
+
+#include <stdatomic.h>
+
+#include "server/api_error.h"
+#include "server/config.h"
+#include "server/registry.h"
+
+typedef struct dg_job dg_job;
+typedef struct dg_sentence dg_sentence;
+typedef struct dg_scheduler dg_scheduler;
+
+typedef enum { DG_JOB_RUNNING, DG_JOB_DONE, DG_JOB_FAILED, DG_JOB_CLIENT_GONE } dg_job_state;
+
+struct dg_sentence {
+    dg_job *job;
+    int *ids, n_ids;          /* encoder input, EOS included; owned */
+    /* result, written by the worker before the job completes */
+    int n_hyps;
+    char **hyps;              /* detokenized, best first */
+    float *scores;
+    int out_tokens;           /* of the best hypothesis */
+    /* scheduler-private */
+    dg_sentence *prev, *next; /* queue links while queued */
+    int queued;
+    int cost;
+    double t_enqueue;
+};
+
+struct dg_job {
+    /* filled by the submitter */
+    const dg_served_model *model;
+    int model_index;
+    dg_search_opts opts;
+    int n;
+    dg_sentence *s;           /* [n] */
+    int fd;                   /* client socket watched for hang-up while queued; -1 = none */
+    void (*done)(dg_job *job, void *arg);
+    void *done_arg;
+    /* set by the scheduler */
+    atomic_int state;         /* dg_job_state */
+    dg_api_error error;       /* when DG_JOB_FAILED */
+    int pending;              /* sentences not finished */
+    atomic_int refs;
+    double deadline;          /* monotonic seconds */
+    double t_submit, t_start, t_end;  /* submit, first sentence batched, completion */
+    dg_job *prev_active, *next_active;
+};
+
+dg_job *dg_job_create(int n_sentences);
+/* Drops the submitter's reference; the job is freed once the scheduler holds none either. */
+void dg_job_release(dg_job *job);
+
+double dg_now(void);  /* monotonic seconds */
+
+dg_scheduler *dg_scheduler_create(const dg_registry *reg, const dg_serve_config *c, dg_err *err);
+/* 0, or an HTTP status with e set (429 queue full, 503 shutting down). On 0 job->done will
+ * be called exactly once. */
+int dg_scheduler_submit(dg_scheduler *s, dg_job *job, dg_api_error *e);
+/* Stops admitting jobs, waits up to grace_ms for in-flight ones, then fails the rest with
+ * 503 shutting_down. */
+void dg_scheduler_drain(dg_scheduler *s, int grace_ms);
+/* Stops the threads and frees everything; call after dg_scheduler_drain. Accepts NULL. */
+void dg_scheduler_free(dg_scheduler *s);
+
+#endif
