@@ -25,6 +25,7 @@ PLACEHOLDER = re.compile(
 
 # Audacity's Nyquist (Lisp) format directives: a ~ that is no accelerator.
 LISP_FORMAT = re.compile(r"~[%&|]|~[as](?![a-z])")
+WESNOTH_CONTEXT = re.compile(r"^[A-Za-z0-9_ -]+\^")
 ENTITY = re.compile(r"&(?:[A-Za-z]+|#\d+|#x[0-9A-Fa-f]+);")
 MAX_CHARS = 400        # longer pairs are help pages, not sentences, and cost training time
 MAX_RATIO = 3.0        # char-length ratio beyond which a pair is probably misaligned
@@ -37,7 +38,7 @@ def placeholders(s):
 
 def _marker_candidates(s, mark):
     """Positions of MARK that may be accelerators: followed by a letter or digit, inside a token
-    of two or more letters/digits once the marker is removed (so ``file_name_2``, ``a&&b`` or
+    of letters and digits once the marker is removed (so ``file_name_2``, ``a&&b`` or
     Lisp's ``~a`` never qualify)."""
     if mark == "~" and LISP_FORMAT.search(s):
         return []
@@ -56,7 +57,7 @@ def _marker_candidates(s, mark):
             b += 1
         token = s[a:b]
         bare = token.replace(mark, "")
-        if token.count(mark) != 1 or len(bare) < 2 or not bare.isalnum():
+        if token.count(mark) != 1 or not bare.isalnum():
             continue
         out.append((i, token, i == a))
     return out
@@ -92,6 +93,9 @@ def clean_pair(src, tgt):
     if not tgt.strip():
         return None, "untranslated"
     src, tgt = normalize(src), normalize(tgt)
+    # Wesnoth's context convention "context^text": the translation carries no context.
+    if "^" not in tgt:
+        src = WESNOTH_CONTEXT.sub("", src)
     src, tgt = strip_accelerators(src, tgt)
     if not src or not tgt:
         return None, "empty"

@@ -93,19 +93,26 @@ def read_deb(pkg, path):
     return catalogs, copyright_text
 
 
+FREE_FORM = [("LGPL", r"GNU (?:Lesser|Library) General Public License|\bLGPL"),
+             ("GPL", r"GNU General Public License|(?<!L)\bGPL"),
+             ("MPL", r"Mozilla Public License|\bMPL"), ("Apache", r"Apache License"),
+             ("BSD", r"\bBSD\b"), ("MIT/Expat", r"\bMIT\b|\bExpat\b"),
+             ("Artistic", r"Artistic License"), ("public domain", r"public domain")]
+
+
 def licence_summary(text):
     """Short licence names of a copyright file: the License: fields of a machine-readable
-    (DEP-5) file, else the well-known licence names it mentions."""
+    (DEP-5) file, else the well-known licences a free-form file mentions."""
     names = re.findall(r"^License:\s*(\S[^\n]*)$", text, re.M)
     if not names:
-        names = re.findall(r"\b((?:L?GPL|GNU (?:Lesser |Library )?General Public License)"
-                           r"[^\n.,;]{0,20}|MPL-?[\d.]+|Apache[- ]?[\d.]*|BSD[-\w]*|MIT)\b", text)
+        found = [name for name, pat in FREE_FORM if re.search(pat, text)]
+        return "free-form: " + (", ".join(found) if found else text.strip()[:60])
     seen = []
     for n in names:
         n = " ".join(n.split())
         if n not in seen:
             seen.append(n)
-    return ", ".join(seen[:6]) or text.strip().splitlines()[0][:60]
+    return ", ".join(seen[:6])
 
 
 def split_key(src):
