@@ -10,4 +10,7 @@ typedef struct {
     const char *summary;
 } dg_command;
 
+int cmd_tokenize(int argc, char **argv);
+int cmd_detokenize(int argc, char **argv);
+
 #endif

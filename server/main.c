@@ -6,6 +6,8 @@
 #include "server/commands.h"
 
 static const dg_command commands[] = {
+    {"tokenize", cmd_tokenize, "text lines -> token ids (tokenizer only)"},
+    {"detokenize", cmd_detokenize, "token id lines -> text (tokenizer only)"},
     {NULL, NULL, NULL},
 };
 

@@ -1,10 +1,10 @@
 /* DESIGN: the tokenizer against Hugging Face. Every line of the .jsonl files in
  * shared/tokenizers/golden/ (produced by transformers' MarianTokenizer) must be reproduced
- * exactly: source ids and tokens, target ids and tokens, and both decodings. The hand-written cases below take their expected
- * values from places other than this code: ids printed in the golden files, Python's `re` and
- * `bytes.decode` run on the same strings, raw libsentencepiece pieces looked up in vocab.json by
- * Python, and, for separate vocabularies (no real folder available), the rules of
- * MarianTokenizer's source spelled out next to each check. */
+ * exactly: source ids and tokens, target ids and tokens, and both decodings. The hand-written
+ * cases below take their expected values from places other than this code: ids printed in the
+ * golden files, Python's `re` and `bytes.decode` run on the same strings, raw libsentencepiece
+ * pieces looked up in vocab.json by Python, and, for separate vocabularies (no real folder
+ * available), the rules of MarianTokenizer's source spelled out next to each check. */
 #include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
