@@ -32,12 +32,17 @@ typedef struct dg_batch dg_batch;
 typedef struct {
     int num_beams;            /* 1 = greedy search */
     int num_return_sequences; /* n-best, <= num_beams */
-    int max_new_tokens;       /* generated tokens at most (max_length - 1 when only that is set) */
+    int max_new_tokens;       /* generated tokens at most (max_length - 1 when only that is set);
+                               * values beyond max_position_embeddings are clamped to it, since
+                               * the decoder has no position for more tokens */
     int min_length;           /* HF min_length: counts the decoder start token */
     float length_penalty;
     int early_stopping;       /* 0 false, 1 true, 2 "never" */
     int no_repeat_ngram_size;
     float repetition_penalty;
+    int forced_bos_token_id;  /* -1 = none; forced as the first generated token */
+    int forced_eos_token_id;  /* -1 = none; forced as the last token max_new_tokens allows */
+    int renormalize_logits;   /* 1: log_softmax again after the processors */
 } dg_search_opts;
 
 /* One finished sentence: n hypotheses, best first. ids exclude the decoder start token and

@@ -1,0 +1,269 @@
+/* dg_batch: one worker's sentences, decoded together with iteration-level batching.
+ *
+ * DESIGN. Each dg_batch_step (1) encodes every sentence added since the previous step in one
+ * packed encoder pass, (2) gathers the rows of every live sentence (1 row for greedy and for a
+ * beam sentence's first step, num_beams after) into one decoder step, and (3) hands each
+ * sentence its logits rows for its own search. The row list is rebuilt from the live sentences
+ * every step, so a finished sentence stops costing anything at once and a new one joins at the
+ * next step. Caches live in the sentence (not in row order), so leaving or joining moves no
+ * cached data. Sentence states and workspaces are recycled: once warm, a step allocates only
+ * the results it returns. */
+#include <cblas.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/forward.h"
+#include "engine/search.h"
+
+struct dg_batch {
+    const dg_model *m;
+    dg_fwd_ws ws;
+    dg_sent **sent;          /* added and not popped, in order of addition */
+    int n, cap;
+    dg_sent **pool;          /* recycled sentence states */
+    int npool, pool_cap;
+    dg_buf logits;           /* [R, Vt] */
+    dg_dec_row *rows;        /* [R] */
+    int rows_cap;
+    int *enc_ids, enc_ids_cap;            /* [N] packed source ids of new sentences */
+    int *enc_off, *enc_len;               /* [ns] */
+    float **enc_cross;                    /* [ns] */
+    int off_cap, len_cap, cross_cap;
+    dg_logits_scratch lsc;
+};
+
+static int grow(void **p, int *cap, int need, size_t elem)
+{
+    if (need <= *cap)
+        return 0;
+    int c = *cap ? *cap : 8;
+    while (c < need)
+        c *= 2;
+    void *q = realloc(*p, (size_t)c * elem);
+    if (!q)
+        return -1;
+    *p = q;
+    *cap = c;
+    return 0;
+}
+
+dg_batch *dg_batch_create(const dg_model *m, int threads, dg_err *err)
+{
+    dg_batch *b = calloc(1, sizeof *b);
+    if (!b || dg_logits_scratch_init(&b->lsc, m->Vt, err)) {
+        free(b);
+        dg_err_set(err, DG_E_NOMEM, "batch: out of memory");
+        return NULL;
+    }
+    b->m = m;
+    /* OpenBLAS's thread count is process-wide: the last batch created sets it */
+    if (threads > 0)
+        openblas_set_num_threads(threads);
+    return b;
+}
+
+static void sent_destroy(dg_sent *s)
+{
+    dg_search_free(s);
+    free(s);
+}
+
+void dg_batch_free(dg_batch *b)
+{
+    if (!b)
+        return;
+    for (int i = 0; i < b->n; i++)
+        sent_destroy(b->sent[i]);
+    for (int i = 0; i < b->npool; i++)
+        sent_destroy(b->pool[i]);
+    free(b->sent);
+    free(b->pool);
+    dg_fwd_ws_free(&b->ws);
+    dg_buf_free(&b->logits);
+    free(b->rows);
+    free(b->enc_ids);
+    free(b->enc_off);
+    free(b->enc_len);
+    free(b->enc_cross);
+    dg_logits_scratch_free(&b->lsc);
+    free(b);
+}
+
+/* Returns a sentence state to the pool (its buffers are kept for the next one). */
+static void recycle(dg_batch *b, dg_sent *s)
+{
+    dg_result_free(&s->res);
+    if (b->npool < b->pool_cap || !grow((void **)&b->pool, &b->pool_cap, b->npool + 1, sizeof *b->pool))
+        b->pool[b->npool++] = s;
+    else
+        sent_destroy(s);
+}
+
+static dg_sent *take_sent(dg_batch *b)
+{
+    return b->npool ? b->pool[--b->npool] : calloc(1, sizeof(dg_sent));
+}
+
+dg_code dg_batch_add(dg_batch *b, const int *src_ids, int n_src, const dg_search_opts *o,
+                     void *tag, dg_err *err)
+{
+    const dg_model *m = b->m;
+    if (dg_search_opts_check(o, m, err))
+        return err ? err->code : DG_E_INPUT;
+    if (!src_ids || n_src < 1)
+        return dg_err_set(err, DG_E_INPUT, "empty input: the source needs at least its EOS");
+    if (n_src > m->P)
+        return dg_err_set(err, DG_E_INPUT, "input of %d tokens is longer than the model's %d "
+                          "positions (max_position_embeddings)", n_src, m->P);
+    for (int i = 0; i < n_src; i++)
+        if (src_ids[i] < 0 || src_ids[i] >= m->Vs)
+            return dg_err_set(err, DG_E_INPUT, "token id %d at position %d outside the source "
+                              "vocabulary [0, %d)", src_ids[i], i, m->Vs);
+    if (grow((void **)&b->sent, &b->cap, b->n + 1, sizeof *b->sent))
+        return dg_err_set(err, DG_E_NOMEM, "batch: out of memory");
+    dg_sent *s = take_sent(b);
+    if (!s)
+        return dg_err_set(err, DG_E_NOMEM, "batch: out of memory");
+    s->o = *o;
+    if (s->o.max_new_tokens > m->P)
+        s->o.max_new_tokens = m->P;
+    size_t cross = (size_t)n_src * m->Ld * 2 * m->D;
+    if (grow((void **)&s->src, &s->src_cap, n_src, sizeof *s->src))
+        goto nomem;
+    if (cross > s->cross_cap) {
+        float *c = realloc(s->cross_kv, cross * sizeof *c);
+        if (!c)
+            goto nomem;
+        s->cross_kv = c;
+        s->cross_cap = cross;
+    }
+    if (dg_search_reset(s, &m->cfg, m->Ld, m->D, err)) {
+        recycle(b, s);
+        return err ? err->code : DG_E_NOMEM;
+    }
+    memcpy(s->src, src_ids, (size_t)n_src * sizeof *src_ids);
+    s->S = n_src;
+    s->tag = tag;
+    s->state = DG_SENT_NEW;
+    b->sent[b->n++] = s;
+    return DG_OK;
+nomem:
+    recycle(b, s);
+    return dg_err_set(err, DG_E_NOMEM, "batch: out of memory for a %d-token input", n_src);
+}
+
+static dg_code encode_new(dg_batch *b, dg_err *err)
+{
+    int ns = 0, N = 0;
+    for (int i = 0; i < b->n; i++)
+        if (b->sent[i]->state == DG_SENT_NEW) {
+            ns++;
+            N += b->sent[i]->S;
+        }
+    if (!ns)
+        return DG_OK;
+    if (grow((void **)&b->enc_ids, &b->enc_ids_cap, N, sizeof *b->enc_ids) ||
+        grow((void **)&b->enc_off, &b->off_cap, ns, sizeof *b->enc_off) ||
+        grow((void **)&b->enc_len, &b->len_cap, ns, sizeof *b->enc_len) ||
+        grow((void **)&b->enc_cross, &b->cross_cap, ns, sizeof *b->enc_cross))
+        return dg_err_set(err, DG_E_NOMEM, "batch: out of memory");
+    int k = 0, off = 0;
+    for (int i = 0; i < b->n; i++) {
+        dg_sent *s = b->sent[i];
+        if (s->state != DG_SENT_NEW)
+            continue;
+        memcpy(b->enc_ids + off, s->src, (size_t)s->S * sizeof(int));
+        b->enc_off[k] = off;
+        b->enc_len[k] = s->S;
+        b->enc_cross[k] = s->cross_kv;
+        off += s->S;
+        k++;
+    }
+    if (dg_encode(b->m, &b->ws, b->enc_ids, b->enc_off, b->enc_len, ns, b->enc_cross, err))
+        return err ? err->code : DG_E_NOMEM;
+    for (int i = 0; i < b->n; i++)
+        if (b->sent[i]->state == DG_SENT_NEW)
+            b->sent[i]->state = DG_SENT_LIVE;
+    return DG_OK;
+}
+
+dg_code dg_batch_step(dg_batch *b, dg_err *err)
+{
+    const dg_model *m = b->m;
+    if (encode_new(b, err))
+        return err ? err->code : DG_E_NOMEM;
+    int R = 0;
+    for (int i = 0; i < b->n; i++) {
+        dg_sent *s = b->sent[i];
+        if (s->state != DG_SENT_LIVE)
+            continue;
+        if (dg_kv_reserve(&s->kv, s->t + 1, err))
+            return err ? err->code : DG_E_NOMEM;
+        dg_kv_begin_step(&s->kv, s->t);
+        int rows = dg_search_rows(s);
+        if (grow((void **)&b->rows, &b->rows_cap, R + rows, sizeof *b->rows))
+            return dg_err_set(err, DG_E_NOMEM, "batch: out of memory");
+        for (int r = 0; r < rows; r++)
+            b->rows[R++] = (dg_dec_row){.token = s->seq[(size_t)r * s->seq_cap + s->t],
+                                        .pos = s->t, .slot = r, .S = s->S,
+                                        .cross_kv = s->cross_kv, .kv = &s->kv};
+    }
+    if (!R)
+        return DG_OK;
+    float *logits = dg_buf_get(&b->logits, (size_t)R * m->Vt, err);
+    if (!logits || dg_decode_step(m, &b->ws, b->rows, R, logits, err))
+        return err ? err->code : DG_E_NOMEM;
+    int r = 0;
+    for (int i = 0; i < b->n; i++) {
+        dg_sent *s = b->sent[i];
+        if (s->state != DG_SENT_LIVE)
+            continue;
+        float *rows = logits + (size_t)r * m->Vt;
+        r += dg_search_rows(s);
+        dg_code c = s->nb == 1 ? dg_greedy_step(s, rows, m->Vt, &m->cfg, &b->lsc, err)
+                               : dg_beam_step(s, rows, m->Vt, &m->cfg, &b->lsc, err);
+        if (c)
+            return c;
+    }
+    return DG_OK;
+}
+
+int dg_batch_live(const dg_batch *b)
+{
+    return b->n;
+}
+
+static void remove_at(dg_batch *b, int i)
+{
+    memmove(&b->sent[i], &b->sent[i + 1], (size_t)(b->n - i - 1) * sizeof *b->sent);
+    b->n--;
+}
+
+int dg_batch_pop_finished(dg_batch *b, void **tag, dg_result *res)
+{
+    for (int i = 0; i < b->n; i++) {
+        dg_sent *s = b->sent[i];
+        if (s->state != DG_SENT_DONE)
+            continue;
+        *tag = s->tag;
+        *res = s->res;
+        memset(&s->res, 0, sizeof s->res);
+        remove_at(b, i);
+        recycle(b, s);
+        return 1;
+    }
+    return 0;
+}
+
+void dg_batch_cancel(dg_batch *b, void *tag)
+{
+    for (int i = 0; i < b->n;) {
+        dg_sent *s = b->sent[i];
+        if (s->tag != tag) {
+            i++;
+            continue;
+        }
+        remove_at(b, i);
+        recycle(b, s);
+    }
+}

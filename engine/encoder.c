@@ -1,0 +1,57 @@
+/* Encoder forward over packed sentences, ending with every decoder layer's cross-attention K/V
+ * for those sentences (one GEMM over all rows with the stacked [Ld*2D, D] weights).
+ *
+ * DESIGN. Rows of all sentences added since the last step are encoded together; see forward.h
+ * for why packing replaces padding. Each sentence keeps only its cross K/V (the encoder output
+ * itself is not needed after this). */
+#include <string.h>
+
+#include "engine/kernels.h"
+#include "engine/layers.h"
+
+dg_code dg_encode(const dg_model *m, dg_fwd_ws *ws, const int *ids, const int *off,
+                  const int *len, int ns, float *const *cross_kv, dg_err *err)
+{
+    int D = m->D, N = 0, Smax = 0;
+    for (int i = 0; i < ns; i++) {
+        N += len[i];
+        Smax = len[i] > Smax ? len[i] : Smax;
+    }
+    if (N == 0)
+        return DG_OK;
+    size_t ckv = (size_t)m->Ld * 2 * D;
+    float *x = dg_buf_get(&ws->x, (size_t)N * D, err);
+    float *h = dg_buf_get(&ws->h, (size_t)N * D, err);
+    float *qkv = dg_buf_get(&ws->qkv, (size_t)N * 3 * D, err);
+    float *ctx = dg_buf_get(&ws->ctx, (size_t)N * D, err);
+    float *tmp = dg_buf_get(&ws->tmp, (size_t)N * D, err);
+    float *ffn = dg_buf_get(&ws->ffn, (size_t)N * m->Fe, err);
+    float *scores = dg_buf_get(&ws->scores, (size_t)Smax * Smax, err);
+    float *cross = dg_buf_get(&ws->cross, (size_t)N * ckv, err);
+    if (!x || !h || !qkv || !ctx || !tmp || !ffn || !scores || !cross)
+        return DG_E_NOMEM;
+
+    for (int i = 0; i < ns; i++)
+        for (int s = 0; s < len[i]; s++) {
+            int r = off[i] + s;
+            dg_embed(m, m->w.enc_embed, &ids[r], &s, 1, x + (size_t)r * D);
+        }
+    for (int l = 0; l < m->Le; l++) {
+        const dg_layer *L = &m->enc[l];
+        const float *in = dg_sublayer_in(m, x, &L->ln_attn, N, h);
+        dg_gemm_linear(in, N, D, L->qkv_w, L->qkv_b, 3 * D, qkv);
+        dg_attn_packed(qkv, D, m->He, off, len, ns, scores, ctx);
+        dg_gemm_linear(ctx, N, D, L->o.w, L->o.b, D, tmp);
+        dg_sublayer_out(m, x, tmp, &L->ln_attn, N);
+        in = dg_sublayer_in(m, x, &L->ln_ffn, N, h);
+        dg_ffn(m, L, m->Fe, in, N, ffn, tmp);
+        dg_sublayer_out(m, x, tmp, &L->ln_ffn, N);
+    }
+    if (m->q.final_norms)
+        dg_k_add_layernorm(x, NULL, m->w.enc_final_ln.g, m->w.enc_final_ln.b, N, D,
+                           m->q.layer_norm_eps);
+    dg_gemm_linear(x, N, D, m->cross_kv_w, m->cross_kv_b, (int)ckv, cross);
+    for (int i = 0; i < ns; i++)
+        memcpy(cross_kv[i], cross + (size_t)off[i] * ckv, (size_t)len[i] * ckv * sizeof(float));
+    return DG_OK;
+}

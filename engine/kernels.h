@@ -1,0 +1,56 @@
+/* Element-wise and row-wise kernels of the forward pass and the search.
+ *
+ * DESIGN. Kernels take raw pointers and sizes only: no model structs, no allocation. Each has an
+ * AVX2/FMA version (kernels.c, used by the engine) and a scalar twin (kernels_ref.c, suffix
+ * _ref) that states the maths plainly; tests/test_kernels.c checks one against the other on
+ * sizes that exercise the vector tails. GEMMs are not here: they go to OpenBLAS.
+ * Rows are contiguous with length n (or D); every buffer is row-major. */
+#ifndef DG_KERNELS_H
+#define DG_KERNELS_H
+
+#include <stddef.h>
+
+#include "models/arch.h"
+
+/* x[rows, D] = LayerNorm(x + a) with gain g[D], bias b[D] (biased variance, as torch). a may be
+ * NULL (plain LayerNorm in place). */
+void dg_k_add_layernorm(float *x, const float *a, const float *g, const float *b, int rows,
+                        int D, float eps);
+/* y[rows, D] = LayerNorm(x) (x untouched): the pre-norm path. */
+void dg_k_layernorm(const float *x, const float *g, const float *b, float *y, int rows, int D,
+                    float eps);
+/* x[i] += a[i] */
+void dg_k_add(float *x, const float *a, size_t n);
+/* y[rows, N] += b[N] broadcast over rows. */
+void dg_k_bias_add(float *y, const float *b, int rows, int N);
+/* x[i] = act(x[i]) for the activation the architecture names. */
+void dg_k_activation(float *x, size_t n, dg_activation act);
+/* x[n] = softmax(x) in place. */
+void dg_k_softmax(float *x, int n);
+/* x[n] = log_softmax(x) in place; -inf entries stay -inf. */
+void dg_k_log_softmax(float *x, int n);
+/* Index of the first maximum of x[n]. */
+int dg_k_argmax(const float *x, int n);
+/* The k largest values of x[i] + add (float addition, as a torch tensor add would round),
+ * sorted descending, ties by lower index; val[k], idx[k]. Returns min(k, n). */
+int dg_k_topk(const float *x, int n, float add, int k, float *val, int *idx);
+/* sum a[i] * b[i] */
+float dg_k_dot(const float *a, const float *b, int n);
+/* y[i] += alpha * x[i] */
+void dg_k_axpy(float *y, float alpha, const float *x, int n);
+
+void dg_k_add_layernorm_ref(float *x, const float *a, const float *g, const float *b, int rows,
+                            int D, float eps);
+void dg_k_layernorm_ref(const float *x, const float *g, const float *b, float *y, int rows,
+                        int D, float eps);
+void dg_k_add_ref(float *x, const float *a, size_t n);
+void dg_k_bias_add_ref(float *y, const float *b, int rows, int N);
+void dg_k_activation_ref(float *x, size_t n, dg_activation act);
+void dg_k_softmax_ref(float *x, int n);
+void dg_k_log_softmax_ref(float *x, int n);
+int dg_k_argmax_ref(const float *x, int n);
+int dg_k_topk_ref(const float *x, int n, float add, int k, float *val, int *idx);
+float dg_k_dot_ref(const float *a, const float *b, int n);
+void dg_k_axpy_ref(float *y, float alpha, const float *x, int n);
+
+#endif

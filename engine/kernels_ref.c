@@ -1,0 +1,139 @@
+/* Scalar reference kernels: the maths of kernels.h written plainly (double accumulators where
+ * torch's own reductions are more precise than a naive float sum). They are the algorithmic
+ * reference the AVX2 versions are tested against, not used by the engine. */
+#include <math.h>
+
+#include "engine/kernels.h"
+
+static void layernorm_row(const float *x, const float *g, const float *b, float *y, int D,
+                          float eps)
+{
+    double mean = 0, var = 0;
+    for (int i = 0; i < D; i++)
+        mean += x[i];
+    mean /= D;
+    for (int i = 0; i < D; i++)
+        var += (x[i] - mean) * (x[i] - mean);
+    var /= D;
+    double inv = 1.0 / sqrt(var + eps);
+    for (int i = 0; i < D; i++)
+        y[i] = (float)((x[i] - mean) * inv) * g[i] + b[i];
+}
+
+void dg_k_add_layernorm_ref(float *x, const float *a, const float *g, const float *b, int rows,
+                            int D, float eps)
+{
+    for (int r = 0; r < rows; r++) {
+        float *xr = x + (size_t)r * D;
+        if (a)
+            for (int i = 0; i < D; i++)
+                xr[i] += a[(size_t)r * D + i];
+        layernorm_row(xr, g, b, xr, D, eps);
+    }
+}
+
+void dg_k_layernorm_ref(const float *x, const float *g, const float *b, float *y, int rows,
+                        int D, float eps)
+{
+    for (int r = 0; r < rows; r++)
+        layernorm_row(x + (size_t)r * D, g, b, y + (size_t)r * D, D, eps);
+}
+
+void dg_k_add_ref(float *x, const float *a, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] += a[i];
+}
+
+void dg_k_bias_add_ref(float *y, const float *b, int rows, int N)
+{
+    for (int r = 0; r < rows; r++)
+        for (int i = 0; i < N; i++)
+            y[(size_t)r * N + i] += b[i];
+}
+
+void dg_k_activation_ref(float *x, size_t n, dg_activation act)
+{
+    for (size_t i = 0; i < n; i++) {
+        double v = x[i];
+        switch (act) {
+        case DG_ACT_SILU: v = v / (1.0 + exp(-v)); break;
+        case DG_ACT_RELU: v = v > 0 ? v : 0; break;
+        case DG_ACT_GELU: v = 0.5 * v * (1.0 + erf(v / sqrt(2.0))); break;
+        case DG_ACT_GELU_TANH:
+            v = 0.5 * v * (1.0 + tanh(sqrt(2.0 / M_PI) * (v + 0.044715 * v * v * v)));
+            break;
+        }
+        x[i] = (float)v;
+    }
+}
+
+void dg_k_softmax_ref(float *x, int n)
+{
+    float mx = x[0];
+    for (int i = 1; i < n; i++)
+        mx = x[i] > mx ? x[i] : mx;
+    double sum = 0;
+    for (int i = 0; i < n; i++)
+        sum += exp((double)x[i] - mx);
+    for (int i = 0; i < n; i++)
+        x[i] = (float)(exp((double)x[i] - mx) / sum);
+}
+
+void dg_k_log_softmax_ref(float *x, int n)
+{
+    float mx = -INFINITY;
+    for (int i = 0; i < n; i++)
+        mx = x[i] > mx ? x[i] : mx;
+    if (mx == -INFINITY)
+        return;
+    double sum = 0;
+    for (int i = 0; i < n; i++)
+        sum += exp((double)x[i] - mx);
+    float lse = (float)log(sum);
+    for (int i = 0; i < n; i++)
+        x[i] = (x[i] - mx) - lse;
+}
+
+int dg_k_argmax_ref(const float *x, int n)
+{
+    int best = 0;
+    for (int i = 1; i < n; i++)
+        if (x[i] > x[best])
+            best = i;
+    return best;
+}
+
+int dg_k_topk_ref(const float *x, int n, float add, int k, float *val, int *idx)
+{
+    int m = 0;
+    for (int i = 0; i < n; i++) {
+        float v = x[i] + add;
+        if (m == k && !(v > val[k - 1]))
+            continue;
+        int j = m < k ? m++ : k - 1;
+        /* strictly greater moves up: an equal value keeps the earlier index in front */
+        while (j > 0 && v > val[j - 1]) {
+            val[j] = val[j - 1];
+            idx[j] = idx[j - 1];
+            j--;
+        }
+        val[j] = v;
+        idx[j] = i;
+    }
+    return m;
+}
+
+float dg_k_dot_ref(const float *a, const float *b, int n)
+{
+    double s = 0;
+    for (int i = 0; i < n; i++)
+        s += (double)a[i] * b[i];
+    return (float)s;
+}
+
+void dg_k_axpy_ref(float *y, float alpha, const float *x, int n)
+{
+    for (int i = 0; i < n; i++)
+        y[i] += alpha * x[i];
+}

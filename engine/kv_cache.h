@@ -1,0 +1,41 @@
+/* Per-sentence decoder self-attention cache with ancestry indirection.
+ *
+ * DESIGN. Every step appends one K and one V row per beam per layer; nothing is ever moved.
+ * Storage is time-major, [T][Ld][2][nb][D], so growing the time capacity is a realloc that keeps
+ * every old row in place. When beam search reorders beams, a beam does not take over its
+ * parent's cached rows by copying them (T x Ld x 2 x D floats): it takes over its parent's
+ * ancestry, anc[beam][t] = the slot whose row at time t belongs to this beam's history, which is
+ * T ints. Attention then reads K/V at (t, anc[beam][t]). All beams of a sentence share one
+ * row at t = 0 (they all start from the same decoder start token). */
+#ifndef DG_KV_CACHE_H
+#define DG_KV_CACHE_H
+
+#include <stddef.h>
+
+#include "common/error.h"
+
+typedef struct {
+    float *data;     /* [cap][Ld][2][nb][D] */
+    int *anc;        /* [nb][cap]: slot holding beam b's row at time t */
+    int *anc_tmp;    /* [nb][cap]: reorder scratch */
+    int cap, nb, Ld, D;
+} dg_kv;
+
+/* Prepares kv for a sentence with nb beams (reusing buffers kept from a previous sentence). */
+dg_code dg_kv_reset(dg_kv *kv, int nb, int Ld, int D, dg_err *err);
+/* Makes room for times [0, T) (amortized doubling). */
+dg_code dg_kv_reserve(dg_kv *kv, int T, dg_err *err);
+void dg_kv_free(dg_kv *kv);
+
+/* Row of layer l's keys (which = 0) or values (which = 1) at time t in slot. */
+static inline float *dg_kv_row(const dg_kv *kv, int t, int l, int which, int slot)
+{
+    return kv->data + ((((size_t)t * kv->Ld + l) * 2 + which) * kv->nb + slot) * kv->D;
+}
+
+/* Beam b's own slot at time t is b itself (its row is written there in step t). */
+void dg_kv_begin_step(dg_kv *kv, int t);
+/* Beam b (new) continues beam parent[b] (old): copies ancestry for times [0, t]. */
+void dg_kv_reorder(dg_kv *kv, int t, const int *parent);
+
+#endif

@@ -1,0 +1,101 @@
+/* Attention, feed-forward and residual wiring (see layers.h). The attention loops are written
+ * by hand for the decoder (one query per row, histories scattered by the cache's ancestry) and
+ * as two small GEMMs per head for the encoder (S queries against S keys). */
+#include <cblas.h>
+#include <string.h>
+
+#include "engine/kernels.h"
+#include "engine/layers.h"
+
+void dg_attn_packed(const float *qkv, int D, int H, const int *off, const int *len, int ns,
+                    float *scores, float *ctx)
+{
+    int dh = D / H, ld = 3 * D;
+    for (int i = 0; i < ns; i++) {
+        int S = len[i];
+        const float *base = qkv + (size_t)off[i] * ld;
+        for (int h = 0; h < H; h++) {
+            const float *q = base + h * dh, *k = base + D + h * dh, *v = base + 2 * D + h * dh;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, S, S, dh, 1.0f, q, ld, k, ld,
+                        0.0f, scores, S);
+            for (int s = 0; s < S; s++)
+                dg_k_softmax(scores + (size_t)s * S, S);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, S, dh, S, 1.0f, scores, S, v,
+                        ld, 0.0f, ctx + (size_t)off[i] * D + h * dh, D);
+        }
+    }
+}
+
+void dg_attn_cached(const float *qkv, const dg_dec_row *rows, int R, int l, int D, int H,
+                    float *scores, float *ctx)
+{
+    int dh = D / H;
+    for (int r = 0; r < R; r++) {
+        const dg_dec_row *row = &rows[r];
+        const float *src = qkv + (size_t)r * 3 * D;
+        memcpy(dg_kv_row(row->kv, row->pos, l, 0, row->slot), src + D, D * sizeof(float));
+        memcpy(dg_kv_row(row->kv, row->pos, l, 1, row->slot), src + 2 * D, D * sizeof(float));
+    }
+    for (int r = 0; r < R; r++) {
+        const dg_dec_row *row = &rows[r];
+        const dg_kv *kv = row->kv;
+        const int *anc = kv->anc + (size_t)row->slot * kv->cap;
+        int T = row->pos + 1;
+        float *out = ctx + (size_t)r * D;
+        memset(out, 0, D * sizeof(float));
+        for (int h = 0; h < H; h++) {
+            const float *q = qkv + (size_t)r * 3 * D + h * dh;
+            for (int t = 0; t < T; t++)
+                scores[t] = dg_k_dot(q, dg_kv_row(kv, t, l, 0, anc[t]) + h * dh, dh);
+            dg_k_softmax(scores, T);
+            for (int t = 0; t < T; t++)
+                dg_k_axpy(out + h * dh, scores[t], dg_kv_row(kv, t, l, 1, anc[t]) + h * dh, dh);
+        }
+    }
+}
+
+void dg_attn_cross(const float *q, const dg_dec_row *rows, int R, int l, int Ld, int D, int H,
+                   float *scores, float *ctx)
+{
+    int dh = D / H;
+    size_t stride = (size_t)Ld * 2 * D;
+    for (int r = 0; r < R; r++) {
+        const dg_dec_row *row = &rows[r];
+        const float *kbase = row->cross_kv + (size_t)l * 2 * D, *vbase = kbase + D;
+        float *out = ctx + (size_t)r * D;
+        memset(out, 0, D * sizeof(float));
+        for (int h = 0; h < H; h++) {
+            const float *qh = q + (size_t)r * D + h * dh;
+            for (int s = 0; s < row->S; s++)
+                scores[s] = dg_k_dot(qh, kbase + s * stride + h * dh, dh);
+            dg_k_softmax(scores, row->S);
+            for (int s = 0; s < row->S; s++)
+                dg_k_axpy(out + h * dh, scores[s], vbase + s * stride + h * dh, dh);
+        }
+    }
+}
+
+const float *dg_sublayer_in(const dg_model *m, const float *x, const dg_norm *ln, int n,
+                            float *h)
+{
+    if (!m->q.normalize_before)
+        return x;
+    dg_k_layernorm(x, ln->g, ln->b, h, n, m->D, m->q.layer_norm_eps);
+    return h;
+}
+
+void dg_sublayer_out(const dg_model *m, float *x, const float *out, const dg_norm *ln, int n)
+{
+    if (m->q.normalize_before)
+        dg_k_add(x, out, (size_t)n * m->D);
+    else
+        dg_k_add_layernorm(x, out, ln->g, ln->b, n, m->D, m->q.layer_norm_eps);
+}
+
+void dg_ffn(const dg_model *m, const dg_layer *L, int F, const float *h, int n, float *ffn,
+            float *out)
+{
+    dg_gemm_linear(h, n, m->D, L->fc1.w, L->fc1.b, F, ffn);
+    dg_k_activation(ffn, (size_t)n * F, m->q.activation);
+    dg_gemm_linear(ffn, n, F, L->fc2.w, L->fc2.b, m->D, out);
+}

@@ -1,0 +1,62 @@
+/* Engine internals: the read-only model (weights packed for the kernels) and the forward-pass
+ * entry points the search code drives.
+ *
+ * DESIGN. dg_model holds hyperparameters and weight views; nothing in it changes after
+ * dg_model_load, so every worker shares one. Weights stay in the checkpoint mapping except where
+ * a different layout makes the GEMMs cheaper: each layer's Q/K/V projections are fused into one
+ * [3D, D] matrix (one GEMM instead of three, the 1/sqrt(dh) query scaling folded in), and every
+ * decoder layer's cross-attention K/V projections are stacked into one [Ld*2D, D] matrix so a
+ * new sentence's cross K/V for all layers come from a single GEMM over the encoder output.
+ *
+ * Dimensions (used on every buffer comment in engine/):
+ *   D  = d_model           H  = attention heads       dh = D / H (head size)
+ *   F  = ffn dim           Vs = source vocab          Vt = target vocab
+ *   S  = source length     T  = decoder positions so far
+ *   R  = live decoder rows (hypotheses) in a step     N  = encoder rows (sum of S) in a step
+ *   Le, Ld = encoder / decoder layers                 P  = max_position_embeddings */
+#ifndef DG_ENGINE_MODEL_H
+#define DG_ENGINE_MODEL_H
+
+#include "engine/engine.h"
+#include "models/arch.h"
+#include "models/checkpoint.h"
+
+typedef struct {
+    float *qkv_w;            /* [3D, D] q rows pre-scaled by dh^-0.5; owned */
+    float *qkv_b;            /* [3D] (zeros where the checkpoint has no bias); owned */
+    dg_linear o;             /* [D, D] */
+    dg_norm ln_attn;         /* self_attn_layer_norm */
+    float *cq_w, *cq_b;      /* decoder only: [D, D], [D], pre-scaled by dh^-0.5; owned */
+    dg_linear co;            /* decoder only: [D, D] */
+    dg_norm ln_cross;        /* decoder only */
+    dg_linear fc1;           /* [F, D] */
+    dg_linear fc2;           /* [D, F] */
+    dg_norm ln_ffn;          /* final_layer_norm */
+} dg_layer;
+
+struct dg_model {
+    dg_config cfg;
+    dg_checkpoint *ck;       /* owns the tensors the views below point into */
+    dg_model_weights w;
+    dg_arch_quirks q;
+    int D, He, Hd, Fe, Fd, Vs, Vt, P, Le, Ld;  /* He/Hd: encoder/decoder heads */
+    float embed_scale;       /* sqrt(D) with scale_embedding, else 1 */
+    float *pos;              /* [P, D] sinusoidal table, computed at load */
+    dg_layer *enc;           /* [Le] */
+    dg_layer *dec;           /* [Ld] */
+    float *cross_kv_w;       /* [Ld*2D, D]: layer l's K rows at l*2D, V rows at l*2D + D */
+    float *cross_kv_b;       /* [Ld*2D] */
+};
+
+/* y[M, N] = x[M, K] . W[N, K]^T + b (b may be NULL). */
+void dg_gemm_linear(const float *x, int M, int K, const float *W, const float *b, int N,
+                    float *y);
+
+/* Fills table [P, D] with Marian's sinusoidal positions (sin half, cos half, angles in double). */
+void dg_positions_marian(float *table, int P, int D);
+
+/* Sets x[S, D] = embed[ids] * scale + positions[pos0 + s] for each row. */
+void dg_embed(const dg_model *m, const float *embed, const int *ids, const int *pos, int n,
+              float *x);
+
+#endif

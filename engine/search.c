@@ -1,0 +1,121 @@
+/* Sentence search state: allocation, reuse and results (the steps are in greedy.c and
+ * beam_search.c).
+ *
+ * DESIGN. A dg_sent is recycled by its batch: buffers sized for one sentence are kept when the
+ * next one fits, so steady-state decoding allocates nothing but the returned results. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/search.h"
+
+static int grow_int(int **p, size_t n)
+{
+    int *q = realloc(*p, n * sizeof **p);
+    if (!q)
+        return -1;
+    *p = q;
+    return 0;
+}
+
+dg_code dg_search_reset(dg_sent *s, const dg_config *cfg, int Ld, int D, dg_err *err)
+{
+    int nb = s->o.num_beams, cap = s->o.max_new_tokens + 1;
+    if (dg_kv_reset(&s->kv, nb, Ld, D, err))
+        return err ? err->code : DG_E_NOMEM;
+    if (nb != s->nb || cap > s->seq_cap) {
+        int c2 = 2 * nb * nb;
+        float *bs = realloc(s->beam_score, (size_t)nb * sizeof *bs);
+        if (bs)
+            s->beam_score = bs;
+        float *cv = bs ? realloc(s->cand_val, (size_t)c2 * sizeof *cv) : NULL;
+        if (cv)
+            s->cand_val = cv;
+        if (!bs || !cv || grow_int(&s->cand_idx, c2) || grow_int(&s->parent, nb) ||
+            grow_int(&s->next_tok, nb) || grow_int(&s->seq, (size_t)nb * cap) ||
+            grow_int(&s->seq_tmp, (size_t)nb * cap))
+            return dg_err_set(err, DG_E_NOMEM, "search: out of memory");
+        s->nb = nb;
+        s->seq_cap = cap;
+    }
+    if (nb + 1 > s->hyps_cap || cap > s->hyp_ids_cap) {
+        for (int i = 0; i < s->hyps_cap; i++)
+            free(s->hyps[i].ids);
+        free(s->hyps);
+        s->hyps_cap = s->hyp_ids_cap = 0;
+        if (!(s->hyps = calloc((size_t)nb + 1, sizeof *s->hyps)))
+            return dg_err_set(err, DG_E_NOMEM, "search: out of memory");
+        s->hyps_cap = nb + 1;
+        for (int i = 0; i < s->hyps_cap; i++)
+            if (!(s->hyps[i].ids = malloc((size_t)cap * sizeof(int))))
+                return dg_err_set(err, DG_E_NOMEM, "search: out of memory");
+        s->hyp_ids_cap = cap;
+    }
+    s->t = 0;
+    s->n_hyps = 0;
+    s->worst = 1e9;
+    s->done = 0;
+    s->sum = 0;
+    for (int b = 0; b < nb; b++) {
+        s->seq[(size_t)b * s->seq_cap] = cfg->decoder_start_token_id;
+        /* HF starts beams at [0, -1e9, ...] so that only the first expands in step one */
+        s->beam_score[b] = b == 0 ? 0.0f : -1e9f;
+    }
+    memset(&s->res, 0, sizeof s->res);
+    return DG_OK;
+}
+
+void dg_search_free(dg_sent *s)
+{
+    dg_kv_free(&s->kv);
+    for (int i = 0; i < s->hyps_cap; i++)
+        free(s->hyps[i].ids);
+    free(s->hyps);
+    free(s->seq);
+    free(s->seq_tmp);
+    free(s->beam_score);
+    free(s->cand_val);
+    free(s->cand_idx);
+    free(s->parent);
+    free(s->next_tok);
+    free(s->src);
+    free(s->cross_kv);
+    dg_result_free(&s->res);
+    memset(s, 0, sizeof *s);
+}
+
+dg_code dg_result_make(dg_result *res, int n, int *const *ids, const int *len,
+                       const double *scores, dg_err *err)
+{
+    memset(res, 0, sizeof *res);
+    res->ids = calloc((size_t)n, sizeof *res->ids);
+    res->len = malloc((size_t)n * sizeof *res->len);
+    res->scores = malloc((size_t)n * sizeof *res->scores);
+    if (!res->ids || !res->len || !res->scores)
+        goto nomem;
+    res->n = n;
+    for (int i = 0; i < n; i++) {
+        res->ids[i] = malloc((size_t)(len[i] ? len[i] : 1) * sizeof(int));
+        if (!res->ids[i])
+            goto nomem;
+        memcpy(res->ids[i], ids[i], (size_t)len[i] * sizeof(int));
+        res->len[i] = len[i];
+        res->scores[i] = (float)scores[i];
+    }
+    return DG_OK;
+nomem:
+    res->n = n;
+    dg_result_free(res);
+    return dg_err_set(err, DG_E_NOMEM, "search: out of memory for results");
+}
+
+void dg_result_free(dg_result *r)
+{
+    if (!r)
+        return;
+    for (int i = 0; r->ids && i < r->n; i++)
+        free(r->ids[i]);
+    free(r->ids);
+    free(r->len);
+    free(r->scores);
+    memset(r, 0, sizeof *r);
+}

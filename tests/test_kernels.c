@@ -1,0 +1,186 @@
+/* Kernels: the AVX2 versions against their scalar twins on sizes that exercise the vector tails
+ * (1, 7, 8, 9, 33, 517, 4099), and the scalar twins against hand-computed values, so neither can
+ * drift. Prints the largest difference seen per kernel. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "engine/kernels.h"
+#include "test.h"
+
+static const int sizes[] = {1, 7, 8, 9, 33, 517, 4099};
+#define NSIZES (int)(sizeof sizes / sizeof *sizes)
+#define MAXN 4099
+
+static unsigned rng_state = 12345;
+static float frand(float lo, float hi)
+{
+    rng_state = rng_state * 1103515245u + 12345u;
+    return lo + (hi - lo) * (float)((rng_state >> 8) & 0xffffff) / 16777216.0f;
+}
+
+static void fill(float *x, int n, float lo, float hi)
+{
+    for (int i = 0; i < n; i++)
+        x[i] = frand(lo, hi);
+}
+
+/* max |a - b| / (1 + |b|): relative for large values, absolute near zero */
+static double maxdiff(const float *a, const float *b, int n)
+{
+    double m = 0;
+    for (int i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - b[i]) / (1.0 + fabs((double)b[i]));
+        if (!(d <= m))
+            m = d; /* NaN propagates as a failure */
+    }
+    return m;
+}
+
+static void test_hand_values(void)
+{
+    float x[3] = {1, 2, 3}, g[3] = {1, 1, 1}, b[3] = {0, 0, 0};
+    dg_k_add_layernorm_ref(x, NULL, g, b, 1, 3, 0.0f);
+    CHECK_NEAR(x[0], -1.2247449, 1e-6);
+    CHECK_NEAR(x[1], 0.0, 1e-6);
+    CHECK_NEAR(x[2], 1.2247449, 1e-6);
+    float s[2] = {0.0f, logf(3.0f)};
+    dg_k_softmax_ref(s, 2);
+    CHECK_NEAR(s[0], 0.25, 1e-7);
+    CHECK_NEAR(s[1], 0.75, 1e-7);
+    float a[4] = {1, 1, 1, 1};
+    dg_k_activation_ref(a, 1, DG_ACT_SILU);
+    dg_k_activation_ref(a + 1, 1, DG_ACT_GELU);
+    dg_k_activation_ref(a + 2, 1, DG_ACT_GELU_TANH);
+    dg_k_activation_ref(a + 3, 1, DG_ACT_RELU);
+    CHECK_NEAR(a[0], 0.7310585786, 1e-7);  /* 1 / (1 + e^-1) */
+    CHECK_NEAR(a[1], 0.8413447461, 1e-7);  /* Phi(1) */
+    CHECK_NEAR(a[2], 0.8411919906, 1e-7);  /* torch gelu(1, approximate="tanh") */
+    CHECK_NEAR(a[3], 1.0, 0);
+    float t[6] = {3, 5, 5, -1, 4, 5}, val[3];
+    int idx[3];
+    CHECK_INT_EQ(dg_k_topk_ref(t, 6, 1.0f, 3, val, idx), 3);
+    CHECK(idx[0] == 1 && idx[1] == 2 && idx[2] == 5 && val[0] == 6.0f); /* ties: lower index first */
+    float ls[3] = {0, -INFINITY, 0};
+    dg_k_log_softmax_ref(ls, 3);
+    CHECK_NEAR(ls[0], -logf(2.0f), 1e-7);
+    CHECK(isinf(ls[1]) && ls[1] < 0);
+}
+
+static void test_vs_ref(void)
+{
+    static float x[MAXN * 3], y[MAXN * 3], a[MAXN * 3], g[MAXN], bb[MAXN], r1[MAXN * 3],
+        r2[MAXN * 3];
+    double worst[12] = {0};
+    const char *names[12] = {"add_layernorm", "layernorm", "add", "bias_add", "silu", "relu",
+                             "gelu", "gelu_tanh", "softmax", "log_softmax", "dot", "axpy"};
+    for (int si = 0; si < NSIZES; si++) {
+        int n = sizes[si], rows = 3;
+        fill(x, n * rows, -4, 4);
+        fill(a, n * rows, -2, 2);
+        fill(g, n, 0.5f, 1.5f);
+        fill(bb, n, -0.5f, 0.5f);
+        for (int i = 0; i < n * rows; i++)
+            r1[i] = r2[i] = x[i];
+        dg_k_add_layernorm(r1, a, g, bb, rows, n, 1e-5f);
+        dg_k_add_layernorm_ref(r2, a, g, bb, rows, n, 1e-5f);
+        double d = maxdiff(r1, r2, n * rows);
+        worst[0] = d > worst[0] ? d : worst[0];
+        dg_k_layernorm(x, g, bb, r1, rows, n, 1e-5f);
+        dg_k_layernorm_ref(x, g, bb, r2, rows, n, 1e-5f);
+        d = maxdiff(r1, r2, n * rows);
+        worst[1] = d > worst[1] ? d : worst[1];
+        for (int i = 0; i < n; i++)
+            r1[i] = r2[i] = x[i];
+        dg_k_add(r1, a, (size_t)n);
+        dg_k_add_ref(r2, a, (size_t)n);
+        d = maxdiff(r1, r2, n);
+        worst[2] = d > worst[2] ? d : worst[2];
+        for (int i = 0; i < n * rows; i++)
+            r1[i] = r2[i] = x[i];
+        dg_k_bias_add(r1, bb, rows, n);
+        dg_k_bias_add_ref(r2, bb, rows, n);
+        d = maxdiff(r1, r2, n * rows);
+        worst[3] = d > worst[3] ? d : worst[3];
+        dg_activation acts[4] = {DG_ACT_SILU, DG_ACT_RELU, DG_ACT_GELU, DG_ACT_GELU_TANH};
+        for (int k = 0; k < 4; k++) {
+            /* wide range: saturated ends and exp's clamps are exercised */
+            fill(y, n, -30, 30);
+            if (n > 4) {
+                y[0] = -100.0f;
+                y[1] = 100.0f;
+                y[2] = 0.0f;
+                y[3] = -1e-3f;
+            }
+            for (int i = 0; i < n; i++)
+                r1[i] = r2[i] = y[i];
+            dg_k_activation(r1, (size_t)n, acts[k]);
+            dg_k_activation_ref(r2, (size_t)n, acts[k]);
+            d = maxdiff(r1, r2, n);
+            worst[4 + k] = d > worst[4 + k] ? d : worst[4 + k];
+        }
+        fill(y, n, -20, 20);
+        for (int i = 0; i < n; i++)
+            r1[i] = r2[i] = y[i];
+        dg_k_softmax(r1, n);
+        dg_k_softmax_ref(r2, n);
+        d = maxdiff(r1, r2, n);
+        worst[8] = d > worst[8] ? d : worst[8];
+        for (int i = 0; i < n; i++)
+            r1[i] = r2[i] = y[i];
+        if (n > 2)
+            r1[1] = r2[1] = -INFINITY; /* banned entries stay banned */
+        dg_k_log_softmax(r1, n);
+        dg_k_log_softmax_ref(r2, n);
+        if (n > 2)
+            CHECK(isinf(r1[1]) && r1[1] < 0);
+        if (n > 2)
+            r1[1] = r2[1] = 0;
+        d = maxdiff(r1, r2, n);
+        worst[9] = d > worst[9] ? d : worst[9];
+        d = fabs(dg_k_dot(x, a, n) - dg_k_dot_ref(x, a, n)) / (1.0 + sqrt((double)n));
+        worst[10] = d > worst[10] ? d : worst[10];
+        for (int i = 0; i < n; i++)
+            r1[i] = r2[i] = x[i];
+        dg_k_axpy(r1, 0.37f, a, n);
+        dg_k_axpy_ref(r2, 0.37f, a, n);
+        d = maxdiff(r1, r2, n);
+        worst[11] = d > worst[11] ? d : worst[11];
+
+        /* argmax and top-k must agree exactly, including ties (duplicated values planted) */
+        fill(y, n, -5, 5);
+        if (n > 20) {
+            y[n - 1] = y[3] = y[17] = 7.0f;
+            y[9] = y[10] = 6.5f;
+        }
+        CHECK_INT_EQ(dg_k_argmax(y, n), dg_k_argmax_ref(y, n));
+        for (int k = 1; k <= 8; k++) {
+            float v1[8], v2[8];
+            int i1[8], i2[8];
+            int m1 = dg_k_topk(y, n, -1e9f, k, v1, i1);
+            int m2 = dg_k_topk_ref(y, n, -1e9f, k, v2, i2);
+            CHECK_INT_EQ(m1, m2);
+            int same = 1;
+            for (int i = 0; i < m1 && i < m2; i++)
+                same &= v1[i] == v2[i] && i1[i] == i2[i];
+            CHECK_MSG(same, "topk n=%d k=%d", n, k);
+            m1 = dg_k_topk(y, n, 0.25f, k, v1, i1);
+            m2 = dg_k_topk_ref(y, n, 0.25f, k, v2, i2);
+            same = m1 == m2;
+            for (int i = 0; i < m1 && i < m2; i++)
+                same &= v1[i] == v2[i] && i1[i] == i2[i];
+            CHECK_MSG(same, "topk n=%d k=%d add=0.25", n, k);
+        }
+    }
+    const double tol[12] = {1e-5, 1e-5, 0, 0, 2e-6, 0, 2e-6, 2e-6, 1e-6, 2e-6, 1e-5, 1e-6};
+    for (int k = 0; k < 12; k++) {
+        printf("%-14s maxdiff %.3g\n", names[k], worst[k]);
+        CHECK_MSG(worst[k] <= tol[k], "%s: %g > %g", names[k], worst[k], tol[k]);
+    }
+}
+
+int main(void)
+{
+    test_hand_values();
+    test_vs_ref();
+    return test_summary();
+}
