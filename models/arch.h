@@ -57,9 +57,31 @@ typedef struct {
     dg_norm enc_final_ln, dec_final_ln;  /* only with quirks.final_norms */
 } dg_model_weights;
 
-/* Binds every tensor the architecture named by cfg->model_type needs, checking each shape.
- * Missing or mis-shaped tensors are reported by their Hugging Face name. */
+/* What a checkpoint holds for its architecture, counted without reading tensor data. */
+typedef struct {
+    long long n_params;        /* = transformers' model.num_parameters(): distinct parameters (tied
+                                  ones once), including tables HF keeps as parameters but Dragoman
+                                  computes (Marian's sinusoidal positions), excluding buffers
+                                  (final_logits_bias) */
+    long long n_bound_values;  /* values in the distinct tensors bound from the checkpoint */
+    int n_bound;               /* distinct tensors bound */
+    int n_unused;              /* checkpoint tensors the architecture ignores (e.g. stored positions) */
+    dg_arch_quirks quirks;     /* as dg_arch_bind would set them */
+} dg_arch_summary;
+
+/* Binds every tensor the architecture named by cfg->model_type needs, checking each shape, and
+ * converts them to float32 (see checkpoint.h). Missing or mis-shaped tensors are reported by
+ * their Hugging Face name (DG_E_MISSING / DG_E_SHAPE); an unknown model_type or activation is
+ * DG_E_UNSUPPORTED listing the supported ones. On error *w is left freed. */
 dg_code dg_arch_bind(dg_model_weights *w, const dg_config *cfg, dg_checkpoint *ck, dg_err *err);
 void dg_arch_free(dg_model_weights *w);   /* frees the layer arrays; the data belongs to ck */
+
+/* The same resolution and shape checks as dg_arch_bind, reading headers only; fills *s and
+ * (when unused is non-NULL) unused[i] = 1 for each checkpoint tensor the architecture ignores. */
+dg_code dg_arch_check(const dg_config *cfg, const dg_checkpoint *ck, dg_arch_summary *s,
+                      unsigned char *unused, dg_err *err);
+
+/* "silu", "relu", "gelu", "gelu_tanh". */
+const char *dg_activation_name(dg_activation a);
 
 #endif

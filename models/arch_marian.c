@@ -1,0 +1,132 @@
+/* DESIGN: the Marian (OPUS-MT) table, following transformers' modeling_marian.py:
+ * - embeddings: MarianModel always builds `shared` [vocab_size, D]; with
+ *   share_encoder_decoder_embeddings (default) encoder and decoder both use it, otherwise each
+ *   gets its own copy (the decoder's of decoder_vocab_size rows). MarianMTModel.tie_weights ties
+ *   lm_head to the decoder's input embedding when tie_word_embeddings (default true), and
+ *   lm_head / final_logits_bias have vocab_size rows when shared, decoder_vocab_size otherwise.
+ *   Tied tensors are one slot whose aliases are all the names HF may have saved it under:
+ *   safetensors keeps one name (model.shared.weight), a .bin keeps every copy.
+ * - final_logits_bias is a registered buffer, [1, Vt]; HF lists it in
+ *   _keys_to_ignore_on_load_missing (zeros when absent), so it is optional.
+ * - positions are sinusoidal and computed (engine); HF keeps them as nn.Embedding parameters
+ *   (counted by num_parameters) and .bin files may store them: stored ones are ignored.
+ * - layers are post-norm whatever config.json's normalize_before says: MarianEncoderLayer and
+ *   MarianDecoderLayer apply each LayerNorm after the residual add and there is no final norm;
+ *   the LayerNorms are nn.LayerNorm(D), eps 1e-5. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "models/arch_table.h"
+
+#define ADD(p, nd, d0, d1, dst, ...)                                  \
+    do {                                                              \
+        if (!(slot = dg_plan_add((p), (nd), (d0), (d1), (dst), __VA_ARGS__))) \
+            return dg_err_set(err, DG_E_NOMEM, "out of memory");      \
+    } while (0)
+
+static dg_code add_linear(dg_arch_plan *p, dg_linear *l, int64_t out, int64_t in, const char *pre,
+                          const char *name, dg_err *err)
+{
+    dg_arch_slot *slot;
+    ADD(p, 2, out, in, &l->w, "%s%s.weight", pre, name);
+    ADD(p, 1, out, 0, &l->b, "%s%s.bias", pre, name);
+    return DG_OK;
+}
+
+static dg_code add_norm(dg_arch_plan *p, dg_norm *n, int64_t d, const char *pre, const char *name, dg_err *err)
+{
+    dg_arch_slot *slot;
+    ADD(p, 1, d, 0, &n->g, "%s%s.weight", pre, name);
+    ADD(p, 1, d, 0, &n->b, "%s%s.bias", pre, name);
+    return DG_OK;
+}
+
+static dg_code add_attention(dg_arch_plan *p, dg_linear *q, dg_linear *k, dg_linear *v, dg_linear *o,
+                             dg_norm *ln, int64_t d, const char *pre, const char *attn, dg_err *err)
+{
+    char name[64];
+    dg_linear *lin[4] = {q, k, v, o};
+    static const char *const proj[4] = {"q_proj", "k_proj", "v_proj", "out_proj"};
+    dg_code rc;
+    for (int i = 0; i < 4; i++) {
+        snprintf(name, sizeof name, "%s.%s", attn, proj[i]);
+        if ((rc = add_linear(p, lin[i], d, d, pre, name, err)))
+            return rc;
+    }
+    snprintf(name, sizeof name, "%s_layer_norm", attn);
+    return add_norm(p, ln, d, pre, name, err);
+}
+
+static dg_code add_layer(dg_arch_plan *p, dg_layer_weights *l, bool decoder, int64_t d, int64_t f,
+                         const char *pre, dg_err *err)
+{
+    dg_code rc;
+    if ((rc = add_attention(p, &l->q, &l->k, &l->v, &l->o, &l->self_attn_ln, d, pre, "self_attn", err)))
+        return rc;
+    if (decoder && (rc = add_attention(p, &l->cq, &l->ck, &l->cv, &l->co, &l->cross_attn_ln, d, pre,
+                                       "encoder_attn", err)))
+        return rc;
+    if ((rc = add_linear(p, &l->fc1, f, d, pre, "fc1", err)) || (rc = add_linear(p, &l->fc2, d, f, pre, "fc2", err)))
+        return rc;
+    return add_norm(p, &l->final_ln, d, pre, "final_layer_norm", err);
+}
+
+static dg_code add_embeddings(const dg_config *c, dg_model_weights *w, dg_arch_plan *p, dg_err *err)
+{
+    int64_t d = c->d_model, vs = c->vocab_size, vt = c->target_vocab_size;
+    bool share = c->share_encoder_decoder_embeddings, tie = c->tie_word_embeddings;
+    dg_arch_slot *slot;
+    if (share) {
+        ADD(p, 2, vs, d, &w->enc_embed, "model.shared.weight");
+        slot->dst[1] = &w->dec_embed;
+        dg_slot_alias(slot, "model.encoder.embed_tokens.weight");
+        dg_slot_alias(slot, "model.decoder.embed_tokens.weight");
+    } else {
+        ADD(p, 2, vs, d, &w->enc_embed, "model.encoder.embed_tokens.weight");
+        ADD(p, 2, vt, d, &w->dec_embed, "model.decoder.embed_tokens.weight");
+    }
+    if (tie) {  /* the lm_head is the decoder-embedding slot just added */
+        slot->dst[share ? 2 : 1] = &w->lm_head;
+        dg_slot_alias(slot, "lm_head.weight");
+    } else {
+        ADD(p, 2, vt, d, &w->lm_head, "lm_head.weight");
+    }
+    ADD(p, 2, 1, vt, &w->final_logits_bias, "final_logits_bias");
+    slot->optional = slot->buffer = true;
+    return DG_OK;
+}
+
+dg_code dg_arch_marian_plan(const dg_config *c, dg_model_weights *w, dg_arch_plan *p, dg_err *err)
+{
+    dg_code rc = dg_activation_parse(c->activation, &w->quirks.activation, err);
+    if (rc)
+        return rc;
+    w->quirks.positions = DG_POS_SINUSOIDAL_MARIAN;
+    w->quirks.scale_embedding = c->scale_embedding;
+    w->quirks.normalize_before = false;
+    w->quirks.final_norms = false;
+    w->quirks.layer_norm_eps = c->layer_norm_eps;
+    w->n_enc_layers = c->encoder_layers;
+    w->n_dec_layers = c->decoder_layers;
+    w->enc_layers = calloc((size_t)c->encoder_layers, sizeof *w->enc_layers);
+    w->dec_layers = calloc((size_t)c->decoder_layers, sizeof *w->dec_layers);
+    if (!w->enc_layers || !w->dec_layers)
+        return dg_err_set(err, DG_E_NOMEM, "out of memory for %d + %d layers", c->encoder_layers,
+                          c->decoder_layers);
+    /* MarianEncoder / MarianDecoder each own a [max_position_embeddings, D] sinusoid parameter */
+    p->computed_params = 2ll * c->max_position_embeddings * c->d_model;
+    if ((rc = add_embeddings(c, w, p, err)))
+        return rc;
+    char pre[64];
+    for (int i = 0; i < c->encoder_layers; i++) {
+        snprintf(pre, sizeof pre, "model.encoder.layers.%d.", i);
+        if ((rc = add_layer(p, &w->enc_layers[i], false, c->d_model, c->encoder_ffn_dim, pre, err)))
+            return rc;
+    }
+    for (int i = 0; i < c->decoder_layers; i++) {
+        snprintf(pre, sizeof pre, "model.decoder.layers.%d.", i);
+        if ((rc = add_layer(p, &w->dec_layers[i], true, c->d_model, c->decoder_ffn_dim, pre, err)))
+            return rc;
+    }
+    return DG_OK;
+}

@@ -1,0 +1,45 @@
+/* The contract between the generic binder (arch.c) and each architecture's table
+ * (arch_marian.c, ...): an architecture lists slots, one per distinct tensor it needs, each
+ * with the Hugging Face names that may hold it (tied copies are aliases of one slot), its shape
+ * and the weight-struct fields that receive the data. Internal to models/. */
+#ifndef DG_ARCH_TABLE_H
+#define DG_ARCH_TABLE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "models/arch.h"
+
+#define DG_SLOT_NAMES 4
+#define DG_SLOT_DSTS 3
+
+typedef struct {
+    char names[DG_SLOT_NAMES][112]; /* first present name wins; unused entries empty */
+    int ndim;
+    int64_t shape[2];
+    const float **dst[DG_SLOT_DSTS]; /* fields receiving the pointer; unused entries NULL */
+    bool optional;                   /* absent → fields stay NULL (e.g. final_logits_bias) */
+    bool buffer;                     /* a registered buffer, not an nn.Parameter */
+} dg_arch_slot;
+
+typedef struct {
+    dg_arch_slot *v;
+    int n, cap;
+    long long computed_params;       /* parameters HF stores in modules but Dragoman computes */
+} dg_arch_plan;
+
+/* Appends a slot (name is a printf format); NULL when out of memory. */
+dg_arch_slot *dg_plan_add(dg_arch_plan *p, int ndim, int64_t d0, int64_t d1, const float **dst,
+                          const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+/* Adds an alias name to a slot. */
+void dg_slot_alias(dg_arch_slot *s, const char *name);
+
+/* Fills W's quirks, allocates its layer arrays and lists the slots of cfg's architecture. */
+typedef dg_code (*dg_arch_plan_fn)(const dg_config *cfg, dg_model_weights *w, dg_arch_plan *p, dg_err *err);
+
+dg_code dg_arch_marian_plan(const dg_config *cfg, dg_model_weights *w, dg_arch_plan *p, dg_err *err);
+
+/* Maps config.json's activation_function; DG_E_UNSUPPORTED listing the known names otherwise. */
+dg_code dg_activation_parse(const char *name, dg_activation *a, dg_err *err);
+
+#endif

@@ -1,0 +1,296 @@
+#!/usr/bin/python3
+"""DESIGN: trains the demo English→German Marian model on CPU under a wall-clock budget and
+exports a Hugging Face checkpoint folder (marian.py defines the model and the file formats).
+
+Budget, not epochs: `--minutes` bounds training time, summed over resumed runs, so the same
+command gives the same amount of training on the same machine whether or not it was
+interrupted. Every `--save-every` minutes a checkpoint (weights, Adam state, step, data
+position, RNG states) is written to WORK/ckpt; `--resume` continues from the newest one. At the
+end the newest checkpoint and the average of the last `--average` ones are scored on the dev
+set and the better is exported.
+
+Data: text is segmented with Debian's `spm_encode` (pieces, as MarianTokenizer asks
+SentencePiece for pieces) and mapped through vocab.json, EOS appended; the decoder input is the
+target shifted right behind the decoder start token (pad). Batches are token buckets: pairs
+sorted by length, cut into batches of at most `--batch-tokens` padded tokens, the batch order
+shuffled each epoch with a fixed seed. Loss: label-smoothed (0.1) cross-entropy over
+non-pad targets; Adam(0.9, 0.98) with linear warmup then inverse-sqrt decay."""
+
+import argparse
+import glob
+import json
+import math
+import os
+import random
+import subprocess
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import marian  # noqa: E402
+
+SIZES = {  # d_model, heads, ffn, encoder layers, decoder layers
+    "smoke": (64, 2, 128, 1, 1),
+    "tiny": (256, 4, 1024, 3, 2),
+    "small": (256, 4, 1024, 6, 2),
+    "base": (384, 6, 1536, 6, 3),
+}
+MAX_LEN = 160  # tokens per side, EOS included; the corpus caps pairs at 400 characters
+
+
+def log(msg):
+    print("[%s] %s" % (time.strftime("%H:%M:%S"), msg), flush=True)
+
+
+def encode_file(spm, vocab, path):
+    out = subprocess.run(["spm_encode", "--model=" + spm, "--output_format=piece",
+                          "--input=" + path], check=True, stdout=subprocess.PIPE)
+    unk, eos = vocab["<unk>"], vocab["</s>"]
+    return [[vocab.get(p, unk) for p in line.split(" ") if p] + [eos]
+            for line in out.stdout.decode("utf-8").split("\n")[:-1]]
+
+
+def load_split(corpus, model_dir, vocab, name):
+    src = encode_file(os.path.join(model_dir, "source.spm"), vocab, os.path.join(corpus, name + ".en"))
+    tgt = encode_file(os.path.join(model_dir, "target.spm"), vocab, os.path.join(corpus, name + ".de"))
+    if len(src) != len(tgt):
+        raise SystemExit("train: %s.en has %d lines, %s.de %d" % (name, len(src), name, len(tgt)))
+    return [(s, t) for s, t in zip(src, tgt) if len(s) <= MAX_LEN and len(t) <= MAX_LEN]
+
+
+def make_batches(pairs, max_tokens):
+    """Index batches whose padded size (rows × longest side) stays within max_tokens."""
+    order = sorted(range(len(pairs)), key=lambda i: (len(pairs[i][1]), len(pairs[i][0])))
+    batches, cur, longest = [], [], 0
+    for i in order:
+        n = max(len(pairs[i][0]), len(pairs[i][1]) + 1)
+        if cur and max(longest, n) * (len(cur) + 1) > max_tokens:
+            batches.append(cur)
+            cur, longest = [], 0
+        cur.append(i)
+        longest = max(longest, n)
+    if cur:
+        batches.append(cur)
+    return batches
+
+
+def collate(pairs, idx, pad):
+    src = [pairs[i][0] for i in idx]
+    tgt = [pairs[i][1] for i in idx]
+    S, T = max(map(len, src)), max(map(len, tgt))
+    s = torch.full((len(idx), S), pad, dtype=torch.long)
+    t_in = torch.full((len(idx), T), pad, dtype=torch.long)
+    labels = torch.full((len(idx), T), pad, dtype=torch.long)
+    for r, (a, b) in enumerate(zip(src, tgt)):
+        s[r, :len(a)] = torch.tensor(a)
+        t_in[r, 1:len(b)] = torch.tensor(b[:-1])
+        labels[r, :len(b)] = torch.tensor(b)
+    return s, t_in, labels
+
+
+def loss_of(model, batch, smoothing):
+    """(summed loss, summed NLL, target tokens); logits only at non-pad targets (cheaper)."""
+    src, t_in, labels = batch
+    enc, cross = model.encode(src)
+    h = model.decode(t_in, enc, cross)
+    keep = labels != model.pad
+    logits = model.logits(h[keep])
+    y = labels[keep]
+    loss = F.cross_entropy(logits, y, label_smoothing=smoothing, reduction="sum")
+    nll = F.cross_entropy(logits.detach(), y, reduction="sum")
+    return loss, nll.item(), int(keep.sum())
+
+
+def dev_loss(model, pairs, batches):
+    model.eval()
+    nll, n = 0.0, 0
+    with torch.no_grad():
+        for b in batches:
+            _, l, k = loss_of(model, collate(pairs, b, model.pad), 0.0)
+            nll, n = nll + l, n + k
+    model.train()
+    return nll / max(n, 1)
+
+
+def greedy(model, src_ids, eos, max_new=60):
+    model.eval()
+    with torch.no_grad():
+        enc, cross = model.encode(torch.tensor([src_ids]))
+        out = [model.pad]
+        for _ in range(max_new):
+            h = model.decode(torch.tensor([out]), enc, cross)
+            lg = model.logits(h[:, -1])
+            lg[:, model.pad] = float("-inf")  # bad_words_ids [[pad]]
+            nxt = int(lg.argmax())
+            if nxt == eos:
+                break
+            out.append(nxt)
+    model.train()
+    return out[1:]
+
+
+def lr_at(step, peak, warmup):
+    step = max(step, 1)
+    return peak * min(step / warmup, math.sqrt(warmup / step))
+
+
+def checkpoints(work):
+    return sorted(glob.glob(os.path.join(work, "ckpt", "step-*.pt")))
+
+
+def save_checkpoint(work, model, opt, state, keep):
+    os.makedirs(os.path.join(work, "ckpt"), exist_ok=True)
+    path = os.path.join(work, "ckpt", "step-%08d.pt" % state["step"])
+    state = dict(state, model=model.state_dict(), opt=opt.state_dict(),
+                 torch_rng=torch.get_rng_state(), py_rng=random.getstate())
+    torch.save(state, path + ".tmp")
+    os.replace(path + ".tmp", path)  # a kill mid-save never leaves a truncated checkpoint
+    for old in checkpoints(work)[:-keep]:
+        os.remove(old)
+    return path
+
+
+def export(model_dir, model, hp, dtype):
+    hp = dict(hp, torch_dtype="float16" if dtype == torch.float16 else "float32")
+    marian.save_safetensors(os.path.join(model_dir, "model.safetensors"),
+                            marian.export_tensors(model.state_dict(), dtype), {"format": "pt"})
+    for name, obj in (("config.json", marian.hf_config(hp)),
+                      ("generation_config.json", marian.hf_generation_config(hp))):
+        with open(os.path.join(model_dir, name), "w", encoding="utf-8") as f:
+            json.dump(obj, f, indent=2)
+            f.write("\n")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--corpus", required=True)
+    ap.add_argument("--model", required=True, help="folder with the tokenizer; receives the weights")
+    ap.add_argument("--work", required=True, help="checkpoints and logs")
+    ap.add_argument("--size", choices=sorted(SIZES), default="small")
+    ap.add_argument("--minutes", type=float, default=90.0)
+    ap.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (0: no limit)")
+    ap.add_argument("--save-every", type=float, default=10.0, help="minutes between checkpoints")
+    ap.add_argument("--keep", type=int, default=5)
+    ap.add_argument("--average", type=int, default=4, help="checkpoints averaged at export")
+    ap.add_argument("--batch-tokens", type=int, default=4096)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--warmup", type=int, default=1000)
+    ap.add_argument("--dropout", type=float, default=0.1)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=1234)
+    ap.add_argument("--dtype", choices=["float32", "float16"], default="float32")
+    ap.add_argument("--resume", action="store_true")
+    args = ap.parse_args()
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    random.seed(args.seed)
+    with open(os.path.join(args.model, "vocab.json"), encoding="utf-8") as f:
+        vocab = json.load(f)
+    d, heads, ffn, n_enc, n_dec = SIZES[args.size]
+    hp = {"d_model": d, "encoder_attention_heads": heads, "decoder_attention_heads": heads,
+          "encoder_ffn_dim": ffn, "decoder_ffn_dim": ffn, "encoder_layers": n_enc,
+          "decoder_layers": n_dec, "vocab_size": len(vocab), "pad_token_id": vocab["<pad>"],
+          "eos_token_id": vocab["</s>"], "max_position_embeddings": 512, "scale_embedding": True,
+          "dropout": args.dropout, "init_std": 0.02}
+
+    train = load_split(args.corpus, args.model, vocab, "train")
+    dev = load_split(args.corpus, args.model, vocab, "dev")
+    batches = make_batches(train, args.batch_tokens)
+    dev_batches = make_batches(dev, args.batch_tokens)
+    log("train %d pairs (%d target tokens) in %d batches, dev %d pairs" % (
+        len(train), sum(len(t) for _, t in train), len(batches), len(dev)))
+
+    model = marian.MarianMT(hp)
+    n_params = sum(p.numel() for p in model.parameters())
+    log("size %s: %s, %d parameters" % (args.size, SIZES[args.size], n_params))
+    opt = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.9, 0.98), eps=1e-9)
+    state = {"step": 0, "epoch": 0, "batch": 0, "elapsed": 0.0, "size": args.size, "hp": hp}
+    if args.resume and checkpoints(args.work):
+        ck = torch.load(checkpoints(args.work)[-1])
+        if ck["hp"] != hp:
+            raise SystemExit("train: checkpoint hyperparameters %s differ from %s" % (ck["hp"], hp))
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["opt"])
+        torch.set_rng_state(ck["torch_rng"])
+        random.setstate(ck["py_rng"])
+        state = {k: ck[k] for k in state}
+        log("resumed at step %d, %.1f min done" % (state["step"], state["elapsed"] / 60))
+
+    budget = args.minutes * 60
+    t_start, last_save = time.time() - state["elapsed"], time.time()
+    window = {"loss": 0.0, "nll": 0.0, "tok": 0, "t": time.time()}
+    model.train()
+    order, order_epoch = None, None
+    while True:
+        if state["batch"] >= len(batches):
+            state["epoch"], state["batch"] = state["epoch"] + 1, 0
+        if order_epoch != state["epoch"]:
+            order = list(range(len(batches)))
+            random.Random(args.seed + state["epoch"]).shuffle(order)
+            order_epoch = state["epoch"]
+        b = collate(train, batches[order[state["batch"]]], model.pad)
+        loss, nll, ntok = loss_of(model, b, 0.1)
+        opt.zero_grad()
+        (loss / ntok).backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        state["step"] += 1
+        for g in opt.param_groups:
+            g["lr"] = lr_at(state["step"], args.lr, args.warmup)
+        opt.step()
+        state["batch"] += 1
+        state["elapsed"] = time.time() - t_start
+        window["loss"] += loss.item()
+        window["nll"] += nll
+        window["tok"] += ntok
+        if state["step"] % 50 == 0:
+            dt = time.time() - window["t"]
+            log("step %d epoch %d  loss %.3f  nll %.3f  %.0f tgt tok/s  lr %.2e" % (
+                state["step"], state["epoch"], window["loss"] / window["tok"],
+                window["nll"] / window["tok"], window["tok"] / dt,
+                lr_at(state["step"], args.lr, args.warmup)))
+            window = {"loss": 0.0, "nll": 0.0, "tok": 0, "t": time.time()}
+        done = state["elapsed"] >= budget or (args.max_steps and state["step"] >= args.max_steps)
+        if done or time.time() - last_save >= args.save_every * 60:
+            path = save_checkpoint(args.work, model, opt, state, args.keep)
+            log("saved %s; dev nll %.3f" % (path, dev_loss(model, dev, dev_batches)))
+            last_save = time.time()
+        if done:
+            break
+
+    # Export: the newest checkpoint, or the average of the last few if the dev set prefers it.
+    saved = checkpoints(args.work)
+    if not saved:
+        save_checkpoint(args.work, model, opt, state, args.keep)
+        saved = checkpoints(args.work)
+    best, best_nll, label = model.state_dict(), dev_loss(model, dev, dev_batches), "last"
+    if args.average > 1 and len(saved) > 1:
+        group = saved[-args.average:]
+        avg = {k: v.clone().float() for k, v in torch.load(group[0])["model"].items()}
+        for p in group[1:]:
+            for k, v in torch.load(p)["model"].items():
+                avg[k] += v.float()
+        avg = {k: v / len(group) for k, v in avg.items()}
+        model.load_state_dict(avg)
+        nll = dev_loss(model, dev, dev_batches)
+        log("dev nll: last %.3f, average of %d %.3f" % (best_nll, len(group), nll))
+        if nll < best_nll:
+            best, best_nll, label = avg, nll, "average of %d" % len(group)
+    model.load_state_dict(best)
+    export(args.model, model, hp, torch.float16 if args.dtype == "float16" else torch.float32)
+    itos = {i: p for p, i in vocab.items()}
+    for s, t in dev[:3]:
+        hyp = greedy(model, s, vocab["</s>"])
+        log("dev: %s\n    ref: %s\n    hyp: %s" % (
+            "".join(itos[i] for i in s[:-1]).replace("\u2581", " ").strip(),
+            "".join(itos[i] for i in t[:-1]).replace("\u2581", " ").strip(),
+            "".join(itos[i] for i in hyp).replace("\u2581", " ").strip()))
+    log("exported %s (%s, dev nll %.3f, step %d) to %s" % (
+        args.size, label, best_nll, state["step"], args.model))
+
+
+if __name__ == "__main__":
+    main()
