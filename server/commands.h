@@ -12,5 +12,6 @@ typedef struct {
 
 int cmd_tokenize(int argc, char **argv);
 int cmd_detokenize(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
 
 #endif

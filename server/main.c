@@ -8,6 +8,7 @@
 static const dg_command commands[] = {
     {"tokenize", cmd_tokenize, "text lines -> token ids (tokenizer only)"},
     {"detokenize", cmd_detokenize, "token id lines -> text (tokenizer only)"},
+    {"inspect", cmd_inspect, "describe a checkpoint folder: architecture, sizes, dtypes, defaults"},
     {NULL, NULL, NULL},
 };
 

@@ -49,24 +49,36 @@ static int is_lang_code(const char *s, size_t n)
     return 1;
 }
 
-int dg_pair_from_folder_name(const char *name, char *source, char *target, size_t size)
+/* "xx-yy" at p (each 2-3 lower-case letters), followed by '-' or the end when strict_end is 0,
+ * by the end only when it is 1. */
+static int take_pair(const char *p, int strict_end, char *source, char *target, size_t size)
 {
-    const char *p = strstr(name, "opus-mt-");
-    if (!p)
-        return -1;
-    p += strlen("opus-mt-");
-    if (!strncmp(p, "tc-big-", 7))
-        p += 7;
     size_t a = strcspn(p, "-");
     if (!is_lang_code(p, a) || p[a] != '-')
         return -1;
     const char *q = p + a + 1;
     size_t b = strcspn(q, "-");
-    if (!is_lang_code(q, b) || a >= size || b >= size)
+    if (!is_lang_code(q, b) || a >= size || b >= size || (strict_end && q[b]))
         return -1;
     snprintf(source, size, "%.*s", (int)a, p);
     snprintf(target, size, "%.*s", (int)b, q);
     return 0;
+}
+
+int dg_pair_from_folder_name(const char *name, char *source, char *target, size_t size)
+{
+    const char *p = strstr(name, "opus-mt-");
+    if (p) {
+        p += strlen("opus-mt-");
+        if (!strncmp(p, "tc-big-", 7))
+            p += 7;
+        return take_pair(p, 0, source, target, size);
+    }
+    /* otherwise NAME-xx-yy, e.g. the bundled demo-en-de */
+    for (const char *d = strchr(name, '-'); d; d = strchr(d + 1, '-'))
+        if (!take_pair(d + 1, 1, source, target, size))
+            return 0;
+    return -1;
 }
 
 /* tokenizer_config.json's source_lang/target_lang; 0 when both were found. */

@@ -1,8 +1,9 @@
 /* The models a server instance serves: each is a checkpoint folder with its tokenizer, a name
  * (NAME=DIR, else the folder's base name) and a language pair. The pair comes from the
  * folder's tokenizer_config.json ("source_lang"/"target_lang", as Hugging Face's Marian
- * tokenizers store it), else from an OPUS-MT style folder name: opus-mt-SRC-TGT[-suffix] or
- * opus-mt-tc-big-SRC-TGT[-suffix]. The first model is the default one. Read-only after
+ * tokenizers store it), else from the folder name: opus-mt-SRC-TGT[-suffix],
+ * opus-mt-tc-big-SRC-TGT[-suffix], or NAME-SRC-TGT (codes: 2-3 lower-case letters). The first
+ * model is the default one. Read-only after
  * dg_registry_load, so HTTP threads and workers use it without locks. */
 #ifndef DG_REGISTRY_H
 #define DG_REGISTRY_H

@@ -1,0 +1,277 @@
+/* DESIGN: libmicrohttpd calls access_handler several times per request (post_example.c
+ * pattern): the first call routes, authenticates and checks headers (so 404/405/401/413/415 are
+ * answered before a byte of body is read), the middle calls accumulate the body and stop at
+ * --max-body-bytes while it streams, the last call runs the route handler. A translation
+ * suspends the connection; the scheduler's completion callback resumes it and the handler
+ * runs once more to send the reply. request_completed logs the request, records metrics and
+ * frees its state; the job is released there, never earlier. */
+#include "server/http.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "server/log.h"
+
+void dg_req_reply(dg_req *rq, int status, char *body)
+{
+    free(rq->reply);
+    rq->status = status;
+    rq->reply = body;
+    rq->reply_type = "application/json";
+}
+
+void dg_req_error(dg_req *rq, const dg_api_error *e)
+{
+    dg_metrics_error(e->kind);
+    char *body = dg_api_error_body(e);
+    dg_req_reply(rq, dg_api_error_status(e->kind), body);
+    if (e->kind == DG_API_QUEUE_FULL)
+        rq->retry_after = 1;
+}
+
+static enum MHD_Result send_reply(dg_req *rq)
+{
+    const char *body = rq->reply ? rq->reply : "";
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
+    if (!resp)
+        return MHD_NO;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, rq->reply_type);
+    if (rq->allow)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, rq->allow);
+    if (rq->retry_after) {
+        char v[16];
+        snprintf(v, sizeof v, "%d", rq->retry_after);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, v);
+    }
+    enum MHD_Result r = MHD_queue_response(rq->conn, (unsigned)rq->status, resp);
+    MHD_destroy_response(resp);
+    rq->queued = true;
+    return r;
+}
+
+static const char *header(struct MHD_Connection *c, const char *name)
+{
+    return MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
+}
+
+/* The API key from "Authorization: Bearer KEY" or "X-API-Key: KEY"; NULL when neither. */
+static const char *header_key(struct MHD_Connection *c)
+{
+    const char *a = header(c, MHD_HTTP_HEADER_AUTHORIZATION);
+    if (a && !strncasecmp(a, "Bearer ", 7))
+        return a + 7;
+    return header(c, "X-API-Key");
+}
+
+/* First call: everything decidable from the request line and headers. Returns 1 when a reply
+ * was decided. */
+static int check_headers(dg_server *srv, dg_req *rq, const char *url)
+{
+    dg_api_error e;
+    int st = dg_route_match(rq->method, url, &rq->route, &rq->allow);
+    if (st == 404) {
+        dg_api_error_set(&e, DG_API_NOT_FOUND, "no route %.200s", url);
+        dg_req_error(rq, &e);
+        return 1;
+    }
+    if (st == 405) {
+        dg_api_error_set(&e, DG_API_METHOD_NOT_ALLOWED, "%s is not allowed here (allowed: %s)",
+                         rq->method, rq->allow);
+        dg_req_error(rq, &e);
+        return 1;
+    }
+    if (srv->api_keys && dg_route_needs_key(rq->route)) {
+        const char *key = header_key(rq->conn);
+        if (key && !dg_api_key_ok(srv, key)) {
+            dg_api_error_set(&e, DG_API_UNAUTHORIZED, "invalid API key");
+            dg_req_error(rq, &e);
+            return 1;
+        }
+        /* LibreTranslate clients may send the key in the body instead */
+        if (!key && rq->route != DG_ROUTE_LT_TRANSLATE) {
+            dg_api_error_set(&e, DG_API_UNAUTHORIZED,
+                             "missing API key (Authorization: Bearer KEY or X-API-Key)");
+            dg_req_error(rq, &e);
+            return 1;
+        }
+        rq->key_checked = key != NULL;
+    }
+    if (strcmp(rq->method, "POST"))
+        return 0;
+    const char *cl = header(rq->conn, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl && strtoull(cl, NULL, 10) > (unsigned long long)srv->cfg->max_body_bytes) {
+        dg_api_error_set(&e, DG_API_BODY_TOO_LARGE, "the body is larger than %d bytes",
+                         srv->cfg->max_body_bytes);
+        dg_req_error(rq, &e);
+        return 1;
+    }
+    const char *ct = header(rq->conn, MHD_HTTP_HEADER_CONTENT_TYPE);
+    if (!dg_route_content_type_ok(rq->route, ct)) {
+        dg_api_error_set(&e, DG_API_UNSUPPORTED_MEDIA_TYPE, "content type '%.100s' is not accepted here",
+                         ct ? ct : "(none)");
+        dg_req_error(rq, &e);
+        return 1;
+    }
+    return 0;
+}
+
+static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, const char *url,
+                                      const char *method, const char *version,
+                                      const char *upload_data, size_t *upload_data_size,
+                                      void **req_cls)
+{
+    (void)version;
+    dg_server *srv = cls;
+    dg_req *rq = *req_cls;
+    if (!rq) {
+        if (!(rq = calloc(1, sizeof *rq)))
+            return MHD_NO;
+        *req_cls = rq;
+        rq->conn = conn;
+        rq->t0 = dg_now();
+        snprintf(rq->method, sizeof rq->method, "%s", method);
+        snprintf(rq->path, sizeof rq->path, "%s", url);
+        atomic_fetch_add(&srv->open_requests, 1);
+        if (check_headers(srv, rq, url))
+            return send_reply(rq);
+        return MHD_YES;
+    }
+    if (rq->queued) {  /* a reply went out early (413 while streaming): discard the rest */
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        size_t n = *upload_data_size;
+        *upload_data_size = 0;
+        if (rq->len + n > (size_t)srv->cfg->max_body_bytes) {
+            dg_api_error e;
+            dg_api_error_set(&e, DG_API_BODY_TOO_LARGE, "the body is larger than %d bytes",
+                             srv->cfg->max_body_bytes);
+            dg_req_error(rq, &e);
+            return send_reply(rq);
+        }
+        if (rq->len + n + 1 > rq->cap) {
+            size_t cap = rq->cap ? rq->cap : 4096;
+            while (cap < rq->len + n + 1)
+                cap *= 2;
+            char *nb = realloc(rq->body, cap);
+            if (!nb)
+                return MHD_NO;
+            rq->body = nb;
+            rq->cap = cap;
+        }
+        memcpy(rq->body + rq->len, upload_data, n);
+        rq->len += n;
+        rq->body[rq->len] = 0;
+        return MHD_YES;
+    }
+    if (rq->suspended) {  /* resumed: the job finished, failed or its client left */
+        rq->suspended = false;
+        if (rq->job) {
+            if (atomic_load(&rq->job->state) == DG_JOB_CLIENT_GONE) {
+                rq->status = 499;  /* nginx's "client closed request", for the log */
+                return MHD_NO;
+            }
+            dg_route_finish(srv, rq);
+        }
+        return send_reply(rq);
+    }
+    if (!rq->status)
+        dg_route_handle(srv, rq);
+    if (rq->suspended)
+        return MHD_YES;
+    return send_reply(rq);
+}
+
+static void request_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+                              enum MHD_RequestTerminationCode toe)
+{
+    (void)conn;
+    dg_server *srv = cls;
+    dg_req *rq = *req_cls;
+    if (!rq)
+        return;
+    *req_cls = NULL;
+    int status = rq->status ? rq->status : 499;
+    if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && status < 400)
+        status = 499;
+    double total = dg_now() - rq->t0;
+    dg_metrics_request(rq->route, status, total);
+    const dg_job *j = rq->job;
+    dg_request_log line = {
+        .method = rq->method,
+        .path = rq->path,
+        .model = rq->model_name,
+        .status = status,
+        .sentences = rq->sentences,
+        .tokens_in = rq->tokens_in,
+        .tokens_out = rq->tokens_out,
+        .queue_ms = j && j->t_start > 0 ? (j->t_start - j->t_submit) * 1e3 : 0,
+        .compute_ms = j && j->t_start > 0 && j->t_end > 0 ? (j->t_end - j->t_start) * 1e3 : 0,
+        .total_ms = total * 1e3,
+    };
+    dg_log_request(&line);
+    if (rq->job)
+        dg_metrics_inflight(-1);
+    dg_job_release(rq->job);
+    dg_translate_request_free(&rq->treq);
+    free(rq->text_first);
+    free(rq->spans);
+    free(rq->body);
+    free(rq->reply);
+    free(rq);
+    atomic_fetch_sub(&srv->open_requests, 1);
+}
+
+dg_code dg_http_start(dg_server *srv, dg_err *err)
+{
+    const dg_serve_config *c = srv->cfg;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_NUMERICHOST | AI_PASSIVE};
+    struct addrinfo *ai = NULL;
+    char port[8];
+    snprintf(port, sizeof port, "%d", c->port);
+    int gai = getaddrinfo(c->host, port, &hints, &ai);
+    if (gai)
+        return dg_err_set(err, DG_E_INPUT, "--host '%s': %s (give a numeric IPv4/IPv6 address)",
+                          c->host, gai_strerror(gai));
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+                     MHD_USE_ERROR_LOG;
+    if (ai->ai_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    srv->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, access_handler, srv, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)c->http_threads, MHD_OPTION_NOTIFY_COMPLETED,
+        request_completed, srv, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)15,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024, MHD_OPTION_LISTENING_ADDRESS_REUSE,
+        (unsigned)1, MHD_OPTION_END);
+    freeaddrinfo(ai);
+    if (!srv->daemon)
+        return dg_err_set(err, DG_E_IO, "cannot listen on %s port %d (in use, or no permission)",
+                          c->host, c->port);
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    srv->port = info ? info->port : c->port;
+    return DG_OK;
+}
+
+void dg_http_quiesce(dg_server *srv)
+{
+    if (srv->daemon) {
+        MHD_socket s = MHD_quiesce_daemon(srv->daemon);
+        if (s != MHD_INVALID_SOCKET)
+            close(s);
+    }
+}
+
+void dg_http_stop(dg_server *srv)
+{
+    if (srv->daemon)
+        MHD_stop_daemon(srv->daemon);
+    srv->daemon = NULL;
+}

@@ -1,0 +1,89 @@
+/* The HTTP front end: a libmicrohttpd daemon (internal polling threads with epoll, a small
+ * thread pool, suspend/resume) feeding the route handlers in server/routes.c. A translation
+ * request is parsed and tokenized on the HTTP thread, handed to the scheduler, and its
+ * connection suspended until the job is done; the HTTP threads never decode. */
+#ifndef DG_HTTP_H
+#define DG_HTTP_H
+
+#include <microhttpd.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "server/api_json.h"
+#include "server/config.h"
+#include "server/metrics.h"
+#include "server/registry.h"
+#include "server/scheduler.h"
+#include "server/sentences.h"
+
+typedef struct {
+    const dg_serve_config *cfg;
+    dg_registry *reg;
+    dg_scheduler *sched;      /* set once models are loaded, before ready becomes 1 */
+    atomic_int ready;         /* models loaded, scheduler running */
+    atomic_int draining;      /* SIGTERM received: new work gets 503 */
+    atomic_int open_requests; /* request contexts alive (drain waits for them) */
+    char **api_keys;          /* NULL when authentication is off */
+    int n_api_keys;
+    struct MHD_Daemon *daemon;
+    int port;
+} dg_server;
+
+/* Per-request state, from the first access-handler call to MHD's completion notice. */
+typedef struct {
+    struct MHD_Connection *conn;
+    char method[16];
+    char path[256];           /* for the log; longer paths are cut */
+    dg_route route;
+    double t0;
+    /* body, accumulated up to --max-body-bytes */
+    char *body;
+    size_t len, cap;
+    int key_checked;          /* the API key came in a header and matched */
+    /* the reply, once decided */
+    int status;               /* 0 until a reply is ready */
+    char *reply;              /* malloc'ed body */
+    const char *reply_type;
+    const char *allow;        /* 405: the Allow header */
+    int retry_after;          /* 429: seconds, 0 = none */
+    bool queued;              /* handed to MHD */
+    /* translation */
+    dg_translate_request treq;
+    bool libretranslate;
+    int n_best;               /* hypotheses per text in the reply */
+    int *text_first;          /* [n_texts + 1]: first sentence of each text in job->s */
+    dg_span *spans;           /* [sentences] */
+    dg_job *job;
+    bool suspended;
+    const char *model_name;
+    int sentences;
+    long tokens_in, tokens_out;
+} dg_req;
+
+/* Starts listening (cfg->host, cfg->port; port 0 = any) and fills srv->port. */
+dg_code dg_http_start(dg_server *srv, dg_err *err);
+/* Stops accepting connections; in-flight requests continue. */
+void dg_http_quiesce(dg_server *srv);
+void dg_http_stop(dg_server *srv);
+
+/* Sets the reply of rq: status and body (taken over), JSON content type. */
+void dg_req_reply(dg_req *rq, int status, char *body);
+/* Sets an error reply from e (and counts it). */
+void dg_req_error(dg_req *rq, const dg_api_error *e);
+
+/* ---- server/routes.c ---- */
+
+/* 0 when method+path name a handler (route set), else 404 or 405 (allow set). */
+int dg_route_match(const char *method, const char *path, dg_route *route, const char **allow);
+/* Whether the route requires an API key when keys are configured. */
+bool dg_route_needs_key(dg_route route);
+/* Whether the route takes a body, and which content types it accepts (415 otherwise). */
+bool dg_route_content_type_ok(dg_route route, const char *content_type);
+/* Called once the body is complete: sets a reply, or submits a job and suspends. */
+void dg_route_handle(dg_server *srv, dg_req *rq);
+/* Called after the job's completion resumed the connection: builds the reply. */
+void dg_route_finish(dg_server *srv, dg_req *rq);
+/* Constant-time API key check. */
+bool dg_api_key_ok(const dg_server *srv, const char *key);
+
+#endif

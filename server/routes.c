@@ -1,0 +1,445 @@
+/* DESIGN: the route table maps path → handler and allowed methods (for 404/405/Allow); the
+ * handlers turn parsed requests into replies. Translation runs in two halves: translate_start
+ * (HTTP thread: validate, pick the model, split, tokenize, enforce limits, submit, suspend)
+ * and dg_route_finish (after the scheduler resumed the connection: stitch sentences back
+ * into texts, render). Options the client did not give keep the model's generation defaults,
+ * exactly as Hugging Face generate() would use them. */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <jansson.h>
+
+#include "server/http.h"
+#include "server/log.h"
+
+extern const char dg_openapi_json[];  /* server/openapi.c: server/openapi.json, embedded */
+
+#define MAX_BEAMS 32
+
+static const struct {
+    const char *path;
+    dg_route route;
+    const char *allow;
+} routes[] = {
+    {"/v1/translate", DG_ROUTE_TRANSLATE, "POST"},
+    {"/translate", DG_ROUTE_LT_TRANSLATE, "POST"},
+    {"/languages", DG_ROUTE_LANGUAGES, "GET, HEAD"},
+    {"/v1/models", DG_ROUTE_MODELS, "GET, HEAD"},
+    {"/health", DG_ROUTE_HEALTH, "GET, HEAD"},
+    {"/ready", DG_ROUTE_READY, "GET, HEAD"},
+    {"/metrics", DG_ROUTE_METRICS, "GET, HEAD"},
+    {"/openapi.json", DG_ROUTE_OPENAPI, "GET, HEAD"},
+};
+
+int dg_route_match(const char *method, const char *path, dg_route *route, const char **allow)
+{
+    *route = DG_ROUTE_OTHER;
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        if (strcmp(path, routes[i].path))
+            continue;
+        *route = routes[i].route;
+        *allow = routes[i].allow;
+        size_t n = strlen(method);
+        for (const char *p = routes[i].allow; *p;) {
+            size_t k = strcspn(p, ",");
+            if (k == n && !strncmp(p, method, n))
+                return 0;
+            p += k;
+            while (*p == ',' || *p == ' ')
+                p++;
+        }
+        return 405;
+    }
+    return 404;
+}
+
+bool dg_route_needs_key(dg_route route)
+{
+    return route == DG_ROUTE_TRANSLATE || route == DG_ROUTE_LT_TRANSLATE ||
+           route == DG_ROUTE_MODELS;
+}
+
+/* media type before any ";" parameter, case-insensitive */
+static bool media_is(const char *ct, const char *want)
+{
+    size_t n = strlen(want);
+    if (strncasecmp(ct, want, n))
+        return false;
+    ct += n;
+    while (*ct == ' ' || *ct == '\t')
+        ct++;
+    return *ct == 0 || *ct == ';';
+}
+
+bool dg_route_content_type_ok(dg_route route, const char *ct)
+{
+    if (route != DG_ROUTE_TRANSLATE && route != DG_ROUTE_LT_TRANSLATE)
+        return true;
+    if (!ct)
+        return false;
+    if (media_is(ct, "application/json"))
+        return true;
+    return route == DG_ROUTE_LT_TRANSLATE && media_is(ct, "application/x-www-form-urlencoded");
+}
+
+bool dg_api_key_ok(const dg_server *srv, const char *key)
+{
+    size_t n = strlen(key);
+    bool ok = false;
+    for (int i = 0; i < srv->n_api_keys; i++) {
+        const char *k = srv->api_keys[i];
+        if (strlen(k) != n)
+            continue;
+        unsigned char diff = 0;  /* constant time within one length: no early exit */
+        for (size_t j = 0; j < n; j++)
+            diff |= (unsigned char)(k[j] ^ key[j]);
+        ok |= diff == 0;
+    }
+    return ok;
+}
+
+static char *dumps(json_t *o)
+{
+    if (!o)
+        return NULL;
+    char *s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return s;
+}
+
+static void reply_json(dg_req *rq, int status, json_t *o)
+{
+    char *s = dumps(o);
+    if (!s) {
+        dg_api_error e;
+        dg_api_error_set(&e, DG_API_INTERNAL, "out of memory");
+        dg_req_error(rq, &e);
+        return;
+    }
+    dg_req_reply(rq, status, s);
+}
+
+static void reply_error(dg_req *rq, dg_api_error_kind kind, const char *fmt, const char *arg)
+{
+    dg_api_error e;
+    dg_api_error_set(&e, kind, fmt, arg);
+    dg_req_error(rq, &e);
+}
+
+/* ---- informational routes ---- */
+
+static void handle_languages(dg_server *srv, dg_req *rq)
+{
+    json_t *arr = json_array();
+    const dg_registry *r = srv->reg;
+    for (int i = 0; i < r->n; i++) {
+        const char *src = r->models[i].source;
+        if (!src[0])
+            continue;
+        int first = 1;
+        for (int k = 0; k < i; k++)
+            if (!strcmp(r->models[k].source, src))
+                first = 0;
+        if (!first)
+            continue;
+        json_t *targets = json_array();
+        for (int k = i; k < r->n; k++)
+            if (!strcmp(r->models[k].source, src))
+                json_array_append_new(targets, json_string(r->models[k].target));
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:o}", "code", src, "name",
+                                             dg_language_name(src), "targets", targets));
+    }
+    reply_json(rq, 200, arr);
+}
+
+static void handle_models(dg_server *srv, dg_req *rq)
+{
+    json_t *arr = json_array();
+    int ready = atomic_load(&srv->ready);
+    for (int i = 0; i < srv->reg->n; i++) {
+        const dg_served_model *m = &srv->reg->models[i];
+        json_t *o = json_pack("{s:s, s:s, s:s, s:b}", "name", m->name, "source", m->source,
+                              "target", m->target, "ready", ready);
+        if (o && ready) {
+            const dg_search_opts *d = &m->defaults;
+            json_object_set_new(o, "max_input_tokens",
+                                json_integer(m->max_positions < srv->cfg->max_input_tokens
+                                                 ? m->max_positions
+                                                 : srv->cfg->max_input_tokens));
+            json_object_set_new(o, "defaults",
+                                json_pack("{s:i, s:i, s:f, s:i, s:f}", "beam_size", d->num_beams,
+                                          "max_length", d->max_new_tokens + 1, "length_penalty",
+                                          (double)d->length_penalty, "no_repeat_ngram_size",
+                                          d->no_repeat_ngram_size, "repetition_penalty",
+                                          (double)d->repetition_penalty));
+        }
+        json_array_append_new(arr, o);
+    }
+    reply_json(rq, 200, json_pack("{s:o}", "models", arr));
+}
+
+/* ---- translation ---- */
+
+static void on_job_done(dg_job *job, void *arg)
+{
+    (void)job;
+    dg_req *rq = arg;
+    MHD_resume_connection(rq->conn);
+}
+
+/* Model defaults, overridden by the request's options; the model checks the result. */
+static int build_opts(const dg_served_model *m, const dg_translate_options *o,
+                      dg_search_opts *s, dg_api_error *e)
+{
+    *s = m->defaults;
+    if (o->set & DG_OPT_BEAM_SIZE)
+        s->num_beams = o->beam_size;
+    if (o->set & DG_OPT_N_BEST) {
+        s->num_return_sequences = o->n_best;
+        if (!(o->set & DG_OPT_BEAM_SIZE) && s->num_beams < o->n_best)
+            s->num_beams = o->n_best;  /* n-best needs at least that many beams */
+    }
+    if (o->set & DG_OPT_MAX_LENGTH)
+        s->max_new_tokens = o->max_length - 1;
+    if (o->set & DG_OPT_LENGTH_PENALTY)
+        s->length_penalty = (float)o->length_penalty;
+    if (o->set & DG_OPT_NO_REPEAT_NGRAM)
+        s->no_repeat_ngram_size = o->no_repeat_ngram_size;
+    if (o->set & DG_OPT_REPETITION_PENALTY)
+        s->repetition_penalty = (float)o->repetition_penalty;
+    if (s->num_return_sequences > s->num_beams)
+        return dg_api_error_set(e, DG_API_INVALID_REQUEST,
+                                "n_best (%d) cannot exceed beam_size (%d)",
+                                s->num_return_sequences, s->num_beams);
+    if (s->num_beams > MAX_BEAMS)
+        return dg_api_error_set(e, DG_API_INVALID_REQUEST, "beam_size is at most %d", MAX_BEAMS);
+    if (s->max_new_tokens + 1 > m->max_positions)
+        return dg_api_error_set(e, DG_API_INVALID_REQUEST,
+                                "max_length %d exceeds the model's %d positions",
+                                s->max_new_tokens + 1, m->max_positions);
+    dg_err err;
+    if (dg_search_opts_check(s, m->model, &err))
+        return dg_api_error_set(e, DG_API_INVALID_REQUEST, "%s", err.msg);
+    return 0;
+}
+
+/* Splits every text and tokenizes every sentence into the job. */
+static int tokenize(dg_server *srv, dg_req *rq, const dg_served_model *m, dg_api_error *e)
+{
+    const dg_translate_request *t = &rq->treq;
+    int limit = srv->cfg->max_input_tokens < m->max_positions ? srv->cfg->max_input_tokens
+                                                                : m->max_positions;
+    int total = 0;
+    rq->text_first = calloc((size_t)t->n_texts + 1, sizeof *rq->text_first);
+    if (!rq->text_first)
+        return dg_api_error_set(e, DG_API_INTERNAL, "out of memory");
+    for (int i = 0; i < t->n_texts; i++) {
+        rq->text_first[i] = total;
+        total += dg_split_sentences(t->texts[i], strlen(t->texts[i]), NULL, 0);
+        if (total > srv->cfg->max_queue)
+            return dg_api_error_set(e, DG_API_INVALID_REQUEST,
+                                    "the texts split into more than %d sentences (--max-queue)",
+                                    srv->cfg->max_queue);
+    }
+    rq->text_first[t->n_texts] = total;
+    rq->spans = calloc((size_t)(total ? total : 1), sizeof *rq->spans);
+    if (!rq->spans || !(rq->job = dg_job_create(total)))
+        return dg_api_error_set(e, DG_API_INTERNAL, "out of memory");
+    dg_metrics_inflight(1);
+    for (int i = 0; i < t->n_texts; i++) {
+        int first = rq->text_first[i], n = rq->text_first[i + 1] - first;
+        dg_split_sentences(t->texts[i], strlen(t->texts[i]), rq->spans + first, n);
+        for (int k = 0; k < n; k++) {
+            const dg_span *sp = &rq->spans[first + k];
+            dg_sentence *x = &rq->job->s[first + k];
+            dg_err err;
+            if (dg_tokenizer_encode(m->tok, DG_SIDE_SOURCE, t->texts[i] + sp->start, sp->len,
+                                    &x->ids, &x->n_ids, &err))
+                return dg_api_error_set(e, err.code == DG_E_INPUT ? DG_API_INVALID_REQUEST
+                                                                  : DG_API_INTERNAL,
+                                        "text %d: %s", i, err.msg);
+            if (x->n_ids > limit) {
+                if (!t->opts.truncate)
+                    return dg_api_error_set(e, DG_API_INPUT_TOO_LONG,
+                                            "text %d, sentence %d has %d tokens, more than the "
+                                            "limit of %d (set options.truncate to cut it)",
+                                            i, k, x->n_ids, limit);
+                x->ids[limit - 1] = m->eos_id;  /* keep the start, end with EOS as encode did */
+                x->n_ids = limit;
+            }
+            rq->tokens_in += x->n_ids;
+        }
+    }
+    rq->sentences = total;
+    return 0;
+}
+
+static void translate_start(dg_server *srv, dg_req *rq)
+{
+    dg_api_error e;
+    dg_translate_request *t = &rq->treq;
+    int st;
+    rq->libretranslate = rq->route == DG_ROUTE_LT_TRANSLATE;
+    const char *ct = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND,
+                                                 MHD_HTTP_HEADER_CONTENT_TYPE);
+    const char *body = rq->body ? rq->body : "";
+    if (!rq->libretranslate)
+        st = dg_api_parse_translate(body, rq->len, srv->cfg->max_texts, t, &e);
+    else if (ct && !strncasecmp(ct, "application/json", 16))
+        st = dg_api_parse_lt_json(body, rq->len, srv->cfg->max_texts, t, &e);
+    else
+        st = dg_api_parse_lt_form(body, rq->len, srv->cfg->max_texts, t, &e);
+    if (st) {
+        dg_req_error(rq, &e);
+        return;
+    }
+    if (srv->api_keys && !rq->key_checked && !(t->api_key && dg_api_key_ok(srv, t->api_key))) {
+        reply_error(rq, DG_API_UNAUTHORIZED, "%s", t->api_key ? "invalid API key" : "missing API key");
+        return;
+    }
+    if (atomic_load(&srv->draining)) {
+        reply_error(rq, DG_API_SHUTTING_DOWN, "%s", "the server is shutting down");
+        return;
+    }
+    if (!atomic_load(&srv->ready)) {
+        reply_error(rq, DG_API_NOT_READY, "%s", "models are still loading (see GET /ready)");
+        return;
+    }
+    dg_search_opts opts;
+    const dg_served_model *m = dg_registry_find(srv->reg, t->model, t->source, t->target, &e);
+    if (!m || build_opts(m, &t->opts, &opts, &e)) {
+        dg_req_error(rq, &e);
+        return;
+    }
+    rq->model_name = m->name;
+    if (tokenize(srv, rq, m, &e)) {
+        dg_req_error(rq, &e);
+        return;
+    }
+    dg_job *j = rq->job;
+    j->opts = opts;
+    rq->n_best = opts.num_return_sequences;
+    j->model = m;
+    j->model_index = (int)(m - srv->reg->models);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(rq->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    j->fd = ci ? ci->connect_fd : -1;
+    j->done = on_job_done;
+    j->done_arg = rq;
+    /* suspend before submitting: the job may complete (and resume us) at once */
+    MHD_suspend_connection(rq->conn);
+    rq->suspended = true;
+    if (dg_scheduler_submit(srv->sched, j, &e)) {
+        dg_req_error(rq, &e);
+        rq->job = NULL;  /* never submitted: nothing will call done */
+        dg_job_release(j);
+        dg_metrics_inflight(-1);
+        MHD_resume_connection(rq->conn);
+    }
+}
+
+void dg_route_finish(dg_server *srv, dg_req *rq)
+{
+    (void)srv;
+    dg_job *j = rq->job;
+    if (atomic_load(&j->state) == DG_JOB_FAILED) {
+        dg_req_error(rq, &j->error);
+        return;
+    }
+    const dg_translate_request *t = &rq->treq;
+    int nb = rq->n_best > 0 ? rq->n_best : 1;
+    dg_translation *out = calloc((size_t)t->n_texts, sizeof *out);
+    char **pieces = calloc((size_t)(j->n ? j->n : 1), sizeof *pieces);
+    bool ok = out && pieces;
+    for (int i = 0; ok && i < t->n_texts; i++) {
+        int first = rq->text_first[i], n = rq->text_first[i + 1] - first;
+        if (!(out[i].hyps = calloc((size_t)nb, sizeof *out[i].hyps))) {
+            ok = false;
+            break;
+        }
+        out[i].n_hyps = nb;
+        double score = 0;
+        for (int k = 0; k < n; k++) {
+            score += j->s[first + k].scores[0];
+            rq->tokens_out += j->s[first + k].out_tokens;
+        }
+        out[i].score = n ? score / n : 0;
+        for (int h = 0; h < nb && ok; h++) {
+            for (int k = 0; k < n; k++) {
+                const dg_sentence *x = &j->s[first + k];
+                pieces[k] = x->hyps[h < x->n_hyps ? h : 0];
+            }
+            ok = (out[i].hyps[h] = dg_join_sentences(t->texts[i], strlen(t->texts[i]),
+                                                     rq->spans + first, n, pieces)) != NULL;
+        }
+    }
+    char *body = NULL;
+    if (ok)
+        body = rq->libretranslate
+                   ? dg_api_lt_response(out, t->n_texts, t->text_is_array, t->lt_alternatives)
+                   : dg_api_translate_response(rq->model_name, out, t->n_texts,
+                                               t->opts.return_scores);
+    for (int i = 0; out && i < t->n_texts; i++) {
+        for (int h = 0; h < out[i].n_hyps; h++)
+            free(out[i].hyps[h]);
+        free(out[i].hyps);
+    }
+    free(out);
+    free(pieces);
+    if (!body) {
+        reply_error(rq, DG_API_INTERNAL, "%s", "out of memory");
+        return;
+    }
+    dg_req_reply(rq, 200, body);
+}
+
+void dg_route_handle(dg_server *srv, dg_req *rq)
+{
+    switch (rq->route) {
+    case DG_ROUTE_HEALTH:
+        reply_json(rq, 200, json_pack("{s:s}", "status", "ok"));
+        return;
+    case DG_ROUTE_READY:
+        if (atomic_load(&srv->draining))
+            reply_error(rq, DG_API_SHUTTING_DOWN, "%s", "the server is shutting down");
+        else if (!atomic_load(&srv->ready))
+            reply_error(rq, DG_API_NOT_READY, "%s", "models are still loading");
+        else
+            reply_json(rq, 200, json_pack("{s:s, s:i}", "status", "ready", "models", srv->reg->n));
+        return;
+    case DG_ROUTE_METRICS: {
+        char *s = dg_metrics_render();
+        if (!s) {
+            reply_error(rq, DG_API_INTERNAL, "%s", "out of memory");
+            return;
+        }
+        dg_req_reply(rq, 200, s);
+        rq->reply_type = "text/plain; version=0.0.4; charset=utf-8";
+        return;
+    }
+    case DG_ROUTE_OPENAPI: {
+        char *s = strdup(dg_openapi_json);
+        if (!s) {
+            reply_error(rq, DG_API_INTERNAL, "%s", "out of memory");
+            return;
+        }
+        dg_req_reply(rq, 200, s);
+        return;
+    }
+    case DG_ROUTE_LANGUAGES:
+        handle_languages(srv, rq);
+        return;
+    case DG_ROUTE_MODELS:
+        handle_models(srv, rq);
+        return;
+    case DG_ROUTE_TRANSLATE:
+    case DG_ROUTE_LT_TRANSLATE:
+        translate_start(srv, rq);
+        return;
+    case DG_ROUTE_OTHER:
+    case DG_ROUTE_COUNT:
+        break;
+    }
+    reply_error(rq, DG_API_NOT_FOUND, "%s", "no such route");
+}

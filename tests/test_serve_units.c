@@ -1,0 +1,408 @@
+/* Unit tests of the server's pure parts against hand-written expectations from the API
+ * contract (server/openapi.json, the brief's status table, Prometheus text format): option
+ * table (defaults, environment, flags, bounds), request validation and its error messages,
+ * response rendering, UTF-8 checks, sentence splitting, metrics exposition, language pairs
+ * from folder names. The HTTP behaviour itself is tested end to end by test_serve_http.py. */
+#include <stdlib.h>
+
+#include "server/api_error.h"
+#include "server/api_json.h"
+#include "server/config.h"
+#include "server/metrics.h"
+#include "server/registry.h"
+#include "server/sentences.h"
+#include "test.h"
+
+static dg_code parse(dg_serve_config *c, int *help, dg_err *err, int argc, char **argv)
+{
+    return dg_serve_config_parse(c, argc, argv, help, err);
+}
+
+static void test_config(void)
+{
+    dg_serve_config c;
+    dg_err err;
+    int help;
+    unsetenv("DRAGOMAN_PORT");
+    unsetenv("DRAGOMAN_MODEL");
+    char *a0[] = {"serve"};
+    CHECK_INT_EQ(parse(&c, &help, &err, 1, a0), DG_OK);
+    CHECK_INT_EQ(c.port, 8080);
+    CHECK_STR_EQ(c.host, "127.0.0.1");
+    CHECK_INT_EQ(c.max_queue, 1024);
+    CHECK_INT_EQ(c.log_format, DG_LOG_TEXT);
+    CHECK(c.api_keys == NULL);
+    CHECK_INT_EQ(c.n_models, 0);
+    dg_serve_config_free(&c);
+
+    setenv("DRAGOMAN_PORT", "9000", 1);
+    setenv("DRAGOMAN_MODEL", "a=/x,/y", 1);
+    CHECK_INT_EQ(parse(&c, &help, &err, 1, a0), DG_OK);
+    CHECK_INT_EQ(c.port, 9000);
+    CHECK_INT_EQ(c.n_models, 2);
+    CHECK_STR_EQ(c.models[0], "a=/x");
+    CHECK_STR_EQ(c.models[1], "/y");
+    dg_serve_config_free(&c);
+
+    char *a1[] = {"serve", "--port", "7000", "--model", "m1", "--model=n=m2", "--log-format=json",
+                  "--timeout-ms", "250"};
+    CHECK_INT_EQ(parse(&c, &help, &err, 9, a1), DG_OK);
+    CHECK_INT_EQ(c.port, 7000);  /* the flag wins over DRAGOMAN_PORT */
+    CHECK_INT_EQ(c.n_models, 2); /* flags replace the environment's list */
+    CHECK_STR_EQ(c.models[0], "m1");
+    CHECK_STR_EQ(c.models[1], "n=m2");
+    CHECK_INT_EQ(c.log_format, DG_LOG_JSON);
+    CHECK_INT_EQ(c.timeout_ms, 250);
+    char desc[2048];
+    dg_serve_config_describe(&c, desc, sizeof desc);
+    CHECK_CONTAINS(desc, "port=7000");
+    CHECK_CONTAINS(desc, "model=m1,n=m2");
+    CHECK_CONTAINS(desc, "log-format=json");
+    dg_serve_config_free(&c);
+
+    char *a2[] = {"serve", "--port", "70000"};
+    CHECK_INT_EQ(parse(&c, &help, &err, 3, a2), DG_E_INPUT);
+    CHECK_STR_EQ(err.msg, "--port: 70000 is outside [0, 65535]");
+    dg_serve_config_free(&c);
+    setenv("DRAGOMAN_PORT", "80x", 1);
+    CHECK_INT_EQ(parse(&c, &help, &err, 1, a0), DG_E_INPUT);
+    CHECK_STR_EQ(err.msg, "DRAGOMAN_PORT: '80x' is not an integer");
+    dg_serve_config_free(&c);
+    unsetenv("DRAGOMAN_PORT");
+    unsetenv("DRAGOMAN_MODEL");
+    char *a3[] = {"serve", "--log-format", "xml"};
+    CHECK_INT_EQ(parse(&c, &help, &err, 3, a3), DG_E_INPUT);
+    CHECK_STR_EQ(err.msg, "--log-format: 'xml' is not one of text|json");
+    dg_serve_config_free(&c);
+    char *a4[] = {"serve", "--bogus=1"};
+    CHECK_INT_EQ(parse(&c, &help, &err, 2, a4), DG_E_INPUT);
+    CHECK_STR_EQ(err.msg, "unknown option '--bogus' (see --help)");
+    dg_serve_config_free(&c);
+    char *a5[] = {"serve", "--workers"};
+    CHECK_INT_EQ(parse(&c, &help, &err, 2, a5), DG_E_INPUT);
+    CHECK_STR_EQ(err.msg, "--workers needs a value");
+    dg_serve_config_free(&c);
+    char *a6[] = {"serve", "--workers", "0"};
+    CHECK_INT_EQ(parse(&c, &help, &err, 3, a6), DG_E_INPUT);
+    dg_serve_config_free(&c);
+    char *a7[] = {"serve", "--help"};
+    CHECK_INT_EQ(parse(&c, &help, &err, 2, a7), DG_OK);
+    CHECK_INT_EQ(help, 1);
+    dg_serve_config_free(&c);
+
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    dg_serve_config_usage(f);
+    fclose(f);
+    const char *flags[] = {"--model", "--host", "--port", "--workers", "--threads-per-worker",
+                           "--max-batch-tokens", "--max-queue", "--timeout-ms",
+                           "--max-body-bytes", "--max-texts", "--max-input-tokens",
+                           "--api-keys", "--log-format", "DRAGOMAN_MAX_BATCH_TOKENS",
+                           "DRAGOMAN_API_KEYS", "DRAGOMAN_LOG_FORMAT"};
+    for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
+        CHECK_CONTAINS(text, flags[i]);
+    free(text);
+}
+
+static int parse_v1(const char *body, dg_translate_request *r, dg_api_error *e)
+{
+    return dg_api_parse_translate(body, strlen(body), 4, r, e);
+}
+
+/* expects status 400 and a message containing needle */
+static void bad_v1(const char *body, dg_api_error_kind kind, const char *needle)
+{
+    dg_translate_request r;
+    dg_api_error e;
+    int st = parse_v1(body, &r, &e);
+    CHECK_MSG(st == 400, "%s -> %d", body, st);
+    CHECK_MSG(e.kind == kind, "%s -> kind %d", body, (int)e.kind);
+    CHECK_CONTAINS(e.msg, needle);
+    dg_translate_request_free(&r);
+}
+
+static void test_parse_v1(void)
+{
+    dg_translate_request r;
+    dg_api_error e;
+    CHECK_INT_EQ(parse_v1("{\"text\": \"Hallo\"}", &r, &e), 0);
+    CHECK_INT_EQ(r.n_texts, 1);
+    CHECK_STR_EQ(r.texts[0], "Hallo");
+    CHECK(!r.text_is_array);
+    CHECK(r.model == NULL && r.source == NULL);
+    dg_translate_request_free(&r);
+
+    const char *full = "{\"text\": [\"a\", \"b\\u00e9\"], \"model\": \"m\", \"source\": \"en\", "
+                       "\"target\": \"de\", \"options\": {\"beam_size\": 4, \"max_length\": 50, "
+                       "\"length_penalty\": 0.5, \"n_best\": 2, \"return_scores\": true, "
+                       "\"no_repeat_ngram_size\": 3, \"repetition_penalty\": 1.2, "
+                       "\"truncate\": true}}";
+    CHECK_INT_EQ(parse_v1(full, &r, &e), 0);
+    CHECK_INT_EQ(r.n_texts, 2);
+    CHECK(r.text_is_array);
+    CHECK_STR_EQ(r.texts[1], "b\xc3\xa9");
+    CHECK_STR_EQ(r.model, "m");
+    CHECK_STR_EQ(r.source, "en");
+    CHECK_STR_EQ(r.target, "de");
+    CHECK_INT_EQ(r.opts.beam_size, 4);
+    CHECK_INT_EQ(r.opts.max_length, 50);
+    CHECK_NEAR(r.opts.length_penalty, 0.5, 0);
+    CHECK_INT_EQ(r.opts.n_best, 2);
+    CHECK_INT_EQ(r.opts.no_repeat_ngram_size, 3);
+    CHECK_NEAR(r.opts.repetition_penalty, 1.2, 1e-12);
+    CHECK(r.opts.return_scores && r.opts.truncate);
+    CHECK_INT_EQ(r.opts.set, DG_OPT_BEAM_SIZE | DG_OPT_MAX_LENGTH | DG_OPT_LENGTH_PENALTY |
+                                 DG_OPT_N_BEST | DG_OPT_NO_REPEAT_NGRAM |
+                                 DG_OPT_REPETITION_PENALTY);
+    dg_translate_request_free(&r);
+
+    bad_v1("{\"text\": \"a\"", DG_API_INVALID_JSON, "malformed JSON at line 1");
+    bad_v1("{\"text\": \"a\", \"text\": \"b\"}", DG_API_INVALID_JSON, "duplicate");
+    bad_v1("{\"text\": \"a\\u0000b\"}", DG_API_INVALID_JSON, "malformed JSON");
+    bad_v1("{\"text\": \"\xff\"}", DG_API_INVALID_REQUEST, "not valid UTF-8");
+    bad_v1("[\"a\"]", DG_API_INVALID_REQUEST, "the body must be a JSON object");
+    bad_v1("{}", DG_API_INVALID_REQUEST, "missing field 'text'");
+    bad_v1("{\"text\": 5}", DG_API_INVALID_REQUEST, "'text' must be a string or an array of strings");
+    bad_v1("{\"text\": []}", DG_API_INVALID_REQUEST, "'text' is an empty array");
+    bad_v1("{\"text\": [\"a\", 1]}", DG_API_INVALID_REQUEST, "'text[1]' must be a string");
+    bad_v1("{\"text\": [\"a\",\"a\",\"a\",\"a\",\"a\"]}", DG_API_INVALID_REQUEST,
+           "has 5 texts, more than the limit of 4");
+    bad_v1("{\"text\": \"a\", \"lang\": \"x\"}", DG_API_INVALID_REQUEST, "unknown field 'lang'");
+    bad_v1("{\"text\": \"a\", \"model\": 3}", DG_API_INVALID_REQUEST, "'model' must be a string");
+    bad_v1("{\"text\": \"a\", \"options\": []}", DG_API_INVALID_REQUEST, "'options' must be an object");
+    bad_v1("{\"text\": \"a\", \"options\": {\"beam\": 2}}", DG_API_INVALID_REQUEST,
+           "unknown option 'beam'");
+    bad_v1("{\"text\": \"a\", \"options\": {\"beam_size\": 0}}", DG_API_INVALID_REQUEST,
+           "option 'beam_size' must be in [1, 32]");
+    bad_v1("{\"text\": \"a\", \"options\": {\"beam_size\": 2.5}}", DG_API_INVALID_REQUEST,
+           "option 'beam_size' must be an integer");
+    bad_v1("{\"text\": \"a\", \"options\": {\"length_penalty\": \"x\"}}", DG_API_INVALID_REQUEST,
+           "option 'length_penalty' must be a number");
+    bad_v1("{\"text\": \"a\", \"options\": {\"truncate\": 1}}", DG_API_INVALID_REQUEST,
+           "option 'truncate' must be true or false");
+}
+
+static void test_parse_lt(void)
+{
+    dg_translate_request r;
+    dg_api_error e;
+    const char *j = "{\"q\": [\"x\", \"y\"], \"source\": \"auto\", \"target\": \"de\", "
+                    "\"format\": \"text\", \"alternatives\": 2, \"api_key\": \"k\", \"extra\": 1}";
+    CHECK_INT_EQ(dg_api_parse_lt_json(j, strlen(j), 8, &r, &e), 0);
+    CHECK_INT_EQ(r.n_texts, 2);
+    CHECK(r.text_is_array);
+    CHECK(r.source == NULL);  /* "auto" = any source */
+    CHECK_STR_EQ(r.target, "de");
+    CHECK_STR_EQ(r.api_key, "k");
+    CHECK_INT_EQ(r.opts.n_best, 3);
+    dg_translate_request_free(&r);
+    const char *h = "{\"q\": \"x\", \"target\": \"de\", \"format\": \"html\"}";
+    CHECK_INT_EQ(dg_api_parse_lt_json(h, strlen(h), 8, &r, &e), 400);
+    CHECK_CONTAINS(e.msg, "format 'html' is not supported");
+    dg_translate_request_free(&r);
+    const char *nt = "{\"q\": \"x\"}";
+    CHECK_INT_EQ(dg_api_parse_lt_json(nt, strlen(nt), 8, &r, &e), 400);
+    CHECK_STR_EQ(e.msg, "missing field 'target'");
+    dg_translate_request_free(&r);
+
+    const char *f = "q=Hello+world%21&source=en&target=de&api_key=a%2Bb";
+    CHECK_INT_EQ(dg_api_parse_lt_form(f, strlen(f), 8, &r, &e), 0);
+    CHECK_INT_EQ(r.n_texts, 1);
+    CHECK_STR_EQ(r.texts[0], "Hello world!");
+    CHECK(!r.text_is_array);
+    CHECK_STR_EQ(r.source, "en");
+    CHECK_STR_EQ(r.api_key, "a+b");
+    dg_translate_request_free(&r);
+    const char *f2 = "q=a&q=b%C3%A9&target=de&alternatives=1";
+    CHECK_INT_EQ(dg_api_parse_lt_form(f2, strlen(f2), 8, &r, &e), 0);
+    CHECK(r.text_is_array);
+    CHECK_STR_EQ(r.texts[1], "b\xc3\xa9");
+    CHECK_INT_EQ(r.opts.n_best, 2);
+    dg_translate_request_free(&r);
+    const char *bad[] = {"q=%FF&target=de", "q=a%00b&target=de", "q=a&target=de&alternatives=x",
+                         "q=a&target="};
+    const char *why[] = {"not valid UTF-8", "not valid UTF-8", "'alternatives' must be",
+                         "'target' must have 1 to"};
+    for (int i = 0; i < 4; i++) {
+        CHECK_INT_EQ(dg_api_parse_lt_form(bad[i], strlen(bad[i]), 8, &r, &e), 400);
+        CHECK_CONTAINS(e.msg, why[i]);
+        dg_translate_request_free(&r);
+    }
+}
+
+static void test_utf8(void)
+{
+    CHECK_INT_EQ(dg_utf8_invalid_at("ab\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 11), -1);
+    CHECK_INT_EQ(dg_utf8_invalid_at("a\xc0\x80", 3), 1);         /* overlong NUL */
+    CHECK_INT_EQ(dg_utf8_invalid_at("ab\xed\xa0\x80", 5), 2);    /* surrogate */
+    CHECK_INT_EQ(dg_utf8_invalid_at("\xf4\x90\x80\x80", 4), 0);  /* > U+10FFFF */
+    CHECK_INT_EQ(dg_utf8_invalid_at("\xe2\x82", 2), 0);          /* truncated */
+    CHECK_INT_EQ(dg_utf8_invalid_at("a\0b", 3), 1);
+}
+
+static void test_responses(void)
+{
+    char *h0[] = {"Hallo Welt", "Hallo"}, *h1[] = {"zwei \"x\""};
+    dg_translation t[2] = {{2, h0, -0.5}, {1, h1, -1.25}};
+    char *s = dg_api_translate_response("en-de", t, 2, true);
+    CHECK_STR_EQ(s, "{\"model\":\"en-de\",\"translations\":[{\"text\":\"Hallo Welt\",\"score\":-0.5,"
+                    "\"alternatives\":[\"Hallo\"]},{\"text\":\"zwei \\\"x\\\"\",\"score\":-1.25}]}");
+    free(s);
+    s = dg_api_translate_response("m", t + 1, 1, false);
+    CHECK_STR_EQ(s, "{\"model\":\"m\",\"translations\":[{\"text\":\"zwei \\\"x\\\"\"}]}");
+    free(s);
+    s = dg_api_lt_response(t, 1, false, 0);
+    CHECK_STR_EQ(s, "{\"translatedText\":\"Hallo Welt\"}");
+    free(s);
+    s = dg_api_lt_response(t, 1, false, 1);
+    CHECK_STR_EQ(s, "{\"translatedText\":\"Hallo Welt\",\"alternatives\":[\"Hallo\"]}");
+    free(s);
+    s = dg_api_lt_response(t, 2, true, 1);
+    CHECK_STR_EQ(s, "{\"translatedText\":[\"Hallo Welt\",\"zwei \\\"x\\\"\"],"
+                    "\"alternatives\":[[\"Hallo\"],[]]}");
+    free(s);
+    char *bad[] = {"a\xff"};
+    dg_translation tb = {1, bad, 0};
+    s = dg_api_lt_response(&tb, 1, false, 0);
+    CHECK_STR_EQ(s, "{\"translatedText\":\"a\xef\xbf\xbd\"}");
+    free(s);
+}
+
+static void test_errors(void)
+{
+    const struct {
+        dg_api_error_kind k;
+        int status;
+        const char *code;
+    } want[] = {
+        {DG_API_INVALID_JSON, 400, "invalid_json"},
+        {DG_API_INVALID_REQUEST, 400, "invalid_request"},
+        {DG_API_INPUT_TOO_LONG, 400, "input_too_long"},
+        {DG_API_UNAUTHORIZED, 401, "unauthorized"},
+        {DG_API_NOT_FOUND, 404, "not_found"},
+        {DG_API_MODEL_NOT_FOUND, 404, "model_not_found"},
+        {DG_API_METHOD_NOT_ALLOWED, 405, "method_not_allowed"},
+        {DG_API_BODY_TOO_LARGE, 413, "body_too_large"},
+        {DG_API_UNSUPPORTED_MEDIA_TYPE, 415, "unsupported_media_type"},
+        {DG_API_UNSUPPORTED_LANGUAGE_PAIR, 422, "unsupported_language_pair"},
+        {DG_API_QUEUE_FULL, 429, "queue_full"},
+        {DG_API_INTERNAL, 500, "internal"},
+        {DG_API_NOT_READY, 503, "not_ready"},
+        {DG_API_SHUTTING_DOWN, 503, "shutting_down"},
+        {DG_API_TIMEOUT, 504, "timeout"},
+    };
+    CHECK_INT_EQ(sizeof want / sizeof want[0], DG_API_ERROR_COUNT);
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        CHECK_INT_EQ(dg_api_error_status(want[i].k), want[i].status);
+        CHECK_STR_EQ(dg_api_error_code(want[i].k), want[i].code);
+    }
+    dg_api_error e;
+    CHECK_INT_EQ(dg_api_error_set(&e, DG_API_QUEUE_FULL, "queue has %d", 7), 429);
+    char *b = dg_api_error_body(&e);
+    CHECK_STR_EQ(b, "{\"error\":{\"code\":\"queue_full\",\"message\":\"queue has 7\"}}");
+    free(b);
+    dg_api_error_set(&e, DG_API_NOT_FOUND, "no route /\xff");
+    b = dg_api_error_body(&e);
+    CHECK_CONTAINS(b, "\"code\":\"not_found\"");
+    free(b);
+}
+
+static void check_split(const char *text, int n_want, const char *const *want)
+{
+    dg_span sp[8];
+    int n = dg_split_sentences(text, strlen(text), sp, 8);
+    CHECK_MSG(n == n_want, "\"%s\": %d sentences, want %d", text, n, n_want);
+    for (int i = 0; i < n && i < n_want; i++)
+        CHECK_MSG(sp[i].len == strlen(want[i]) && !memcmp(text + sp[i].start, want[i], sp[i].len),
+                  "\"%s\" sentence %d = \"%.*s\", want \"%s\"", text, i, (int)sp[i].len,
+                  text + sp[i].start, want[i]);
+}
+
+static void test_sentences(void)
+{
+    const char *w1[] = {"Hello world.", "How are you?", "Fine!", "Next line"};
+    check_split("  Hello world. How are you?  Fine!\nNext line\n", 4, w1);
+    const char *w2[] = {"It costs 3.5 euros, e.g. this one."};
+    check_split("It costs 3.5 euros, e.g. this one.", 1, w2);
+    const char *w3[] = {"He said \"stop.\"", "Then left."};
+    check_split("He said \"stop.\" Then left.", 2, w3);
+    check_split("", 0, NULL);
+    check_split(" \n\t ", 0, NULL);
+    const char *text = "  A. B?\n\nC  ";
+    dg_span sp[4];
+    int n = dg_split_sentences(text, strlen(text), sp, 4);
+    CHECK_INT_EQ(n, 3);
+    char *out[] = {"x", "yy", "zzz"};
+    char *j = dg_join_sentences(text, strlen(text), sp, n, out);
+    CHECK_STR_EQ(j, "  x yy\n\nzzz  ");
+    free(j);
+    CHECK_INT_EQ(dg_split_sentences(text, strlen(text), NULL, 0), 3);  /* counting only */
+}
+
+static void test_metrics(void)
+{
+    dg_metrics_request(DG_ROUTE_TRANSLATE, 200, 0.02);
+    dg_metrics_request(DG_ROUTE_TRANSLATE, 429, 0.001);
+    dg_metrics_request(DG_ROUTE_TRANSLATE, 200, 3.0);
+    dg_metrics_error(DG_API_QUEUE_FULL);
+    dg_metrics_queue_depth(5);
+    dg_metrics_batch(3);
+    dg_metrics_tokens(10, 7);
+    dg_metrics_model("en-de", "en", "de", 1.5);
+    char *s = dg_metrics_render();
+    CHECK_CONTAINS(s, "dragoman_requests_total{route=\"/v1/translate\",status=\"200\"} 2\n");
+    CHECK_CONTAINS(s, "dragoman_requests_total{route=\"/v1/translate\",status=\"429\"} 1\n");
+    /* cumulative buckets: 0.001 <= 0.005; 0.02 <= 0.025; 3.0 only under 5 */
+    CHECK_CONTAINS(s, "dragoman_request_duration_seconds_bucket{route=\"/v1/translate\",le=\"0.005\"} 1\n");
+    CHECK_CONTAINS(s, "dragoman_request_duration_seconds_bucket{route=\"/v1/translate\",le=\"0.025\"} 2\n");
+    CHECK_CONTAINS(s, "dragoman_request_duration_seconds_bucket{route=\"/v1/translate\",le=\"2.5\"} 2\n");
+    CHECK_CONTAINS(s, "dragoman_request_duration_seconds_bucket{route=\"/v1/translate\",le=\"+Inf\"} 3\n");
+    CHECK_CONTAINS(s, "dragoman_request_duration_seconds_sum{route=\"/v1/translate\"} 3.021000\n");
+    CHECK_CONTAINS(s, "dragoman_request_duration_seconds_count{route=\"/v1/translate\"} 3\n");
+    CHECK_CONTAINS(s, "dragoman_errors_total{code=\"queue_full\"} 1\n");
+    CHECK_CONTAINS(s, "dragoman_queue_depth 5\n");
+    CHECK_CONTAINS(s, "dragoman_batch_sentences_bucket{le=\"2\"} 0\n");
+    CHECK_CONTAINS(s, "dragoman_batch_sentences_bucket{le=\"4\"} 1\n");
+    CHECK_CONTAINS(s, "dragoman_tokens_in_total 10\n");
+    CHECK_CONTAINS(s, "dragoman_tokens_out_total 7\n");
+    CHECK_CONTAINS(s, "dragoman_model_info{model=\"en-de\",source=\"en\",target=\"de\"} 1\n");
+    CHECK_CONTAINS(s, "# TYPE dragoman_request_duration_seconds histogram\n");
+    free(s);
+}
+
+static void test_pairs(void)
+{
+    char s[16], t[16];
+    CHECK_INT_EQ(dg_pair_from_folder_name("opus-mt-en-de", s, t, sizeof s), 0);
+    CHECK_STR_EQ(s, "en");
+    CHECK_STR_EQ(t, "de");
+    CHECK_INT_EQ(dg_pair_from_folder_name("Helsinki-NLP--opus-mt-tc-big-en-pt-ft", s, t, sizeof s), 0);
+    CHECK_STR_EQ(s, "en");
+    CHECK_STR_EQ(t, "pt");
+    CHECK_INT_EQ(dg_pair_from_folder_name("opus-mt-fr-eng", s, t, sizeof s), 0);
+    CHECK_STR_EQ(t, "eng");
+    CHECK_INT_EQ(dg_pair_from_folder_name("opus-mt-en", s, t, sizeof s), -1);
+    CHECK_INT_EQ(dg_pair_from_folder_name("opus-mt-EN-de", s, t, sizeof s), -1);
+    CHECK_INT_EQ(dg_pair_from_folder_name("demo-en-de", s, t, sizeof s), 0);
+    CHECK_STR_EQ(s, "en");
+    CHECK_STR_EQ(t, "de");
+    CHECK_INT_EQ(dg_pair_from_folder_name("tied-swish", s, t, sizeof s), -1);
+    CHECK_INT_EQ(dg_pair_from_folder_name("demo-en-de-v2", s, t, sizeof s), -1);
+    CHECK_STR_EQ(dg_language_name("de"), "German");
+    CHECK_STR_EQ(dg_language_name("xx"), "xx");
+}
+
+int main(void)
+{
+    test_config();
+    test_parse_v1();
+    test_parse_lt();
+    test_utf8();
+    test_responses();
+    test_errors();
+    test_sentences();
+    test_metrics();
+    test_pairs();
+    return test_summary();
+}
