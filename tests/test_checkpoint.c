@@ -74,6 +74,7 @@ static void test_good_files(void)
     check_against_expected(FX "formats/st", "safetensors");
     check_against_expected(FX "formats/st_sharded", "safetensors (sharded)");
     check_against_expected(FX "formats/bin", "pytorch zip");
+    check_against_expected(FX "formats/bin_sharded", "pytorch zip (sharded)");
 
     dg_err err = {0};
     dg_checkpoint *ck = dg_checkpoint_open(FX "formats/bin", &err);
@@ -99,11 +100,15 @@ static void test_good_files(void)
     CHECK_CONTAINS(err.msg, "tensor 'nope' not found");
     dg_checkpoint_close(ck);
 
-    ck = dg_checkpoint_open(FX "bad/bin_handmade_ok", &err);
-    CHECK_MSG(ck != NULL, "%s", err.msg);
-    const float *h = ck ? dg_checkpoint_f32(ck, "w", 1, (int64_t[]){4}, &err) : NULL;
-    CHECK(h && h[0] == 1 && h[3] == 4);
-    dg_checkpoint_close(ck);
+    /* hand-made archives torch.load accepts: a minimal pickle, and the same in ZIP64 records */
+    static const char *const handmade[] = {FX "bad/bin_handmade_ok", FX "bad/bin_zip64_ok"};
+    for (int i = 0; i < 2; i++) {
+        ck = dg_checkpoint_open(handmade[i], &err);
+        CHECK_MSG(ck != NULL, "%s: %s", handmade[i], err.msg);
+        const float *h = ck ? dg_checkpoint_f32(ck, "w", 1, (int64_t[]){4}, &err) : NULL;
+        CHECK(h && h[0] == 1 && h[1] == 2 && h[2] == 3 && h[3] == 4);
+        dg_checkpoint_close(ck);
+    }
 }
 
 static void test_bad_files(void)
@@ -215,5 +220,6 @@ int main(void)
     test_bad_files();
     hostile_bytes(FX "formats/st/model.safetensors", dg_safetensors_parse);
     hostile_bytes(FX "formats/bin/pytorch_model.bin", dg_torch_zip_parse);
+    hostile_bytes(FX "bad/bin_zip64_ok/pytorch_model.bin", dg_torch_zip_parse);
     return test_summary();
 }
