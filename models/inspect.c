@@ -55,12 +55,12 @@ static json_t *generation(const dg_config *c)
     json_t *bad = json_array();
     for (int i = 0; i < c->n_bad_words; i++)
         json_array_append_new(bad, json_pack("[i]", c->bad_words_ids[i]));
-    static const char *const stopping[] = {"false", "true", "never"};
-    return json_pack("{s:s, s:i, s:i, s:o, s:i, s:f, s:s, s:i, s:i, s:f, s:o, s:o, s:b, s:o}", "source",
+    json_t *stopping = c->early_stopping == 2 ? json_string("never") : json_boolean(c->early_stopping);
+    return json_pack("{s:s, s:i, s:i, s:o, s:i, s:f, s:o, s:i, s:i, s:f, s:o, s:o, s:b, s:o}", "source",
                      c->gen_from_file ? "generation_config.json" : "config.json", "num_beams", c->num_beams,
                      "max_length", c->max_length, "max_new_tokens", id_or_null(c->max_new_tokens),
                      "min_length", c->min_length, "length_penalty", (double)c->length_penalty,
-                     "early_stopping", stopping[c->early_stopping], "num_return_sequences",
+                     "early_stopping", stopping, "num_return_sequences",
                      c->num_return_sequences, "no_repeat_ngram_size", c->no_repeat_ngram_size,
                      "repetition_penalty", (double)c->repetition_penalty, "forced_bos_token_id",
                      id_or_null(c->forced_bos_token_id), "forced_eos_token_id",

@@ -87,6 +87,7 @@ int main(void)
     json_t *bad = json_object_get(json_object_get(r, "generation"), "bad_words_ids");
     CHECK_INT_EQ(json_integer_value(json_array_get(json_array_get(bad, 0), 0)), 54687);
     CHECK_STR_EQ(json_string_value(json_object_get(json_object_get(r, "generation"), "source")), "config.json");
+    CHECK(json_is_false(json_object_get(json_object_get(r, "generation"), "early_stopping")));
     json_decref(r);
     free(out);
 
