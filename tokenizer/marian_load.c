@@ -53,8 +53,7 @@ static dg_code token_string(json_t *v, const char *path, const char *key, const 
 {
     if (json_is_object(v))
         v = json_object_get(v, "content");
-    if (!json_is_string(v) || json_string_length(v) == 0 ||
-        strlen(json_string_value(v)) != json_string_length(v))
+    if (!json_is_string(v) || json_string_length(v) == 0)
         return dg_err_set(err, DG_E_CONFIG, "%s: %s is not a non-empty string or {\"content\": ...}",
                           path, key);
     *out = json_string_value(v);
