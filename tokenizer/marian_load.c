@@ -126,7 +126,7 @@ static dg_code read_added_tokens(dg_tokenizer *t, json_t *cfg, const char *path,
         if (end == key || *end || id < 0 || id >= DG_VOCAB_MAX_ID)
             return dg_err_set(err, DG_E_CONFIG, "%s: added_tokens_decoder key \"%.32s\" is not an id",
                               path, key);
-        const char *content;
+        const char *content = NULL;
         dg_code rc = token_string(val, path, "added_tokens_decoder entry", &content, err);
         if (rc != DG_OK)
             return rc;
