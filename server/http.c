@@ -142,19 +142,25 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
             return send_reply(rq);
         return MHD_YES;
     }
-    if (rq->queued) {  /* a reply went out early (413 while streaming): discard the rest */
+    if (rq->queued) {  /* replied from the headers already: ignore any body */
         *upload_data_size = 0;
         return MHD_YES;
     }
     if (*upload_data_size) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
-        if (rq->len + n > (size_t)srv->cfg->max_body_bytes) {
-            dg_api_error e;
-            dg_api_error_set(&e, DG_API_BODY_TOO_LARGE, "the body is larger than %d bytes",
-                             srv->cfg->max_body_bytes);
-            dg_req_error(rq, &e);
-            return send_reply(rq);
+        /* MHD can only queue a reply once the body is in: past the limit the rest is counted
+         * and dropped (nothing is buffered), 413 goes out at the end, and a sender that keeps
+         * going past twice the limit is disconnected */
+        if (rq->status || rq->len + n > (size_t)srv->cfg->max_body_bytes) {
+            if (!rq->status) {
+                dg_api_error e;
+                dg_api_error_set(&e, DG_API_BODY_TOO_LARGE, "the body is larger than %d bytes",
+                                 srv->cfg->max_body_bytes);
+                dg_req_error(rq, &e);
+            }
+            rq->dropped += n;
+            return rq->dropped > (size_t)srv->cfg->max_body_bytes ? MHD_NO : MHD_YES;
         }
         if (rq->len + n + 1 > rq->cap) {
             size_t cap = rq->cap ? rq->cap : 4096;

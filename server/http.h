@@ -39,6 +39,7 @@ typedef struct {
     /* body, accumulated up to --max-body-bytes */
     char *body;
     size_t len, cap;
+    size_t dropped;           /* body bytes discarded past --max-body-bytes */
     int key_checked;          /* the API key came in a header and matched */
     /* the reply, once decided */
     int status;               /* 0 until a reply is ready */
