@@ -10,8 +10,10 @@ typedef struct {
     const char *summary;
 } dg_command;
 
+int cmd_translate(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_detokenize(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 
 #endif

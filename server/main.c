@@ -6,9 +6,11 @@
 #include "server/commands.h"
 
 static const dg_command commands[] = {
+    {"translate", cmd_translate, "translate stdin lines with a model (text or jsonl out)"},
     {"tokenize", cmd_tokenize, "text lines -> token ids (tokenizer only)"},
     {"detokenize", cmd_detokenize, "token id lines -> text (tokenizer only)"},
     {"inspect", cmd_inspect, "describe a checkpoint folder: architecture, sizes, dtypes, defaults"},
+    {"serve", cmd_serve, "HTTP translation server (see `dragoman serve --help`)"},
     {NULL, NULL, NULL},
 };
 
