@@ -170,8 +170,9 @@ static void put_histogram(sbuf *b, const char *name, const char *labels, histogr
     }
     cum += get(&h->bucket[n]);
     put(b, "%s_bucket{%s%sle=\"+Inf\"} %ld\n", name, labels, sep, cum);
-    put(b, "%s_sum{%s} %.6f\n", name, labels, get(&h->sum_micro) / 1e6);
-    put(b, "%s_count{%s} %ld\n", name, labels, get(&h->count));
+    const char *open = *labels ? "{" : "", *close = *labels ? "}" : "";
+    put(b, "%s_sum%s%s%s %.6f\n", name, open, labels, close, get(&h->sum_micro) / 1e6);
+    put(b, "%s_count%s%s%s %ld\n", name, open, labels, close, get(&h->count));
 }
 
 char *dg_metrics_render(void)

@@ -364,6 +364,8 @@ static void test_metrics(void)
     CHECK_CONTAINS(s, "dragoman_queue_depth 5\n");
     CHECK_CONTAINS(s, "dragoman_batch_sentences_bucket{le=\"2\"} 0\n");
     CHECK_CONTAINS(s, "dragoman_batch_sentences_bucket{le=\"4\"} 1\n");
+    CHECK_CONTAINS(s, "dragoman_batch_sentences_count 1\n");
+    CHECK_CONTAINS(s, "dragoman_batch_sentences_sum 3.000000\n");
     CHECK_CONTAINS(s, "dragoman_tokens_in_total 10\n");
     CHECK_CONTAINS(s, "dragoman_tokens_out_total 7\n");
     CHECK_CONTAINS(s, "dragoman_model_info{model=\"en-de\",source=\"en\",target=\"de\"} 1\n");
