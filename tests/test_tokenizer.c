@@ -41,7 +41,8 @@ static bool ids_match(const json_t *arr, const int *ids, int n)
     return true;
 }
 
-static bool tokens_match(const dg_tokenizer *t, dg_side side, const json_t *arr, const int *ids, int n)
+static bool tokens_match(const dg_tokenizer *t, dg_side side, const json_t *arr, const int *ids,
+                         int n)
 {
     if ((int)json_array_size(arr) != n)
         return false;
@@ -53,7 +54,8 @@ static bool tokens_match(const dg_tokenizer *t, dg_side side, const json_t *arr,
     return true;
 }
 
-static bool decoded_match(const dg_tokenizer *t, const int *ids, int n, bool skip, const json_t *want)
+static bool decoded_match(const dg_tokenizer *t, const int *ids, int n, bool skip,
+                          const json_t *want)
 {
     char *text = NULL;
     dg_err err = {0};
@@ -290,7 +292,8 @@ static void test_decode_errors(void)
         return;
     char *text = (char *)1;
     dg_err err = {0};
-    CHECK_INT_EQ(dg_tokenizer_decode(mg, (const int[]){17, 54688}, 2, true, &text, &err), DG_E_INPUT);
+    CHECK_INT_EQ(dg_tokenizer_decode(mg, (const int[]){17, 54688}, 2, true, &text, &err),
+                 DG_E_INPUT);
     CHECK_CONTAINS(err.msg, "id 54688 at position 1");
     CHECK(text == NULL);
     CHECK_INT_EQ(dg_tokenizer_decode(mg, (const int[]){-1}, 1, false, &text, &err), DG_E_INPUT);
@@ -339,7 +342,8 @@ static void test_separate_vocabs(void)
                "\">>xx<<\": 5}");
     write_file(dir, "target_vocab.json",
                "{\"</s>\": 0, \"<unk>\": 1, \"<pad>\": 2, \"\\u2581b\": 3, \"\\u2581c\": 5}");
-    write_file(dir, "tokenizer_config.json", "{\"separate_vocabs\": true, \"target_lang\": \"xx\"}");
+    write_file(dir, "tokenizer_config.json",
+               "{\"separate_vocabs\": true, \"target_lang\": \"xx\"}");
     dg_err err = {0};
     dg_tokenizer *t = dg_tokenizer_load(dir, &err);
     CHECK_MSG(t != NULL, "%s", err.msg);

@@ -170,8 +170,9 @@ dg_code dg_tokenizer_encode(const dg_tokenizer *t, dg_side side, const char *tex
     if (!text && len)
         return dg_err_set(err, DG_E_INPUT, "encode: NULL text of %zu bytes", len);
     if (len > DG_TOKENIZER_MAX_INPUT)
-        return dg_err_set(err, DG_E_INPUT, "encode: input of %zu bytes exceeds the limit of %d bytes",
-                          len, DG_TOKENIZER_MAX_INPUT);
+        return dg_err_set(err, DG_E_INPUT,
+                          "encode: input of %zu bytes exceeds the limit of %d bytes", len,
+                          DG_TOKENIZER_MAX_INPUT);
     size_t bad;
     if (!dg_utf8_valid(text, len, &bad))
         return dg_err_set(err, DG_E_INPUT, "encode: invalid UTF-8 at byte offset %zu", bad);

@@ -54,8 +54,8 @@ static dg_code token_string(json_t *v, const char *path, const char *key, const 
     if (json_is_object(v))
         v = json_object_get(v, "content");
     if (!json_is_string(v) || json_string_length(v) == 0)
-        return dg_err_set(err, DG_E_CONFIG, "%s: %s is not a non-empty string or {\"content\": ...}",
-                          path, key);
+        return dg_err_set(err, DG_E_CONFIG,
+                          "%s: %s is not a non-empty string or {\"content\": ...}", path, key);
     *out = json_string_value(v);
     return DG_OK;
 }
@@ -124,8 +124,8 @@ static dg_code read_added_tokens(dg_tokenizer *t, json_t *cfg, const char *path,
         char *end;
         long id = strtol(key, &end, 10);
         if (end == key || *end || id < 0 || id >= DG_VOCAB_MAX_ID)
-            return dg_err_set(err, DG_E_CONFIG, "%s: added_tokens_decoder key \"%.32s\" is not an id",
-                              path, key);
+            return dg_err_set(err, DG_E_CONFIG,
+                              "%s: added_tokens_decoder key \"%.32s\" is not an id", path, key);
         const char *content = NULL;
         dg_code rc = token_string(val, path, "added_tokens_decoder entry", &content, err);
         if (rc != DG_OK)

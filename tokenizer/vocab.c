@@ -113,7 +113,8 @@ dg_code dg_vocab_load(const char *path, dg_vocab **out, dg_err *err)
     json_error_t jerr;
     json_t *root = json_load_file(path, 0, &jerr);
     if (!root) {
-        dg_code code = json_error_code(&jerr) == json_error_cannot_open_file ? DG_E_IO : DG_E_FORMAT;
+        dg_code code =
+            json_error_code(&jerr) == json_error_cannot_open_file ? DG_E_IO : DG_E_FORMAT;
         return dg_err_set(err, code, "%s:%d: %s", path, jerr.line, jerr.text);
     }
     if (!json_is_object(root)) {
