@@ -305,6 +305,29 @@ def test_json_log():
            "JSON request timings")
 
 
+def test_two_models(ref):
+    other = os.path.join(os.path.dirname(MODEL.rstrip("/")), "untied-relu")
+    srv = Server(BIN, MODEL, "--model", "pt=" + other)
+    try:
+        st, _, body = srv.request("GET", "/languages")
+        ck.eq(json.loads(body), [{"code": "en", "name": "English", "targets": ["mg", "pt"]}],
+              "/languages with two models")
+        want = reference_translations(BIN, other, LINES[:2])
+        st, _, body = srv.post_json("/v1/translate", {"text": LINES[:2], "target": "pt"})
+        ck.eq((st, body["model"], [t["text"] for t in body["translations"]]),
+              (200, "pt", [r["text"][0] for r in want]), "target pt picks the second model")
+        st, _, body = srv.post_json("/v1/translate", {"text": LINES[:2], "model": "pt"})
+        ck.eq(body["model"], "pt", "NAME=DIR names the model")
+        st, _, body = srv.post_json("/v1/translate", {"text": LINES[:2]})
+        ck.eq((body["model"], [t["text"] for t in body["translations"]]),
+              (os.path.basename(MODEL.rstrip("/")), [r["text"][0] for r in ref[:2]]),
+              "no model, no pair: the first model")
+        error_is(srv.post_json("/v1/translate", {"text": "a", "model": "pt", "target": "mg"}), 422,
+                 "unsupported_language_pair", "model pt to mg", "translates en to pt")
+    finally:
+        ck.eq(srv.stop(), 0, "exit status")
+
+
 def main():
     ref = reference_translations(BIN, MODEL, LINES)
     ref_nbest = reference_translations(BIN, MODEL, LINES[:4], ["--n-best", "3"])
@@ -323,6 +346,7 @@ def main():
     test_timeout()
     test_shutdown_503(ref)
     test_json_log()
+    test_two_models(ref)
     return ck.summary()
 
 
