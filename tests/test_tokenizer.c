@@ -368,6 +368,43 @@ static void test_separate_vocabs(void)
     dg_tokenizer_free(t);
 }
 
+/* clean_up_tokenization: pieces ▁I ▁' m ▁we ▁' ve ▁they ▁' re ▁it ▁' s ▁don ▁n ' t ▁! ▁. ▁? ▁it
+ * ▁' ▁I join to "I 'm we 've they 're it 's don n't ! . ? it ' I"; the expected text is that
+ * string after HF's chain of str.replace calls, computed in Python. With
+ * clean_up_tokenization_spaces false (fixture: en-mg files + that flag) the join stays as is,
+ * and the golden "Quelle heure est-il ?" line keeps its " ?". */
+static void test_cleanup(void)
+{
+    static const int ids[] = {47,  86, 116, 73,  86,   762, 94,   86,   363, 66, 86,
+                              13, 774, 415, 2,   102, 4789, 170, 2037, 66,  86, 47};
+    static const int quelle[] = {6859, 7217, 83, 5040, 28, 1967, 14, 1165, 2037, 0};
+    const int n = (int)(sizeof ids / sizeof *ids);
+    dg_tokenizer *mg = load("opus-mt-en-mg");
+    if (mg)
+        expect_decode(mg, ids, n, true, "I'm we've they're it's donn't!.? it'I");
+    dg_tokenizer_free(mg);
+
+    const char *dir = DG_BUILD_DIR "/tokenizer-fixtures-nocleanup";
+    mkdir(dir, 0755);
+    static const char *const files[] = {"source.spm", "target.spm", "vocab.json"};
+    for (int i = 0; i < 3; i++) {
+        char from[512], to[512];
+        snprintf(from, sizeof from, "%sopus-mt-en-mg/%s", TOK_DIR, files[i]);
+        snprintf(to, sizeof to, "%s/%s", dir, files[i]);
+        unlink(to);
+        CHECK(symlink(from, to) == 0);
+    }
+    write_file(dir, "tokenizer_config.json", "{\"clean_up_tokenization_spaces\": false}");
+    dg_err err = {0};
+    dg_tokenizer *t = dg_tokenizer_load(dir, &err);
+    CHECK_MSG(t != NULL, "%s", err.msg);
+    if (!t)
+        return;
+    expect_decode(t, ids, n, true, "I 'm we 've they 're it 's don n't ! . ? it ' I");
+    expect_decode(t, quelle, 10, true, "Quelle heure est-il ?");
+    dg_tokenizer_free(t);
+}
+
 static void test_load_errors(void)
 {
     dg_err err = {0};
@@ -445,6 +482,7 @@ int main(void)
     test_encode_cases();
     test_decode_errors();
     test_separate_vocabs();
+    test_cleanup();
     test_load_errors();
     test_threads();
     return test_summary();
