@@ -138,19 +138,11 @@ static dg_code pack_model(dg_model *m, dg_err *err)
     return DG_OK;
 }
 
-dg_model *dg_model_load(const char *dir, dg_err *err)
+dg_code dg_model_pack(dg_model *m, dg_err *err)
 {
-    dg_model *m = calloc(1, sizeof *m);
-    if (!m) {
-        dg_err_set(err, DG_E_NOMEM, "model: out of memory");
-        return NULL;
-    }
-    if (dg_config_load(&m->cfg, dir, err) || check_dims(&m->cfg, err))
-        goto fail;
-    m->ck = dg_checkpoint_open(dir, err);
-    if (!m->ck || dg_arch_bind(&m->w, &m->cfg, m->ck, err))
-        goto fail;
     const dg_config *c = &m->cfg;
+    if (check_dims(c, err))
+        return err ? err->code : DG_E_CONFIG;
     m->q = m->w.quirks;
     m->D = c->d_model;
     m->He = c->encoder_heads;
@@ -163,12 +155,23 @@ dg_model *dg_model_load(const char *dir, dg_err *err)
     m->Le = m->w.n_enc_layers;
     m->Ld = m->w.n_dec_layers;
     m->embed_scale = m->q.scale_embedding ? sqrtf((float)m->D) : 1.0f;
-    if (m->q.positions != DG_POS_SINUSOIDAL_MARIAN) {
-        dg_err_set(err, DG_E_UNSUPPORTED, "model: position kind %d is not implemented",
-                   (int)m->q.positions);
-        goto fail;
+    if (m->q.positions != DG_POS_SINUSOIDAL_MARIAN)
+        return dg_err_set(err, DG_E_UNSUPPORTED, "model: position kind %d is not implemented",
+                          (int)m->q.positions);
+    return pack_model(m, err);
+}
+
+dg_model *dg_model_load(const char *dir, dg_err *err)
+{
+    dg_model *m = calloc(1, sizeof *m);
+    if (!m) {
+        dg_err_set(err, DG_E_NOMEM, "model: out of memory");
+        return NULL;
     }
-    if (pack_model(m, err))
+    if (dg_config_load(&m->cfg, dir, err))
+        goto fail;
+    m->ck = dg_checkpoint_open(dir, err);
+    if (!m->ck || dg_arch_bind(&m->w, &m->cfg, m->ck, err) || dg_model_pack(m, err))
         goto fail;
     return m;
 fail:
@@ -196,7 +199,7 @@ void dg_model_free(dg_model *m)
     free(m->pos);
     free(m->cross_kv_w);
     free(m->cross_kv_b);
-    if (m->ck)
+    if (m->ck) /* weights bound from a checkpoint; hand-built ones (tests) are the caller's */
         dg_arch_free(&m->w);
     dg_checkpoint_close(m->ck);
     free(m);

@@ -48,6 +48,10 @@ struct dg_model {
     float *cross_kv_b;       /* [Ld*2D] */
 };
 
+/* Derives the dimensions from m->cfg and m->w (already bound) and packs the weights.
+ * dg_model_load uses it after binding a checkpoint; tests use it on hand-built weights. */
+dg_code dg_model_pack(dg_model *m, dg_err *err);
+
 /* y[M, N] = x[M, K] . W[N, K]^T + b (b may be NULL). */
 void dg_gemm_linear(const float *x, int M, int K, const float *W, const float *b, int N,
                     float *y);
