@@ -34,9 +34,10 @@ import marian  # noqa: E402
 
 SIZES = {  # d_model, heads, ffn, encoder layers, decoder layers
     "smoke": (64, 2, 128, 1, 1),
-    "tiny": (256, 4, 1024, 3, 2),
+    "micro": (192, 4, 768, 2, 1),
+    "tiny": (256, 4, 1024, 3, 1),
     "small": (256, 4, 1024, 6, 2),
-    "base": (384, 6, 1536, 6, 3),
+    "base": (512, 8, 2048, 6, 6),
 }
 MAX_LEN = 160  # tokens per side, EOS included; the corpus caps pairs at 400 characters
 
@@ -169,10 +170,11 @@ def main():
     ap.add_argument("--corpus", required=True)
     ap.add_argument("--model", required=True, help="folder with the tokenizer; receives the weights")
     ap.add_argument("--work", required=True, help="checkpoints and logs")
-    ap.add_argument("--size", choices=sorted(SIZES), default="small")
+    ap.add_argument("--size", choices=sorted(SIZES), default="micro")
     ap.add_argument("--minutes", type=float, default=90.0)
     ap.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (0: no limit)")
-    ap.add_argument("--save-every", type=float, default=10.0, help="minutes between checkpoints")
+    ap.add_argument("--save-every", type=float, default=5.0, help="minutes between checkpoints")
+    ap.add_argument("--log-every", type=int, default=50, help="steps between progress lines")
     ap.add_argument("--keep", type=int, default=5)
     ap.add_argument("--average", type=int, default=4, help="checkpoints averaged at export")
     ap.add_argument("--batch-tokens", type=int, default=4096)
@@ -225,7 +227,8 @@ def main():
     window = {"loss": 0.0, "nll": 0.0, "tok": 0, "t": time.time()}
     model.train()
     order, order_epoch = None, None
-    while True:
+    finished = lambda: state["elapsed"] >= budget or (args.max_steps and state["step"] >= args.max_steps)
+    while not finished():
         if state["batch"] >= len(batches):
             state["epoch"], state["batch"] = state["epoch"] + 1, 0
         if order_epoch != state["epoch"]:
@@ -246,20 +249,17 @@ def main():
         window["loss"] += loss.item()
         window["nll"] += nll
         window["tok"] += ntok
-        if state["step"] % 50 == 0:
+        if state["step"] % args.log_every == 0:
             dt = time.time() - window["t"]
             log("step %d epoch %d  loss %.3f  nll %.3f  %.0f tgt tok/s  lr %.2e" % (
                 state["step"], state["epoch"], window["loss"] / window["tok"],
                 window["nll"] / window["tok"], window["tok"] / dt,
                 lr_at(state["step"], args.lr, args.warmup)))
             window = {"loss": 0.0, "nll": 0.0, "tok": 0, "t": time.time()}
-        done = state["elapsed"] >= budget or (args.max_steps and state["step"] >= args.max_steps)
-        if done or time.time() - last_save >= args.save_every * 60:
+        if finished() or time.time() - last_save >= args.save_every * 60:
             path = save_checkpoint(args.work, model, opt, state, args.keep)
             log("saved %s; dev nll %.3f" % (path, dev_loss(model, dev, dev_batches)))
             last_save = time.time()
-        if done:
-            break
 
     # Export: the newest checkpoint, or the average of the last few if the dev set prefers it.
     saved = checkpoints(args.work)
