@@ -245,6 +245,33 @@ def test_pipeline(work):
         avg = (sum(st[name].float() for st in states) / len(states)).numpy()
         check(np.array_equal(got, last) or np.array_equal(got, avg),
               "%s is neither the last checkpoint nor the average" % name)
+    # The trained architecture is Hugging Face's: the project's PyTorch reference of
+    # MarianMTModel (tests/reference/marian_ref.py) gives the same logits from the exported
+    # folder as the trainer's own model, on a padded batch of training pairs.
+    sys.path.insert(0, os.path.join(SRC, "tests", "reference"))
+    sys.path.insert(0, os.path.join(SRC, "models", "demo"))
+    import marian
+    import marian_ref
+    import train
+    _, _, ref = marian_ref.load(model)
+    hp = {k: cfg[k] for k in ("d_model", "encoder_attention_heads", "decoder_attention_heads",
+                              "encoder_ffn_dim", "decoder_ffn_dim", "encoder_layers",
+                              "decoder_layers", "vocab_size", "pad_token_id", "eos_token_id",
+                              "max_position_embeddings", "scale_embedding", "dropout", "init_std")}
+    mine = marian.MarianMT(hp)
+    mine.load_state_dict({k: torch.as_tensor(v) for k, v in ref.p.items()})
+    mine.eval()
+    pairs = train.load_split(os.path.join(work, "corpus"), model, vocab, "train")[:6]
+    src, t_in, _ = train.collate(pairs, list(range(len(pairs))), pad)
+    with torch.no_grad():
+        enc, cross = mine.encode(src)
+        got = mine.logits(mine.decode(t_in, enc, cross))
+        want = ref.forward(src, (src != pad).long(), t_in)
+    check(bool(src.eq(pad).any()), "the batch has padding")
+    diff = float((got - want).abs().max())
+    check(diff < 1e-4, "logits differ from marian_ref by %g" % diff)
+    print("logits vs marian_ref: max abs diff %.3g" % diff)
+
     # The log must show the exported model beating a uniform guess on the dev set.
     with open(os.path.join(work, "train.log")) as f:
         log = f.read()
