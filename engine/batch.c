@@ -108,6 +108,8 @@ dg_code dg_batch_add(dg_batch *b, const int *src_ids, int n_src, const dg_search
                      void *tag, dg_err *err)
 {
     const dg_model *m = b->m;
+    if (!o)
+        return dg_err_set(err, DG_E_INPUT, "no search options");
     if (dg_search_opts_check(o, m, err))
         return err ? err->code : DG_E_INPUT;
     if (!src_ids || n_src < 1)

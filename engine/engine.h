@@ -62,7 +62,11 @@ void dg_search_opts_default(dg_search_opts *o, const dg_model *m);
 /* Checks options against the model (ranges, n-best <= beams); DG_E_INPUT with a message. */
 dg_code dg_search_opts_check(const dg_search_opts *o, const dg_model *m, dg_err *err);
 
-/* threads: intra-op threads this batch's computations may use. */
+/* threads: intra-op threads for this batch's GEMMs (OpenBLAS; its setting is process-wide, so
+ * the last batch created wins; <= 0 leaves it unchanged). The engine's own loops (attention,
+ * softmax, search) run on the calling thread: they are ~10% of a step, and on few cores extra
+ * threads would contend with OpenBLAS's spinning ones. For throughput on N cores, N workers
+ * with threads = 1 each are the alternative to one batch with threads = N (measure both). */
 dg_batch *dg_batch_create(const dg_model *m, int threads, dg_err *err);
 void dg_batch_free(dg_batch *b);                     /* accepts NULL */
 
@@ -72,7 +76,8 @@ void dg_batch_free(dg_batch *b);                     /* accepts NULL */
  * positions) are DG_E_INPUT and leave the batch unchanged. */
 dg_code dg_batch_add(dg_batch *b, const int *src_ids, int n_src, const dg_search_opts *o,
                      void *tag, dg_err *err);
-/* Encodes newly added sentences, then runs one decoder step for every live hypothesis. */
+/* Encodes newly added sentences, then runs one decoder step for every live hypothesis.
+ * An error (DG_E_NOMEM) may leave sentences at different steps: cancel or free the batch. */
 dg_code dg_batch_step(dg_batch *b, dg_err *err);
 /* Sentences added and not yet popped (live or finished). */
 int dg_batch_live(const dg_batch *b);
@@ -84,7 +89,10 @@ void dg_batch_cancel(dg_batch *b, void *tag);
 void dg_result_free(dg_result *r);                   /* accepts NULL / zeroed */
 
 /* Translates n sentences to completion with one batch (CLI, tests, benchmark): sorts by
- * length, adds up to max_batch sentences at a time, results in input order. */
+ * length, keeps up to max_batch sentences in flight (refilled as sentences finish), results in
+ * input order. The batch must be empty. This is the fastest way to run a fixed set of inputs:
+ * max_batch 32-64 sentences amortizes the LM-head GEMM (num_beams rows per sentence). On error
+ * every out[i] is freed and the batch is left empty. */
 dg_code dg_translate(dg_batch *b, const int *const *src, const int *src_len, int n,
                      const dg_search_opts *o, int max_batch, dg_result *out, dg_err *err);
 
