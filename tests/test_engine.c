@@ -274,6 +274,10 @@ static void test_cancel(const dg_model *m, const line_t *L, int n)
             CHECK_INT_EQ(dg_batch_add(b, L[i].src, L[i].n_src, &L[i].o[MODE_BEAM], TAG(i, MODE_BEAM), &err), DG_OK);
             added++;
         }
+    if (added < 2) { /* only with DG_ENGINE_TEST_LINES: too few long lines to cancel one */
+        dg_batch_free(b);
+        return;
+    }
     dg_batch_step(b, &err);
     void *victim = NULL;
     for (int i = 0; i < n && !victim; i++)
