@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "engine/forward.h"
+#include "engine/parallel.h"
 #include "engine/search.h"
 
 struct dg_batch {
@@ -20,8 +21,8 @@ struct dg_batch {
     dg_fwd_ws ws;
     dg_sent **sent;          /* added and not popped, in order of addition */
     int n, cap;
-    dg_sent **pool;          /* recycled sentence states */
-    int npool, pool_cap;
+    dg_sent **spare;         /* recycled sentence states */
+    int nspare, spare_cap;
     dg_buf logits;           /* [R, Vt] */
     dg_dec_row *rows;        /* [R] */
     int rows_cap;
@@ -29,7 +30,13 @@ struct dg_batch {
     int *enc_off, *enc_len;               /* [ns] */
     float **enc_cross;                    /* [ns] */
     int off_cap, len_cap, cross_cap;
-    dg_logits_scratch lsc;
+    dg_sent **live;          /* [n_live] sentences decoded this step, in row order */
+    size_t *live_off;        /* [n_live] first logits row of each */
+    dg_err *live_err;        /* [n_live] each search step's outcome */
+    int live_cap, off2_cap, err_cap;
+    dg_pool *pool;           /* NULL with one thread */
+    dg_logits_scratch *lsc;  /* [threads] */
+    int threads;
 };
 
 static int grow(void **p, int *cap, int need, size_t elem)
@@ -50,12 +57,28 @@ static int grow(void **p, int *cap, int need, size_t elem)
 dg_batch *dg_batch_create(const dg_model *m, int threads, dg_err *err)
 {
     dg_batch *b = calloc(1, sizeof *b);
-    if (!b || dg_logits_scratch_init(&b->lsc, m->Vt, err)) {
-        free(b);
+    if (!b) {
         dg_err_set(err, DG_E_NOMEM, "batch: out of memory");
         return NULL;
     }
     b->m = m;
+    b->threads = threads > 1 ? threads : 1;
+    b->lsc = calloc((size_t)b->threads, sizeof *b->lsc);
+    if (!b->lsc) {
+        dg_batch_free(b);
+        dg_err_set(err, DG_E_NOMEM, "batch: out of memory");
+        return NULL;
+    }
+    for (int w = 0; w < b->threads; w++)
+        if (dg_logits_scratch_init(&b->lsc[w], m->Vt, err)) {
+            dg_batch_free(b);
+            return NULL;
+        }
+    if (b->threads > 1 && !(b->pool = dg_pool_create(b->threads, err))) {
+        dg_batch_free(b);
+        return NULL;
+    }
+    b->ws.pool = b->pool;
     /* OpenBLAS's thread count is process-wide: the last batch created sets it */
     if (threads > 0)
         openblas_set_num_threads(threads);
@@ -74,10 +97,10 @@ void dg_batch_free(dg_batch *b)
         return;
     for (int i = 0; i < b->n; i++)
         sent_destroy(b->sent[i]);
-    for (int i = 0; i < b->npool; i++)
-        sent_destroy(b->pool[i]);
+    for (int i = 0; i < b->nspare; i++)
+        sent_destroy(b->spare[i]);
     free(b->sent);
-    free(b->pool);
+    free(b->spare);
     dg_fwd_ws_free(&b->ws);
     dg_buf_free(&b->logits);
     free(b->rows);
@@ -85,23 +108,30 @@ void dg_batch_free(dg_batch *b)
     free(b->enc_off);
     free(b->enc_len);
     free(b->enc_cross);
-    dg_logits_scratch_free(&b->lsc);
+    free(b->live);
+    free(b->live_off);
+    free(b->live_err);
+    for (int w = 0; b->lsc && w < b->threads; w++)
+        dg_logits_scratch_free(&b->lsc[w]);
+    free(b->lsc);
+    dg_pool_free(b->pool);
     free(b);
 }
 
-/* Returns a sentence state to the pool (its buffers are kept for the next one). */
+/* Keeps a sentence state for reuse (its buffers serve the next sentence). */
 static void recycle(dg_batch *b, dg_sent *s)
 {
     dg_result_free(&s->res);
-    if (b->npool < b->pool_cap || !grow((void **)&b->pool, &b->pool_cap, b->npool + 1, sizeof *b->pool))
-        b->pool[b->npool++] = s;
+    if (b->nspare < b->spare_cap ||
+        !grow((void **)&b->spare, &b->spare_cap, b->nspare + 1, sizeof *b->spare))
+        b->spare[b->nspare++] = s;
     else
         sent_destroy(s);
 }
 
 static dg_sent *take_sent(dg_batch *b)
 {
-    return b->npool ? b->pool[--b->npool] : calloc(1, sizeof(dg_sent));
+    return b->nspare ? b->spare[--b->nspare] : calloc(1, sizeof(dg_sent));
 }
 
 dg_code dg_batch_add(dg_batch *b, const int *src_ids, int n_src, const dg_search_opts *o,
@@ -189,6 +219,30 @@ static dg_code encode_new(dg_batch *b, dg_err *err)
     return DG_OK;
 }
 
+typedef struct {
+    dg_batch *b;
+    float *logits;
+} dg_search_job;
+
+/* Each sentence's search is independent: sentences are split over the threads, each thread
+ * with its own processor scratch. */
+static void search_sents(void *arg, int begin, int end, int worker)
+{
+    const dg_search_job *j = arg;
+    dg_batch *b = j->b;
+    const dg_model *m = b->m;
+    for (int i = begin; i < end; i++) {
+        dg_sent *s = b->live[i];
+        float *rows = j->logits + b->live_off[i] * m->Vt;
+        dg_err *e = &b->live_err[i];
+        e->code = DG_OK;
+        if (s->nb == 1)
+            dg_greedy_step(s, rows, m->Vt, &m->cfg, &b->lsc[worker], e);
+        else
+            dg_beam_step(s, rows, m->Vt, &m->cfg, &b->lsc[worker], e);
+    }
+}
+
 dg_code dg_batch_step(dg_batch *b, dg_err *err)
 {
     const dg_model *m = b->m;
@@ -215,18 +269,27 @@ dg_code dg_batch_step(dg_batch *b, dg_err *err)
     float *logits = dg_buf_get(&b->logits, (size_t)R * m->Vt, err);
     if (!logits || dg_decode_step(m, &b->ws, b->rows, R, logits, err))
         return err ? err->code : DG_E_NOMEM;
-    int r = 0;
+    int nl = 0;
+    size_t r = 0;
     for (int i = 0; i < b->n; i++) {
         dg_sent *s = b->sent[i];
         if (s->state != DG_SENT_LIVE)
             continue;
-        float *rows = logits + (size_t)r * m->Vt;
-        r += dg_search_rows(s);
-        dg_code c = s->nb == 1 ? dg_greedy_step(s, rows, m->Vt, &m->cfg, &b->lsc, err)
-                               : dg_beam_step(s, rows, m->Vt, &m->cfg, &b->lsc, err);
-        if (c)
-            return c;
+        if (grow((void **)&b->live, &b->live_cap, nl + 1, sizeof *b->live) ||
+            grow((void **)&b->live_off, &b->off2_cap, nl + 1, sizeof *b->live_off) ||
+            grow((void **)&b->live_err, &b->err_cap, nl + 1, sizeof *b->live_err))
+            return dg_err_set(err, DG_E_NOMEM, "batch: out of memory");
+        b->live[nl] = s;
+        b->live_off[nl++] = r;
+        r += (size_t)dg_search_rows(s);
     }
+    dg_pool_for(b->pool, nl, search_sents, &(dg_search_job){b, logits});
+    for (int i = 0; i < nl; i++)
+        if (b->live_err[i].code) {
+            if (err)
+                *err = b->live_err[i];
+            return b->live_err[i].code;
+        }
     return DG_OK;
 }
 

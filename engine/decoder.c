@@ -22,7 +22,7 @@ dg_code dg_decode_step(const dg_model *m, dg_fwd_ws *ws, const dg_dec_row *rows,
     float *ctx = dg_buf_get(&ws->ctx, (size_t)R * D, err);
     float *tmp = dg_buf_get(&ws->tmp, (size_t)R * D, err);
     float *ffn = dg_buf_get(&ws->ffn, (size_t)R * m->Fd, err);
-    float *scores = dg_buf_get(&ws->scores, (size_t)Tmax, err);
+    float *scores = dg_buf_get(&ws->scores, (size_t)Tmax * dg_pool_threads(ws->pool), err);
     if (!x || !h || !qkv || !ctx || !tmp || !ffn || !scores)
         return DG_E_NOMEM;
 
@@ -32,13 +32,13 @@ dg_code dg_decode_step(const dg_model *m, dg_fwd_ws *ws, const dg_dec_row *rows,
         const dg_layer *L = &m->dec[l];
         const float *in = dg_sublayer_in(m, x, &L->ln_attn, R, h);
         dg_gemm_linear(in, R, D, L->qkv_w, L->qkv_b, 3 * D, qkv);
-        dg_attn_cached(qkv, rows, R, l, D, m->Hd, scores, ctx);
+        dg_attn_cached(qkv, rows, R, l, D, m->Hd, scores, Tmax, ws->pool, ctx);
         dg_gemm_linear(ctx, R, D, L->o.w, L->o.b, D, tmp);
         dg_sublayer_out(m, x, tmp, &L->ln_attn, R);
 
         in = dg_sublayer_in(m, x, &L->ln_cross, R, h);
         dg_gemm_linear(in, R, D, L->cq_w, L->cq_b, D, qkv);
-        dg_attn_cross(qkv, rows, R, l, m->Ld, D, m->Hd, scores, ctx);
+        dg_attn_cross(qkv, rows, R, l, m->Ld, D, m->Hd, scores, Tmax, ws->pool, ctx);
         dg_gemm_linear(ctx, R, D, L->co.w, L->co.b, D, tmp);
         dg_sublayer_out(m, x, tmp, &L->ln_cross, R);
 

@@ -13,6 +13,7 @@
 
 #include "engine/kv_cache.h"
 #include "engine/model.h"
+#include "engine/parallel.h"
 
 typedef struct {
     float *p;
@@ -25,6 +26,7 @@ void dg_buf_free(dg_buf *b);
 
 typedef struct {
     dg_buf x, h, qkv, ctx, tmp, ffn, scores, cross;
+    dg_pool *pool;           /* threads for the attention loops; NULL = the calling thread */
 } dg_fwd_ws;
 
 void dg_fwd_ws_free(dg_fwd_ws *ws);

@@ -26,25 +26,27 @@ void dg_attn_packed(const float *qkv, int D, int H, const int *off, const int *l
     }
 }
 
-void dg_attn_cached(const float *qkv, const dg_dec_row *rows, int R, int l, int D, int H,
-                    float *scores, float *ctx)
+typedef struct {
+    const float *q;          /* cached: qkv [R, 3D]; cross: q [R, D] */
+    const dg_dec_row *rows;
+    int l, Ld, D, H, stride;
+    float *scores, *ctx;
+} dg_attn_job;
+
+static void cached_rows(void *arg, int begin, int end, int worker)
 {
-    int dh = D / H;
-    for (int r = 0; r < R; r++) {
-        const dg_dec_row *row = &rows[r];
-        const float *src = qkv + (size_t)r * 3 * D;
-        memcpy(dg_kv_row(row->kv, row->pos, l, 0, row->slot), src + D, D * sizeof(float));
-        memcpy(dg_kv_row(row->kv, row->pos, l, 1, row->slot), src + 2 * D, D * sizeof(float));
-    }
-    for (int r = 0; r < R; r++) {
-        const dg_dec_row *row = &rows[r];
+    const dg_attn_job *j = arg;
+    int D = j->D, dh = D / j->H, l = j->l;
+    float *scores = j->scores + (size_t)worker * j->stride;
+    for (int r = begin; r < end; r++) {
+        const dg_dec_row *row = &j->rows[r];
         const dg_kv *kv = row->kv;
         const int *anc = kv->anc + (size_t)row->slot * kv->cap;
         int T = row->pos + 1;
-        float *out = ctx + (size_t)r * D;
+        float *out = j->ctx + (size_t)r * D;
         memset(out, 0, D * sizeof(float));
-        for (int h = 0; h < H; h++) {
-            const float *q = qkv + (size_t)r * 3 * D + h * dh;
+        for (int h = 0; h < j->H; h++) {
+            const float *q = j->q + (size_t)r * 3 * D + h * dh;
             for (int t = 0; t < T; t++)
                 scores[t] = dg_k_dot(q, dg_kv_row(kv, t, l, 0, anc[t]) + h * dh, dh);
             dg_k_softmax(scores, T);
@@ -54,18 +56,33 @@ void dg_attn_cached(const float *qkv, const dg_dec_row *rows, int R, int l, int 
     }
 }
 
-void dg_attn_cross(const float *q, const dg_dec_row *rows, int R, int l, int Ld, int D, int H,
-                   float *scores, float *ctx)
+void dg_attn_cached(const float *qkv, const dg_dec_row *rows, int R, int l, int D, int H,
+                    float *scores, int stride, dg_pool *pool, float *ctx)
 {
-    int dh = D / H;
-    size_t stride = (size_t)Ld * 2 * D;
+    /* appends first (serially: rows of one sentence share its cache) */
     for (int r = 0; r < R; r++) {
         const dg_dec_row *row = &rows[r];
-        const float *kbase = row->cross_kv + (size_t)l * 2 * D, *vbase = kbase + D;
-        float *out = ctx + (size_t)r * D;
+        const float *src = qkv + (size_t)r * 3 * D;
+        memcpy(dg_kv_row(row->kv, row->pos, l, 0, row->slot), src + D, D * sizeof(float));
+        memcpy(dg_kv_row(row->kv, row->pos, l, 1, row->slot), src + 2 * D, D * sizeof(float));
+    }
+    dg_attn_job j = {qkv, rows, l, 0, D, H, stride, scores, ctx};
+    dg_pool_for(pool, R, cached_rows, &j);
+}
+
+static void cross_rows(void *arg, int begin, int end, int worker)
+{
+    const dg_attn_job *j = arg;
+    int D = j->D, dh = D / j->H;
+    size_t stride = (size_t)j->Ld * 2 * D;
+    float *scores = j->scores + (size_t)worker * j->stride;
+    for (int r = begin; r < end; r++) {
+        const dg_dec_row *row = &j->rows[r];
+        const float *kbase = row->cross_kv + (size_t)j->l * 2 * D, *vbase = kbase + D;
+        float *out = j->ctx + (size_t)r * D;
         memset(out, 0, D * sizeof(float));
-        for (int h = 0; h < H; h++) {
-            const float *qh = q + (size_t)r * D + h * dh;
+        for (int h = 0; h < j->H; h++) {
+            const float *qh = j->q + (size_t)r * D + h * dh;
             for (int s = 0; s < row->S; s++)
                 scores[s] = dg_k_dot(qh, kbase + s * stride + h * dh, dh);
             dg_k_softmax(scores, row->S);
@@ -73,6 +90,13 @@ void dg_attn_cross(const float *q, const dg_dec_row *rows, int R, int l, int Ld,
                 dg_k_axpy(out + h * dh, scores[s], vbase + s * stride + h * dh, dh);
         }
     }
+}
+
+void dg_attn_cross(const float *q, const dg_dec_row *rows, int R, int l, int Ld, int D, int H,
+                   float *scores, int stride, dg_pool *pool, float *ctx)
+{
+    dg_attn_job j = {q, rows, l, Ld, D, H, stride, scores, ctx};
+    dg_pool_for(pool, R, cross_rows, &j);
 }
 
 const float *dg_sublayer_in(const dg_model *m, const float *x, const dg_norm *ln, int n,

@@ -15,14 +15,15 @@ void dg_attn_packed(const float *qkv, int D, int H, const int *off, const int *l
                     float *scores, float *ctx);
 
 /* Decoder self-attention for layer l: appends each row's k, v (from qkv[R, 3D]) to its cache,
- * then attends over the row's history. scores: scratch of max(pos) + 1 floats. */
+ * then attends over the row's history. scores: per-thread scratch, thread w's at
+ * scores + w * stride, stride >= max(pos) + 1. Rows are split over the pool's threads. */
 void dg_attn_cached(const float *qkv, const dg_dec_row *rows, int R, int l, int D, int H,
-                    float *scores, float *ctx);
+                    float *scores, int stride, dg_pool *pool, float *ctx);
 
 /* Decoder cross-attention for layer l of Ld: q[R, D] against each row's sentence's cross K/V.
- * scores: scratch of max(S) floats. */
+ * scores as for dg_attn_cached, stride >= max(S). */
 void dg_attn_cross(const float *q, const dg_dec_row *rows, int R, int l, int Ld, int D, int H,
-                   float *scores, float *ctx);
+                   float *scores, int stride, dg_pool *pool, float *ctx);
 
 /* The sublayer input: LN(x) into h under pre-norm, x itself under post-norm. */
 const float *dg_sublayer_in(const dg_model *m, const float *x, const dg_norm *ln, int n,

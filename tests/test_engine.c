@@ -6,7 +6,8 @@
  *    <= 1e-4 x max|value| (our batch is packed; same numbers required);
  *  - every expected.jsonl line, greedy / beam4 / nbest4: ids exact, scores within 1e-4, each
  *    sentence decoded (a) alone, (b) with all lines and all three modes in one batch, (c) added
- *    one per step while others decode, (d) through dg_translate with a small max_batch;
+ *    one per step while others decode, (d) through dg_translate with a small max_batch, on a
+ *    two-thread batch (the search and attention loops split over its pool);
  *    "too_long" lines must be rejected with DG_E_INPUT;
  *  - cancel leaves the other sentences' results exact; hostile inputs get specific errors. */
 #include <jansson.h>
@@ -194,7 +195,8 @@ static int drain(dg_batch *b, const line_t *L, const char *how, int *n_ok)
 static void test_decoding(const dg_model *m, const line_t *L, int n, const char *variant)
 {
     dg_err err = {0};
-    dg_batch *b = dg_batch_create(m, 1, &err);
+    /* two threads: the attention and search loops run split over the batch's pool */
+    dg_batch *b = dg_batch_create(m, 2, &err);
     CHECK(b != NULL);
     int valid = 0, ok_alone[N_MODES] = {0}, ok_mixed = 0, ok_mid = 0, ok_tr = 0;
 
