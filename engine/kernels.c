@@ -163,12 +163,6 @@ void dg_k_add(float *x, const float *a, size_t n)
         x[i] += a[i];
 }
 
-void dg_k_bias_add(float *y, const float *b, int rows, int N)
-{
-    for (int r = 0; r < rows; r++)
-        dg_k_add(y + (size_t)r * N, b, (size_t)N);
-}
-
 void dg_k_activation(float *x, size_t n, dg_activation act)
 {
     size_t n8 = n & ~(size_t)7, i;

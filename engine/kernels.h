@@ -21,8 +21,6 @@ void dg_k_layernorm(const float *x, const float *g, const float *b, float *y, in
                     float eps);
 /* x[i] += a[i] */
 void dg_k_add(float *x, const float *a, size_t n);
-/* y[rows, N] += b[N] broadcast over rows. */
-void dg_k_bias_add(float *y, const float *b, int rows, int N);
 /* x[i] = act(x[i]) for the activation the architecture names. */
 void dg_k_activation(float *x, size_t n, dg_activation act);
 /* x[n] = softmax(x) in place. */
@@ -44,7 +42,6 @@ void dg_k_add_layernorm_ref(float *x, const float *a, const float *g, const floa
 void dg_k_layernorm_ref(const float *x, const float *g, const float *b, float *y, int rows,
                         int D, float eps);
 void dg_k_add_ref(float *x, const float *a, size_t n);
-void dg_k_bias_add_ref(float *y, const float *b, int rows, int N);
 void dg_k_activation_ref(float *x, size_t n, dg_activation act);
 void dg_k_softmax_ref(float *x, int n);
 void dg_k_log_softmax_ref(float *x, int n);

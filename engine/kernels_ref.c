@@ -45,13 +45,6 @@ void dg_k_add_ref(float *x, const float *a, size_t n)
         x[i] += a[i];
 }
 
-void dg_k_bias_add_ref(float *y, const float *b, int rows, int N)
-{
-    for (int r = 0; r < rows; r++)
-        for (int i = 0; i < N; i++)
-            y[(size_t)r * N + i] += b[i];
-}
-
 void dg_k_activation_ref(float *x, size_t n, dg_activation act)
 {
     for (size_t i = 0; i < n; i++) {

@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/kernels.h"
 #include "engine/model.h"
 
 void dg_gemm_linear(const float *x, int M, int K, const float *W, const float *b, int N,
@@ -18,9 +17,13 @@ void dg_gemm_linear(const float *x, int M, int K, const float *W, const float *b
 {
     if (M <= 0)
         return;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, x, K, W, K, 0.0f, y, N);
+    /* the bias seeds y and the GEMM accumulates onto it (beta = 1): one pass over y fewer than
+     * zeroing it (beta = 0) and adding the bias afterwards */
     if (b)
-        dg_k_bias_add(y, b, M, N);
+        for (int r = 0; r < M; r++)
+            memcpy(y + (size_t)r * N, b, (size_t)N * sizeof *y);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, x, K, W, K,
+                b ? 1.0f : 0.0f, y, N);
 }
 
 void dg_positions_marian(float *table, int P, int D)
