@@ -119,9 +119,21 @@ void dg_batch_free(dg_batch *b)
 }
 
 /* Keeps a sentence state for reuse (its buffers serve the next sentence). */
+/* A kept sentence state holds on to its largest buffers; beyond this many positions (cache
+ * time steps, source rows) they are released, so one long request does not pin its memory
+ * (up to tens of MB per sentence for a beam-4 base model) in every spare state. */
+#define DG_SPARE_KEEP_POSITIONS 128
+
 static void recycle(dg_batch *b, dg_sent *s)
 {
     dg_result_free(&s->res);
+    if (s->kv.cap > DG_SPARE_KEEP_POSITIONS)
+        dg_kv_free(&s->kv);
+    if (s->cross_cap > (size_t)DG_SPARE_KEEP_POSITIONS * b->m->Ld * 2 * b->m->D) {
+        free(s->cross_kv);
+        s->cross_kv = NULL;
+        s->cross_cap = 0;
+    }
     if (b->nspare < b->spare_cap ||
         !grow((void **)&b->spare, &b->spare_cap, b->nspare + 1, sizeof *b->spare))
         b->spare[b->nspare++] = s;
