@@ -18,7 +18,6 @@ import sys
 import yaml
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-PORT = 8080              # Dockerfile: ENV DRAGOMAN_PORT, EXPOSE
 REPLY_FLUSH_S = 2        # server/cmd_serve.c: after the drain, time to write the last replies
 DEFAULT_GRACE_MS = 10000
 
@@ -73,6 +72,19 @@ def schema_check(value, typename, path, k8s):
             problem(path, str(e))
 
 
+def dockerfile():
+    """The image's port and user, which the manifests must agree with."""
+    with open(os.path.join(HERE, "Dockerfile")) as f:
+        text = f.read()
+    expose = re.findall(r"^EXPOSE (\d+)$", text, re.M)
+    env_port = re.findall(r"\bDRAGOMAN_PORT=(\d+)", text)
+    user = re.findall(r"^USER (\d+):(\d+)$", text, re.M)
+    if len(expose) != 1 or env_port != expose or len(user) != 1:
+        problem("Dockerfile", "expected one EXPOSE equal to DRAGOMAN_PORT and one USER UID:GID")
+        return None, None
+    return int(expose[0]), tuple(map(int, user[0]))
+
+
 def serve_options(binary):
     """DRAGOMAN_* variables and their defaults, from `dragoman serve --help`."""
     out = subprocess.run([binary, "serve", "--help"], capture_output=True, text=True,
@@ -104,7 +116,7 @@ def subset(a, b):
     return all(b.get(k) == v for k, v in a.items())
 
 
-def check_k8s(docs, options, k8s):
+def check_k8s(docs, options, k8s, port, user):
     by_kind = {}
     for path, doc in docs:
         kind, api = doc.get("kind"), doc.get("apiVersion")
@@ -129,11 +141,11 @@ def check_k8s(docs, options, k8s):
         problem(dpath, "selector does not match the pod labels")
     (ctr,) = pod["spec"]["containers"]
     ports = {p.get("name"): p["containerPort"] for p in ctr.get("ports", [])}
-    if ports.get("http") != PORT:
-        problem(dpath, f"container port 'http' must be {PORT} (the image's DRAGOMAN_PORT)")
+    if ports.get("http") != port:
+        problem(dpath, f"container port 'http' must be {port} (the image's DRAGOMAN_PORT)")
     for probe, route in (("readinessProbe", "/ready"), ("livenessProbe", "/health")):
         get = ctr.get(probe, {}).get("httpGet", {})
-        if get.get("path") != route or get.get("port") not in ("http", PORT):
+        if get.get("path") != route or get.get("port") not in ("http", port):
             problem(dpath, f"{probe} must GET {route} on port http")
     res = ctr.get("resources", {})
     for side in ("requests", "limits"):
@@ -143,8 +155,11 @@ def check_k8s(docs, options, k8s):
     refs = [e["configMapRef"]["name"] for e in ctr.get("envFrom", []) if "configMapRef" in e]
     if refs != [cm["metadata"]["name"]]:
         problem(dpath, "envFrom must reference the ConfigMap")
-    if pod["spec"].get("securityContext", {}).get("runAsNonRoot") is not True:
+    sec = pod["spec"].get("securityContext", {})
+    if sec.get("runAsNonRoot") is not True:
         problem(dpath, "runAsNonRoot is not set")
+    if (sec.get("runAsUser", user[0]), sec.get("runAsGroup", user[1])) != user:
+        problem(dpath, f"runAsUser/runAsGroup differ from the image's USER {user[0]}:{user[1]}")
     env = dict(cm.get("data", {}))
     env.update({e["name"]: e.get("value", "") for e in ctr.get("env", [])})
     check_env(cpath, env, options)
@@ -159,7 +174,7 @@ def check_k8s(docs, options, k8s):
     spath, svc = by_kind["Service"][0]
     if not subset(svc["spec"]["selector"], labels):
         problem(spath, "selector does not match the Deployment's pod labels")
-    if any(p.get("targetPort") not in ("http", PORT) for p in svc["spec"]["ports"]):
+    if any(p.get("targetPort") not in ("http", port) for p in svc["spec"]["ports"]):
         problem(spath, "targetPort must be the container port http")
     hpath, hpa = by_kind["HorizontalPodAutoscaler"][0]
     ref = hpa["spec"]["scaleTargetRef"]
@@ -183,7 +198,7 @@ def check_kustomization(files, docs):
         problem(path, f"resources {sorted(listed)} differ from the files {sorted(others)}")
 
 
-def check_compose(path, doc, options):
+def check_compose(path, doc, options, port):
     svc = doc.get("services", {}).get("dragoman")
     if not svc:
         return problem(path, "no service 'dragoman'")
@@ -198,8 +213,8 @@ def check_compose(path, doc, options):
     limits = svc.get("deploy", {}).get("resources", {}).get("limits", {})
     if not {"cpus", "memory"} <= set(limits):
         problem(path, "deploy.resources.limits needs cpus and memory")
-    if not any(str(p).endswith(f":{PORT}") for p in svc.get("ports", [])):
-        problem(path, f"no port published to the container's {PORT}")
+    if not any(str(p).endswith(f":{port}") for p in svc.get("ports", [])):
+        problem(path, f"no port published to the container's {port}")
     env = svc.get("environment", {})
     if isinstance(env, list):
         env = dict(e.split("=", 1) for e in env)
@@ -229,15 +244,16 @@ def main():
     except ImportError:
         k8s = None
         print("validate: python3-kubernetes not installed, Kubernetes schema check skipped")
+    port, user = dockerfile()
     compose = load(os.path.join(HERE, "compose.yaml"))
     kdir = os.path.join(HERE, "k8s")
     files = sorted(os.path.join(kdir, f) for f in os.listdir(kdir) if f.endswith(".yaml"))
     docs = [d for f in files for d in load(f)]
     if not problems:
         for path, doc in compose:
-            check_compose(path, doc, options)
+            check_compose(path, doc, options, port)
         check_kustomization(files, docs)
-        check_k8s(docs, options, k8s)
+        check_k8s(docs, options, k8s, port, user)
     for p in problems:
         print("validate:", p)
     if problems:
