@@ -140,9 +140,13 @@ def check_k8s(docs, options, k8s, port, user):
     if not subset(dep["spec"]["selector"]["matchLabels"], labels):
         problem(dpath, "selector does not match the pod labels")
     (ctr,) = pod["spec"]["containers"]
+    env = dict(cm.get("data", {}))
+    env.update({e["name"]: e.get("value", "") for e in ctr.get("env", [])})
+    check_env(cpath, env, options)
+    port = int(env.get("DRAGOMAN_PORT", port))
     ports = {p.get("name"): p["containerPort"] for p in ctr.get("ports", [])}
     if ports.get("http") != port:
-        problem(dpath, f"container port 'http' must be {port} (the image's DRAGOMAN_PORT)")
+        problem(dpath, f"container port 'http' must be DRAGOMAN_PORT, {port}")
     for probe, route in (("readinessProbe", "/ready"), ("livenessProbe", "/health")):
         get = ctr.get(probe, {}).get("httpGet", {})
         if get.get("path") != route or get.get("port") not in ("http", port):
@@ -160,9 +164,6 @@ def check_k8s(docs, options, k8s, port, user):
         problem(dpath, "runAsNonRoot is not set")
     if (sec.get("runAsUser", user[0]), sec.get("runAsGroup", user[1])) != user:
         problem(dpath, f"runAsUser/runAsGroup differ from the image's USER {user[0]}:{user[1]}")
-    env = dict(cm.get("data", {}))
-    env.update({e["name"]: e.get("value", "") for e in ctr.get("env", [])})
-    check_env(cpath, env, options)
     pre_stop = ctr.get("lifecycle", {}).get("preStop", {}).get("exec", {}).get("command", [])
     sleep_s = float(pre_stop[1]) if pre_stop[:1] == ["sleep"] else 0
     need = sleep_s + grace_s(env, options) + REPLY_FLUSH_S
@@ -213,12 +214,13 @@ def check_compose(path, doc, options, port):
     limits = svc.get("deploy", {}).get("resources", {}).get("limits", {})
     if not {"cpus", "memory"} <= set(limits):
         problem(path, "deploy.resources.limits needs cpus and memory")
-    if not any(str(p).endswith(f":{port}") for p in svc.get("ports", [])):
-        problem(path, f"no port published to the container's {port}")
     env = svc.get("environment", {})
     if isinstance(env, list):
         env = dict(e.split("=", 1) for e in env)
     check_env(path, env, options)
+    port = int(env.get("DRAGOMAN_PORT", port))
+    if not any(str(p).endswith(f":{port}") for p in svc.get("ports", [])):
+        problem(path, f"no port published to DRAGOMAN_PORT, {port}")
     stop = duration_s(svc.get("stop_grace_period", "10s"))
     if stop < grace_s(env, options) + REPLY_FLUSH_S:
         problem(path, f"stop_grace_period {stop:g} s is shorter than the server's drain")
