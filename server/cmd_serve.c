@@ -12,10 +12,10 @@
 #include <time.h>
 
 #include "server/commands.h"
+#include "server/default_model.h"
 #include "server/http.h"
 #include "server/log.h"
 
-#define DEMO_MODEL "models/demo-en-de"
 #define REPLY_FLUSH_S 2.0  /* after the drain, time for resumed replies to be written */
 
 static void free_keys(dg_server *srv)
@@ -103,7 +103,7 @@ int cmd_serve(int argc, char **argv)
     static dg_registry reg;  /* large (paths per model): static, one server per process */
     dg_server srv = {.cfg = &cfg, .reg = &reg};
     if ((cfg.api_keys && load_keys(&srv, cfg.api_keys, &err)) ||
-        dg_registry_init(&reg, &cfg, DEMO_MODEL, &err)) {
+        dg_registry_init(&reg, &cfg, dg_default_model_dir(), &err)) {
         fprintf(stderr, "dragoman serve: %s\n", err.msg);
         free_keys(&srv);
         dg_serve_config_free(&cfg);

@@ -15,6 +15,7 @@
 
 #include "engine/engine.h"
 #include "server/commands.h"
+#include "server/default_model.h"
 #include "tokenizer/tokenizer.h"
 
 typedef struct {
@@ -34,9 +35,10 @@ typedef struct {
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: dragoman translate --model DIR [options] < input\n"
+            "usage: dragoman translate [--model DIR] [options] < input\n"
             "One input per line; translations on stdout in input order.\n"
-            "  --model DIR            Hugging Face checkpoint folder (weights + tokenizer)\n"
+            "  --model DIR            Hugging Face checkpoint folder (weights + tokenizer);\n"
+            "                         default: the bundled demo model (English to German)\n"
             "  --beam-size N          beams (default: the model's num_beams; 1 = greedy)\n"
             "  --n-best K             hypotheses per input (default 1, at most the beam size)\n"
             "  --max-new-tokens N     generated tokens at most (default: from the model)\n"
@@ -121,10 +123,8 @@ static int parse_args(int argc, char **argv, translate_args *a)
         fprintf(stderr, "dragoman translate: unexpected argument '%s'\n", argv[optind]);
         return -1;
     }
-    if (!a->model_dir) {
-        fprintf(stderr, "dragoman translate: --model DIR is required\n");
-        return -1;
-    }
+    if (!a->model_dir)
+        a->model_dir = dg_default_model_dir();
     return 0;
 }
 
