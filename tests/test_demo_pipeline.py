@@ -13,6 +13,9 @@ unit checks of its parts against independent references.
    PyTorch checkpoint; vocab.json the OPUS-MT layout covering every SentencePiece piece.
    The training must have learned: the exported model's dev loss is below that of a uniform
    guess, ln(V).
+3. The C engine loads the exported folder: `dragoman inspect` and models/demo/evaluate.py (which
+   decodes the test split with `dragoman translate`, beam 4) run on it; evaluate.py's BLEU and
+   chrF are checked against sacreBLEU's published and hand-computed values.
 
 Exit code 77 (ctest SKIP_RETURN_CODE) when Debian's mirror cannot be reached."""
 
@@ -45,6 +48,10 @@ def check(cond, what):
 
 def eq(got, want, what):
     check(got == want, "%s: got %r, want %r" % (what, got, want))
+
+
+def near(got, want, what):
+    check(abs(got - want) <= 1e-9 * max(1.0, abs(want)), "%s: got %r, want %r" % (what, got, want))
 
 
 # ---- .mo reader --------------------------------------------------------------------------
@@ -299,11 +306,60 @@ def test_pipeline(work):
     eq(re.findall(r"step-00000060.pt; dev nll ([0-9.]+)", out), full, "dev nll after resume")
 
 
+def test_metrics():
+    import evaluate
+    # chrF: the examples of the Hugging Face metric card, computed there with sacreBLEU 2.
+    near(evaluate.corpus_chrf(
+        ["The relationship between Obama and Netanyahu is not exactly friendly."],
+        ["The ties between Obama and Netanyahu are not particularly friendly."]),
+        61.576379378113785, "chrF, one pair")
+    near(evaluate.corpus_chrf(
+        ["The relationship between cats and dogs is not exactly friendly.",
+         "a good bookshop is just a genteel black hole that knows how to read."],
+        ["The relationship between dogs and cats is not exactly friendly.",
+         "A good bookshop is just a genteel Black Hole that knows how to read."]),
+        84.64214891738334, "chrF, two pairs")
+    # BLEU by hand: precisions 5/6, 3/5, 2/4, 1/3, equal lengths (BP 1); a shorter exact prefix
+    # (precisions 1, BP = exp(1 - 6/4)); no 4-gram at all gives 0 as in sacreBLEU (log 0).
+    near(evaluate.corpus_bleu(["the cat sat on the mat"], ["the cat sat on a mat"]),
+         100 * (5 / 6 * 3 / 5 * 2 / 4 * 1 / 3) ** 0.25, "BLEU, one pair")
+    near(evaluate.corpus_bleu(["the cat sat on"], ["the cat sat on a mat"]),
+         100 * math.exp(1 - 6 / 4), "BLEU, brevity penalty")
+    eq(evaluate.corpus_bleu(["the cat sat"], ["the cat sat"]), 0.0, "BLEU without 4-grams")
+    eq(evaluate.tokenize_13a("Hello, world! It costs $3.50 (approx.) 1-2."),
+       ["Hello", ",", "world", "!", "It", "costs", "$", "3.50", "(", "approx", ".", ")", "1",
+        "-", "2", "."], "13a tokenization")
+
+
+def test_engine_loads(work, dragoman):
+    model = os.path.join(work, "model")
+    r = subprocess.run([dragoman, "inspect", "--model", model, "--json"], capture_output=True,
+                       text=True)
+    check(r.returncode == 0, "dragoman inspect: " + r.stderr)
+    out = os.path.join(work, "eval.json")
+    r = subprocess.run([sys.executable, os.path.join(SRC, "models/demo/evaluate.py"), "--model",
+                        model, "--corpus", os.path.join(work, "corpus"), "--dragoman", dragoman,
+                        "--threads", "1", "--no-reference", "--out", out],
+                       capture_output=True, text=True)
+    check(r.returncode == 0, "evaluate.py: " + r.stdout[-1000:] + r.stderr[-2000:])
+    if r.returncode:
+        return
+    with open(out, encoding="utf-8") as f:
+        res = json.load(f)
+    with open(os.path.join(work, "corpus", "test.en"), encoding="utf-8") as f:
+        eq(res["test_pairs"], len(f.read().splitlines()), "evaluated test pairs")
+    check(0 <= res["test_bleu"] <= 100 and 0 <= res["test_chrf"] <= 100, "score ranges")
+    eq(len(res["ui"]), 20, "UI sentences translated")
+
+
 def main():
     test_mo()
     test_clean()
+    test_metrics()
     work = sys.argv[1] if len(sys.argv) > 1 else tempfile.mkdtemp(prefix="dg-demo-")
     test_pipeline(work)
+    if len(sys.argv) > 2 and not failed:
+        test_engine_loads(work, sys.argv[2])
     print("%d passed, %d failed" % (passed, failed))
     sys.exit(1 if failed else 0)
 
