@@ -9,7 +9,8 @@
 # Full run: about 2 minutes of corpus and vocabulary, then MINUTES (default 90) of training on
 # THREADS (default 2) CPU threads; the model folder is WORK/model. --smoke builds a tiny model
 # from a few small packages in well under 3 minutes (CI). SIZE, MINUTES, THREADS and DTYPE
-# (float32/float16) override the defaults.
+# (float32/float16) override the defaults. A time budget makes the step count depend on the
+# machine; STEPS=N (with a MINUTES large enough) reproduces a given run step for step.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 py=/usr/bin/python3
@@ -24,6 +25,7 @@ if [ $smoke = 1 ]; then
 else
   packages="$here/packages.txt"; vocab=8000; size=${SIZE:-micro}; minutes=${MINUTES:-90}
   train_args=()
+  [ -z "${STEPS:-}" ] || train_args=(--max-steps "$STEPS")
 fi
 threads=${THREADS:-2}
 
