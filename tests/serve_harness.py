@@ -39,7 +39,9 @@ class Check:
 
 class Server:
     def __init__(self, binary, model, *args, env=None):
-        cmd = [binary, "serve", "--model", model, "--host", "127.0.0.1", "--port", "0"] + list(args)
+        # model None: no --model, the server's default (the bundled demo model)
+        cmd = [binary, "serve"] + (["--model", model] if model else []) + [
+            "--host", "127.0.0.1", "--port", "0"] + list(args)
         e = dict(os.environ)
         e.setdefault("OPENBLAS_NUM_THREADS", "1")
         e.update(env or {})
