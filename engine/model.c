@@ -126,7 +126,11 @@ static dg_code pack_model(dg_model *m, dg_err *err)
     m->cross_kv_b = malloc((size_t)m->Ld * 2 * D * sizeof(float));
     if (!m->pos || !m->enc || !m->dec || !m->cross_kv_w || !m->cross_kv_b)
         return dg_err_set(err, DG_E_NOMEM, "model: out of memory packing weights");
-    dg_positions_marian(m->pos, m->P, D);
+    /* one case per dg_pos_kind: -Wswitch (with -Werror) fails the build for a kind the
+     * engine cannot compute, rather than a run-time check */
+    switch (m->q.positions) {
+    case DG_POS_SINUSOIDAL_MARIAN: dg_positions_marian(m->pos, m->P, D); break;
+    }
     for (int l = 0; l < m->Le; l++)
         if (pack_layer(&m->enc[l], &w->enc_layers[l], D, D / m->He, false, err))
             return err ? err->code : DG_E_NOMEM;
@@ -158,9 +162,6 @@ dg_code dg_model_pack(dg_model *m, dg_err *err)
     m->Le = m->w.n_enc_layers;
     m->Ld = m->w.n_dec_layers;
     m->embed_scale = m->q.scale_embedding ? sqrtf((float)m->D) : 1.0f;
-    if (m->q.positions != DG_POS_SINUSOIDAL_MARIAN)
-        return dg_err_set(err, DG_E_UNSUPPORTED, "model: position kind %d is not implemented",
-                          (int)m->q.positions);
     return pack_model(m, err);
 }
 
