@@ -14,7 +14,6 @@
     test_demo_model.py DRAGOMAN_BINARY"""
 import json
 import os
-import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -22,7 +21,6 @@ SRC = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(HERE, "reference"))
 sys.path.insert(0, os.path.join(SRC, "models", "demo"))
 import evaluate  # noqa: E402
-import marian_ref  # noqa: E402
 from serve_harness import Check, Server  # noqa: E402
 
 MODEL = os.path.join(SRC, "models", "demo-en-de")
@@ -39,31 +37,19 @@ def main():
     with open(os.path.join(SRC, "models", "demo", "ui-sentences.tsv"), encoding="utf-8") as f:
         ui = [l.rstrip("\n").split("\t") for l in f if l.strip()]
     lines = [u[0] for u in ui] + EDGE
-    env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
-
-    def run(args, inp):
-        r = subprocess.run([dragoman] + args, input="".join(l + "\n" for l in inp),
-                           capture_output=True, text=True, env=env, timeout=600)
-        check(r.returncode == 0, "dragoman %s: %s" % (" ".join(args), r.stderr))
-        return r.stdout.splitlines()
-
-    src_ids = [[int(t) for t in l.split()] for l in run(["tokenize", "--model", MODEL], lines)]
-    cfg, gen, model = marian_ref.load(MODEL)
-    texts = {}
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # inherited by every dragoman run
     for beams in (1, 4):
-        out = [json.loads(l) for l in run(["translate", "--beam-size", str(beams), "--format",
-                                           "jsonl"], lines)]
+        out = [json.loads(l) for l in evaluate.run_lines(
+            [dragoman, "translate", "--beam-size", str(beams), "--format", "jsonl"], lines)]
         check.eq(len(out), len(lines), "outputs, beam %d" % beams)
-        g = marian_ref.resolve_generation(cfg, gen, {"num_beams": beams})
-        for i, ids in enumerate(src_ids[:len(out)]):
-            want_ids, want_score = marian_ref.generate(model.step_fn(ids), g)[0]
+        ref = evaluate.reference_outputs(MODEL, dragoman, lines, beams)
+        for i, (want_ids, want_score) in enumerate(ref[:len(out)]):
             check.eq(out[i]["ids"][0], want_ids, "beam %d ids of %r" % (beams, lines[i][:40]))
             check(abs(out[i]["scores"][0] - want_score) <= 1e-4,
                   "beam %d score of %r: %r vs %r" % (beams, lines[i][:40], out[i]["scores"][0],
                                                      want_score))
-        texts[beams] = [o["text"][0] for o in out]
 
-    ui_hyp = texts[4][:len(ui)]
+    ui_hyp = [o["text"][0] for o in out[:len(ui)]]  # beam 4, the model's default
     chrf = evaluate.corpus_chrf(ui_hyp, [u[1] for u in ui])
     print("UI chrF %.2f (floor %.1f)" % (chrf, CHRF_FLOOR))
     check(chrf >= CHRF_FLOOR, "UI chrF %.2f below %.1f" % (chrf, CHRF_FLOOR))

@@ -119,17 +119,22 @@ def translate(args, lines):
     return [r["text"][0] for r in rows], [r["ids"][0] for r in rows], [r["scores"][0] for r in rows], dt
 
 
-def reference_check(args, lines, c_ids, c_scores):
-    """Beam search of marian_ref on the source ids `dragoman tokenize` gives (that tokenizer
-    reproduces Hugging Face's MarianTokenizer on the shared goldens)."""
+def reference_outputs(model_dir, dragoman, lines, beams):
+    """[(ids, score)] of the PyTorch reference's best hypothesis per line, decoded from the ids
+    `dragoman tokenize` gives (that tokenizer reproduces Hugging Face's MarianTokenizer on the
+    shared goldens)."""
     import marian_ref
-    cfg, gen, model = marian_ref.load(args.model)
-    g = marian_ref.resolve_generation(cfg, gen, {"num_beams": args.beams})
+    cfg, gen, model = marian_ref.load(model_dir)
+    g = marian_ref.resolve_generation(cfg, gen, {"num_beams": beams})
     src = [[int(t) for t in l.split()] for l in run_lines(
-        [args.dragoman, "tokenize", "--model", args.model], lines)]
+        [dragoman, "tokenize", "--model", model_dir], lines)]
+    return [marian_ref.generate(model.step_fn(ids), g)[0] for ids in src]
+
+
+def reference_check(args, lines, c_ids, c_scores):
     same, diffs = 0, []
-    for i, ids in enumerate(src):
-        ref_ids, ref_score = marian_ref.generate(model.step_fn(ids), g)[0]
+    ref = reference_outputs(args.model, args.dragoman, lines, args.beams)
+    for i, (ref_ids, ref_score) in enumerate(ref):
         if ref_ids == c_ids[i]:
             same += 1
         else:
