@@ -37,16 +37,7 @@ fail() { printf 'FAIL: %s\n' "$*" >&2; exit 1; }
 curl -fsI --connect-timeout 10 "$mirror/dists/bookworm/Release" >/dev/null ||
   { echo "docker/test.sh: skipped, $mirror is unreachable"; exit 77; }
 
-pkgs=(debootstrap buildah podman curl python3-yaml yamllint docker-compose)
-missing=()
-for p in "${pkgs[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  say "installing ${missing[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
+"$repo/scripts/setup" --docker
 
 say "validating compose.yaml and k8s/"
 /usr/bin/python3 "$repo/docker/validate.py"
