@@ -56,6 +56,11 @@ typedef struct {
     bool final_norms;            /* a final norm after the encoder/decoder stacks */
     bool scale_lm_input;         /* decoder output * D^-0.5 before the LM head (T5 tied head) */
     float layer_norm_eps;
+    /* what the table binds, for reports (the engine follows the weights themselves) */
+    bool rms_norm;               /* norms without bias */
+    bool gated_ffn;              /* fc1_noact bound */
+    bool embed_norm;             /* layernorm_embedding bound */
+    bool logits_bias;            /* a final_logits_bias buffer (optional in the file) */
 } dg_arch_quirks;
 
 typedef struct {

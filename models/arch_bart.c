@@ -101,6 +101,8 @@ static dg_code bart_plan(const dg_config *c, dg_model_weights *w, dg_arch_plan *
     q->scale_attention = true;
     q->normalize_before = q->final_norms = v.pre_norm;
     q->layer_norm_eps = c->layer_norm_eps;
+    q->embed_norm = v.learned_positions;
+    q->logits_bias = v.logits_bias;
     if ((rc = dg_plan_layers_alloc(c, w, err)))
         return rc;
     int64_t d = c->d_model, vs = c->vocab_size;

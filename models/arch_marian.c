@@ -56,6 +56,7 @@ dg_code dg_arch_marian_plan(const dg_config *c, dg_model_weights *w, dg_arch_pla
     w->quirks.final_norms = false;
     w->quirks.layer_norm_eps = c->layer_norm_eps;
     w->quirks.scale_attention = true;
+    w->quirks.logits_bias = true;
     if ((rc = dg_plan_layers_alloc(c, w, err)))
         return rc;
     /* MarianEncoder / MarianDecoder each own a [max_position_embeddings, D] sinusoid parameter */

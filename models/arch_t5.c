@@ -75,6 +75,8 @@ dg_code dg_arch_t5_plan(const dg_config *c, dg_model_weights *w, dg_arch_plan *p
     q->normalize_before = q->final_norms = true;
     q->scale_lm_input = c->tie_word_embeddings;
     q->layer_norm_eps = c->layer_norm_eps;
+    q->rms_norm = true;
+    q->gated_ffn = c->gated_ffn;
     if ((rc = dg_plan_layers_alloc(c, w, err)))
         return rc;
     int64_t d = c->d_model, v = c->vocab_size, h = c->encoder_heads;
