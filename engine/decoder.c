@@ -16,7 +16,7 @@ dg_code dg_decode_step(const dg_model *m, dg_fwd_ws *ws, const dg_dec_row *rows,
         Tmax = rows[r].pos + 1 > Tmax ? rows[r].pos + 1 : Tmax;
         Tmax = rows[r].S > Tmax ? rows[r].S : Tmax;
     }
-    int gated = m->dec[0].fc1_noact.w ? 2 : 1;
+    int gated = m->dec[0].w.fc1_noact.w ? 2 : 1;
     float *x = dg_buf_get(&ws->x, (size_t)R * D, err);
     float *h = dg_buf_get(&ws->h, (size_t)R * D, err);
     float *qkv = dg_buf_get(&ws->qkv, (size_t)R * 3 * A, err);
@@ -31,21 +31,21 @@ dg_code dg_decode_step(const dg_model *m, dg_fwd_ws *ws, const dg_dec_row *rows,
         dg_embed(m, 1, &rows[r].token, &rows[r].pos, 1, x + (size_t)r * D);
     for (int l = 0; l < m->Ld; l++) {
         const dg_layer *L = &m->dec[l];
-        const float *in = dg_sublayer_in(m, x, &L->ln_attn, R, h);
+        const float *in = dg_sublayer_in(m, x, &L->w.self_attn_ln, R, h);
         dg_gemm_linear(in, R, D, L->qkv_w, L->qkv_b, 3 * A, qkv);
         dg_attn_cached(qkv, rows, R, l, A, m->Hd, &m->dec_rel, scores, Tmax, ws->pool, ctx);
-        dg_gemm_linear(ctx, R, A, L->o.w, L->o.b, D, tmp);
-        dg_sublayer_out(m, x, tmp, &L->ln_attn, R);
+        dg_gemm_linear(ctx, R, A, L->w.o.w, L->w.o.b, D, tmp);
+        dg_sublayer_out(m, x, tmp, &L->w.self_attn_ln, R);
 
-        in = dg_sublayer_in(m, x, &L->ln_cross, R, h);
+        in = dg_sublayer_in(m, x, &L->w.cross_attn_ln, R, h);
         dg_gemm_linear(in, R, D, L->cq_w, L->cq_b, A, qkv);
         dg_attn_cross(qkv, rows, R, l, m->Ld, A, m->Hd, scores, Tmax, ws->pool, ctx);
-        dg_gemm_linear(ctx, R, A, L->co.w, L->co.b, D, tmp);
-        dg_sublayer_out(m, x, tmp, &L->ln_cross, R);
+        dg_gemm_linear(ctx, R, A, L->w.co.w, L->w.co.b, D, tmp);
+        dg_sublayer_out(m, x, tmp, &L->w.cross_attn_ln, R);
 
-        in = dg_sublayer_in(m, x, &L->ln_ffn, R, h);
+        in = dg_sublayer_in(m, x, &L->w.final_ln, R, h);
         dg_ffn(m, L, m->Fd, in, R, ffn, tmp);
-        dg_sublayer_out(m, x, tmp, &L->ln_ffn, R);
+        dg_sublayer_out(m, x, tmp, &L->w.final_ln, R);
     }
     if (m->q.final_norms)
         dg_k_add_layernorm(x, NULL, m->w.dec_final_ln.g, m->w.dec_final_ln.b, R, D,

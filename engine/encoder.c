@@ -20,7 +20,7 @@ dg_code dg_encode(const dg_model *m, dg_fwd_ws *ws, const int *ids, const int *o
     if (N == 0)
         return DG_OK;
     size_t ckv = (size_t)m->Ld * 2 * m->Ad;
-    int gated = m->Le > 0 && m->enc[0].fc1_noact.w ? 2 : 1;
+    int gated = m->Le > 0 && m->enc[0].w.fc1_noact.w ? 2 : 1;
     float *x = dg_buf_get(&ws->x, (size_t)N * D, err);
     float *h = dg_buf_get(&ws->h, (size_t)N * D, err);
     float *qkv = dg_buf_get(&ws->qkv, (size_t)N * 3 * A, err);
@@ -44,14 +44,14 @@ dg_code dg_encode(const dg_model *m, dg_fwd_ws *ws, const int *ids, const int *o
         }
     for (int l = 0; l < m->Le; l++) {
         const dg_layer *L = &m->enc[l];
-        const float *in = dg_sublayer_in(m, x, &L->ln_attn, N, h);
+        const float *in = dg_sublayer_in(m, x, &L->w.self_attn_ln, N, h);
         dg_gemm_linear(in, N, D, L->qkv_w, L->qkv_b, 3 * A, qkv);
         dg_attn_packed(qkv, A, m->He, &m->enc_rel, off, len, ns, scores, ctx);
-        dg_gemm_linear(ctx, N, A, L->o.w, L->o.b, D, tmp);
-        dg_sublayer_out(m, x, tmp, &L->ln_attn, N);
-        in = dg_sublayer_in(m, x, &L->ln_ffn, N, h);
+        dg_gemm_linear(ctx, N, A, L->w.o.w, L->w.o.b, D, tmp);
+        dg_sublayer_out(m, x, tmp, &L->w.self_attn_ln, N);
+        in = dg_sublayer_in(m, x, &L->w.final_ln, N, h);
         dg_ffn(m, L, m->Fe, in, N, ffn, tmp);
-        dg_sublayer_out(m, x, tmp, &L->ln_ffn, N);
+        dg_sublayer_out(m, x, tmp, &L->w.final_ln, N);
     }
     if (m->q.final_norms)
         dg_k_add_layernorm(x, NULL, m->w.enc_final_ln.g, m->w.enc_final_ln.b, N, D,

@@ -142,12 +142,12 @@ void dg_sublayer_out(const dg_model *m, float *x, const float *out, const dg_nor
 void dg_ffn(const dg_model *m, const dg_layer *L, int F, const float *h, int n, float *ffn,
             float *out)
 {
-    dg_gemm_linear(h, n, m->D, L->fc1.w, L->fc1.b, F, ffn);
+    dg_gemm_linear(h, n, m->D, L->w.fc1.w, L->w.fc1.b, F, ffn);
     dg_k_activation(ffn, (size_t)n * F, m->q.activation);
-    if (L->fc1_noact.w) {   /* gated: act(wi_0 h) * wi_1 h */
+    if (L->w.fc1_noact.w) {   /* gated: act(wi_0 h) * wi_1 h */
         float *lin = ffn + (size_t)n * F;
-        dg_gemm_linear(h, n, m->D, L->fc1_noact.w, L->fc1_noact.b, F, lin);
+        dg_gemm_linear(h, n, m->D, L->w.fc1_noact.w, L->w.fc1_noact.b, F, lin);
         dg_k_mul(ffn, lin, (size_t)n * F);
     }
-    dg_gemm_linear(ffn, n, F, L->fc2.w, L->fc2.b, m->D, out);
+    dg_gemm_linear(ffn, n, F, L->w.fc2.w, L->w.fc2.b, m->D, out);
 }

@@ -145,17 +145,9 @@ static dg_code pack_layer(dg_layer *L, const dg_layer_weights *w, int D, int dh,
     pack_linear(&w->q, A, D, s, L->qkv_w, L->qkv_b);
     pack_linear(&w->k, A, D, 1.0f, L->qkv_w + (size_t)A * D, L->qkv_b + A);
     pack_linear(&w->v, A, D, 1.0f, L->qkv_w + (size_t)2 * A * D, L->qkv_b + 2 * A);
-    L->o = w->o;
-    L->ln_attn = w->self_attn_ln;
-    if (decoder) {
+    if (decoder)
         pack_linear(&w->cq, A, D, s, L->cq_w, L->cq_b);
-        L->co = w->co;
-        L->ln_cross = w->cross_attn_ln;
-    }
-    L->fc1 = w->fc1;
-    L->fc1_noact = w->fc1_noact;
-    L->fc2 = w->fc2;
-    L->ln_ffn = w->final_ln;
+    L->w = *w;
     return DG_OK;
 }
 

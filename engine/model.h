@@ -25,18 +25,14 @@
 #include "models/arch.h"
 #include "models/checkpoint.h"
 
+/* A layer as the engine runs it: the checkpoint's views (models/arch.h; norms without bias are
+ * RMSNorm, fc1_noact makes the FFN gated) plus the projections packed at load. The packed
+ * q/k/v (and cross q) supersede w.q, w.k, w.v and w.cq; cross k/v live in dg_model.cross_kv_w. */
 typedef struct {
+    dg_layer_weights w;
     float *qkv_w;            /* [3A, D] q rows pre-scaled by dh^-0.5 (if scaled); owned */
     float *qkv_b;            /* [3A] (zeros where the checkpoint has no bias); owned */
-    dg_linear o;             /* [D, A] */
-    dg_norm ln_attn;         /* self_attn_layer_norm */
     float *cq_w, *cq_b;      /* decoder only: [A, D], [A], pre-scaled as q; owned */
-    dg_linear co;            /* decoder only: [D, A] */
-    dg_norm ln_cross;        /* decoder only */
-    dg_linear fc1;           /* [F, D] */
-    dg_linear fc1_noact;     /* [F, D] gated FFN's linear half; w NULL: plain FFN */
-    dg_linear fc2;           /* [D, F] */
-    dg_norm ln_ffn;          /* final_layer_norm */
 } dg_layer;
 
 /* T5 relative position bias of one stack: bias[h * span + i] for head h. Encoder (bidirectional):
