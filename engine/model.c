@@ -77,8 +77,9 @@ int dg_rel_bucket(int rel, int bidirectional, int buckets, int max_distance)
      * each operation in float32, truncated to long */
     float v = logf((float)rel / (float)max_exact) / (float)log((double)max_distance / max_exact) *
               (float)(n - max_exact);
-    int large = max_exact + (int)v;
-    return ret + (large < n - 1 ? large : n - 1);
+    if (!(v < (float)(n - max_exact)))   /* saturated (checked before the cast: v may be huge) */
+        return ret + n - 1;
+    return ret + max_exact + (int)v;
 }
 
 void dg_embed(const dg_model *m, int decoder, const int *ids, const int *pos, int n, float *x)

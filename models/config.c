@@ -55,8 +55,8 @@ static const int_key t5_keys[] = {
     {"d_kv", F(d_kv), true, 0, 1, DG_MAX_DIM},
     {"d_ff", F(encoder_ffn_dim), true, 0, 1, DG_MAX_DIM},
     {"vocab_size", F(vocab_size), true, 0, 1, DG_MAX_DIM},
-    {"relative_attention_num_buckets", F(rel_buckets), false, 32, 2, 4096},
-    {"relative_attention_max_distance", F(rel_max_distance), false, 128, 1, DG_MAX_DIM},
+    {"relative_attention_num_buckets", F(rel_buckets), false, 32, 4, 4096},
+    {"relative_attention_max_distance", F(rel_max_distance), false, 128, 1, 1 << 14},
     {"pad_token_id", F(pad_token_id), false, 0, 0, DG_MAX_DIM},
     {"eos_token_id", F(eos_token_id), false, 1, 0, DG_MAX_DIM},
     {"decoder_start_token_id", F(decoder_start_token_id), true, 0, 0, DG_MAX_DIM},
@@ -329,6 +329,11 @@ static dg_code read_t5(json_t *cj, const char *file, dg_config *c, dg_err *err)
         return rc;
     if (!(c->layer_norm_eps > 0))
         return dg_err_set(err, DG_E_CONFIG, "%s: layer_norm_epsilon must be > 0", file);
+    /* the bucket formula divides by log(max_distance / max_exact), max_exact = buckets / 2 in
+     * the decoder */
+    if (c->rel_max_distance <= c->rel_buckets / 2)
+        return dg_err_set(err, DG_E_CONFIG, "%s: relative_attention_max_distance %d must exceed half of "
+                          "relative_attention_num_buckets (%d)", file, c->rel_max_distance, c->rel_buckets);
     if (c->decoder_layers < 0)
         c->decoder_layers = c->encoder_layers;
     c->decoder_heads = c->encoder_heads;

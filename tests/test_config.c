@@ -259,6 +259,10 @@ static void test_t5(void)
     }
     CHECK_INT_EQ(load_t5("\"d_kv\": 0", &c, &err), DG_E_CONFIG);
     CHECK_CONTAINS(err.msg, "key 'd_kv' = 0 is out of range");
+    CHECK_INT_EQ(load_t5("\"relative_attention_max_distance\": 16", &c, &err), DG_E_CONFIG);
+    CHECK_CONTAINS(err.msg, "relative_attention_max_distance 16 must exceed half of");
+    CHECK_INT_EQ(load_t5("\"relative_attention_num_buckets\": 2", &c, &err), DG_E_CONFIG);
+    CHECK_CONTAINS(err.msg, "key 'relative_attention_num_buckets' = 2 is out of range");
     CHECK_INT_EQ(load_t5("\"layer_norm_epsilon\": 0", &c, &err), DG_E_CONFIG);
     CHECK_CONTAINS(err.msg, "layer_norm_epsilon must be > 0");
 }
