@@ -129,7 +129,7 @@ static void recycle(dg_batch *b, dg_sent *s)
     dg_result_free(&s->res);
     if (s->kv.cap > DG_SPARE_KEEP_POSITIONS)
         dg_kv_free(&s->kv);
-    if (s->cross_cap > (size_t)DG_SPARE_KEEP_POSITIONS * b->m->Ld * 2 * b->m->D) {
+    if (s->cross_cap > (size_t)DG_SPARE_KEEP_POSITIONS * b->m->Ld * 2 * b->m->Ad) {
         free(s->cross_kv);
         s->cross_kv = NULL;
         s->cross_cap = 0;
@@ -169,9 +169,11 @@ dg_code dg_batch_add(dg_batch *b, const int *src_ids, int n_src, const dg_search
     if (!s)
         return dg_err_set(err, DG_E_NOMEM, "batch: out of memory");
     s->o = *o;
+    /* only position tables bound the output (P is DG_MAX_DIM where positions are relative or
+     * computed for any length) */
     if (s->o.max_new_tokens > m->P)
         s->o.max_new_tokens = m->P;
-    size_t cross = (size_t)n_src * m->Ld * 2 * m->D;
+    size_t cross = (size_t)n_src * m->Ld * 2 * m->Ad;
     if (grow((void **)&s->src, &s->src_cap, n_src, sizeof *s->src))
         goto nomem;
     if (cross > s->cross_cap) {
@@ -181,7 +183,7 @@ dg_code dg_batch_add(dg_batch *b, const int *src_ids, int n_src, const dg_search
         s->cross_kv = c;
         s->cross_cap = cross;
     }
-    if (dg_search_reset(s, &m->cfg, m->Ld, m->D, err)) {
+    if (dg_search_reset(s, &m->cfg, m->Ld, m->Ad, err)) {
         recycle(b, s);
         return err ? err->code : DG_E_NOMEM;
     }

@@ -11,44 +11,48 @@ dg_code dg_decode_step(const dg_model *m, dg_fwd_ws *ws, const dg_dec_row *rows,
 {
     if (R == 0)
         return DG_OK;
-    int D = m->D, Tmax = 0;
+    int D = m->D, A = m->Ad, Tmax = 0;
     for (int r = 0; r < R; r++) {
         Tmax = rows[r].pos + 1 > Tmax ? rows[r].pos + 1 : Tmax;
         Tmax = rows[r].S > Tmax ? rows[r].S : Tmax;
     }
+    int gated = m->dec[0].w.fc1_noact.w ? 2 : 1;
     float *x = dg_buf_get(&ws->x, (size_t)R * D, err);
     float *h = dg_buf_get(&ws->h, (size_t)R * D, err);
-    float *qkv = dg_buf_get(&ws->qkv, (size_t)R * 3 * D, err);
-    float *ctx = dg_buf_get(&ws->ctx, (size_t)R * D, err);
+    float *qkv = dg_buf_get(&ws->qkv, (size_t)R * 3 * A, err);
+    float *ctx = dg_buf_get(&ws->ctx, (size_t)R * A, err);
     float *tmp = dg_buf_get(&ws->tmp, (size_t)R * D, err);
-    float *ffn = dg_buf_get(&ws->ffn, (size_t)R * m->Fd, err);
+    float *ffn = dg_buf_get(&ws->ffn, (size_t)R * m->Fd * gated, err);
     float *scores = dg_buf_get(&ws->scores, (size_t)Tmax * dg_pool_threads(ws->pool), err);
     if (!x || !h || !qkv || !ctx || !tmp || !ffn || !scores)
         return DG_E_NOMEM;
 
     for (int r = 0; r < R; r++)
-        dg_embed(m, m->w.dec_embed, &rows[r].token, &rows[r].pos, 1, x + (size_t)r * D);
+        dg_embed(m, 1, &rows[r].token, &rows[r].pos, 1, x + (size_t)r * D);
     for (int l = 0; l < m->Ld; l++) {
         const dg_layer *L = &m->dec[l];
-        const float *in = dg_sublayer_in(m, x, &L->ln_attn, R, h);
-        dg_gemm_linear(in, R, D, L->qkv_w, L->qkv_b, 3 * D, qkv);
-        dg_attn_cached(qkv, rows, R, l, D, m->Hd, scores, Tmax, ws->pool, ctx);
-        dg_gemm_linear(ctx, R, D, L->o.w, L->o.b, D, tmp);
-        dg_sublayer_out(m, x, tmp, &L->ln_attn, R);
+        const float *in = dg_sublayer_in(m, x, &L->w.self_attn_ln, R, h);
+        dg_gemm_linear(in, R, D, L->qkv_w, L->qkv_b, 3 * A, qkv);
+        dg_attn_cached(qkv, rows, R, l, A, m->Hd, &m->dec_rel, scores, Tmax, ws->pool, ctx);
+        dg_gemm_linear(ctx, R, A, L->w.o.w, L->w.o.b, D, tmp);
+        dg_sublayer_out(m, x, tmp, &L->w.self_attn_ln, R);
 
-        in = dg_sublayer_in(m, x, &L->ln_cross, R, h);
-        dg_gemm_linear(in, R, D, L->cq_w, L->cq_b, D, qkv);
-        dg_attn_cross(qkv, rows, R, l, m->Ld, D, m->Hd, scores, Tmax, ws->pool, ctx);
-        dg_gemm_linear(ctx, R, D, L->co.w, L->co.b, D, tmp);
-        dg_sublayer_out(m, x, tmp, &L->ln_cross, R);
+        in = dg_sublayer_in(m, x, &L->w.cross_attn_ln, R, h);
+        dg_gemm_linear(in, R, D, L->cq_w, L->cq_b, A, qkv);
+        dg_attn_cross(qkv, rows, R, l, m->Ld, A, m->Hd, scores, Tmax, ws->pool, ctx);
+        dg_gemm_linear(ctx, R, A, L->w.co.w, L->w.co.b, D, tmp);
+        dg_sublayer_out(m, x, tmp, &L->w.cross_attn_ln, R);
 
-        in = dg_sublayer_in(m, x, &L->ln_ffn, R, h);
+        in = dg_sublayer_in(m, x, &L->w.final_ln, R, h);
         dg_ffn(m, L, m->Fd, in, R, ffn, tmp);
-        dg_sublayer_out(m, x, tmp, &L->ln_ffn, R);
+        dg_sublayer_out(m, x, tmp, &L->w.final_ln, R);
     }
     if (m->q.final_norms)
         dg_k_add_layernorm(x, NULL, m->w.dec_final_ln.g, m->w.dec_final_ln.b, R, D,
                            m->q.layer_norm_eps);
+    if (m->lm_scale != 1.0f)
+        for (size_t i = 0; i < (size_t)R * D; i++)
+            x[i] *= m->lm_scale;
     dg_gemm_linear(x, R, D, m->w.lm_head, m->w.final_logits_bias, m->Vt, logits);
     return DG_OK;
 }

@@ -12,40 +12,46 @@
 dg_code dg_encode(const dg_model *m, dg_fwd_ws *ws, const int *ids, const int *off,
                   const int *len, int ns, float *const *cross_kv, dg_err *err)
 {
-    int D = m->D, N = 0, Smax = 0;
+    int D = m->D, A = m->Ae, N = 0, Smax = 0;
     for (int i = 0; i < ns; i++) {
         N += len[i];
         Smax = len[i] > Smax ? len[i] : Smax;
     }
     if (N == 0)
         return DG_OK;
-    size_t ckv = (size_t)m->Ld * 2 * D;
+    size_t ckv = (size_t)m->Ld * 2 * m->Ad;
+    int gated = m->Le > 0 && m->enc[0].w.fc1_noact.w ? 2 : 1;
     float *x = dg_buf_get(&ws->x, (size_t)N * D, err);
     float *h = dg_buf_get(&ws->h, (size_t)N * D, err);
-    float *qkv = dg_buf_get(&ws->qkv, (size_t)N * 3 * D, err);
-    float *ctx = dg_buf_get(&ws->ctx, (size_t)N * D, err);
+    float *qkv = dg_buf_get(&ws->qkv, (size_t)N * 3 * A, err);
+    float *ctx = dg_buf_get(&ws->ctx, (size_t)N * A, err);
     float *tmp = dg_buf_get(&ws->tmp, (size_t)N * D, err);
-    float *ffn = dg_buf_get(&ws->ffn, (size_t)N * m->Fe, err);
+    float *ffn = dg_buf_get(&ws->ffn, (size_t)N * m->Fe * gated, err);
     float *scores = dg_buf_get(&ws->scores, (size_t)Smax * Smax, err);
     float *cross = dg_buf_get(&ws->cross, (size_t)N * ckv, err);
     if (!x || !h || !qkv || !ctx || !tmp || !ffn || !scores || !cross)
         return DG_E_NOMEM;
 
+    int pad = m->cfg.pad_token_id;
     for (int i = 0; i < ns; i++)
-        for (int s = 0; s < len[i]; s++) {
+        for (int s = 0, p = 0; s < len[i]; s++) {
             int r = off[i] + s;
-            dg_embed(m, m->w.enc_embed, &ids[r], &s, 1, x + (size_t)r * D);
+            /* fairseq positions count only the non-pad tokens before (create_position_ids_from_
+             * input_ids); the others use the index */
+            int pos = m->q.positions == DG_POS_SINUSOIDAL_FAIRSEQ ? p : s;
+            p += ids[r] != pad;
+            dg_embed(m, 0, &ids[r], &pos, 1, x + (size_t)r * D);
         }
     for (int l = 0; l < m->Le; l++) {
         const dg_layer *L = &m->enc[l];
-        const float *in = dg_sublayer_in(m, x, &L->ln_attn, N, h);
-        dg_gemm_linear(in, N, D, L->qkv_w, L->qkv_b, 3 * D, qkv);
-        dg_attn_packed(qkv, D, m->He, off, len, ns, scores, ctx);
-        dg_gemm_linear(ctx, N, D, L->o.w, L->o.b, D, tmp);
-        dg_sublayer_out(m, x, tmp, &L->ln_attn, N);
-        in = dg_sublayer_in(m, x, &L->ln_ffn, N, h);
+        const float *in = dg_sublayer_in(m, x, &L->w.self_attn_ln, N, h);
+        dg_gemm_linear(in, N, D, L->qkv_w, L->qkv_b, 3 * A, qkv);
+        dg_attn_packed(qkv, A, m->He, &m->enc_rel, off, len, ns, scores, ctx);
+        dg_gemm_linear(ctx, N, A, L->w.o.w, L->w.o.b, D, tmp);
+        dg_sublayer_out(m, x, tmp, &L->w.self_attn_ln, N);
+        in = dg_sublayer_in(m, x, &L->w.final_ln, N, h);
         dg_ffn(m, L, m->Fe, in, N, ffn, tmp);
-        dg_sublayer_out(m, x, tmp, &L->ln_ffn, N);
+        dg_sublayer_out(m, x, tmp, &L->w.final_ln, N);
     }
     if (m->q.final_norms)
         dg_k_add_layernorm(x, NULL, m->w.enc_final_ln.g, m->w.enc_final_ln.b, N, D,

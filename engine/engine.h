@@ -33,8 +33,9 @@ typedef struct {
     int num_beams;            /* 1 = greedy search */
     int num_return_sequences; /* n-best, <= num_beams */
     int max_new_tokens;       /* generated tokens at most (max_length - 1 when only that is set);
-                               * values beyond max_position_embeddings are clamped to it, since
-                               * the decoder has no position for more tokens */
+                               * with a position table (Marian, BART, mBART) values beyond
+                               * max_position_embeddings are clamped to it, since the decoder
+                               * has no position for more tokens; T5 and M2M100 have no limit */
     int min_length;           /* HF min_length: counts the decoder start token */
     float length_penalty;
     int early_stopping;       /* 0 false, 1 true, 2 "never" */

@@ -106,9 +106,34 @@ static float act1(float x, dg_activation act)
     return buf[0];
 }
 
+/* T5LayerNorm: y = g * (x * rsqrt(mean(x^2) + eps)), no mean, no bias, float32 throughout. */
+static void rmsnorm_row(const float *x, const float *g, float *y, int D, float eps)
+{
+    int n8 = D & ~7, i;
+    __m256 acc = _mm256_setzero_ps();
+    for (i = 0; i < n8; i += 8) {
+        __m256 v = _mm256_loadu_ps(x + i);
+        acc = _mm256_fmadd_ps(v, v, acc);
+    }
+    float ss = hsum(acc);
+    for (; i < D; i++)
+        ss += x[i] * x[i];
+    float inv = 1.0f / sqrtf(ss / D + eps);
+    __m256 vi = _mm256_set1_ps(inv);
+    for (i = 0; i < n8; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_loadu_ps(g + i),
+                                              _mm256_mul_ps(_mm256_loadu_ps(x + i), vi)));
+    for (; i < D; i++)
+        y[i] = g[i] * (x[i] * inv);
+}
+
 static void layernorm_row(const float *x, const float *g, const float *b, float *y, int D,
                           float eps)
 {
+    if (!b) {
+        rmsnorm_row(x, g, y, D, eps);
+        return;
+    }
     int n8 = D & ~7, i;
     __m256 acc = _mm256_setzero_ps();
     for (i = 0; i < n8; i += 8)
@@ -161,6 +186,15 @@ void dg_k_add(float *x, const float *a, size_t n)
         _mm256_storeu_ps(x + i, _mm256_add_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(a + i)));
     for (; i < n; i++)
         x[i] += a[i];
+}
+
+void dg_k_mul(float *x, const float *a, size_t n)
+{
+    size_t n8 = n & ~(size_t)7, i;
+    for (i = 0; i < n8; i += 8)
+        _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(a + i)));
+    for (; i < n; i++)
+        x[i] *= a[i];
 }
 
 void dg_k_activation(float *x, size_t n, dg_activation act)

@@ -13,7 +13,7 @@
 #include "models/arch.h"
 
 /* x[rows, D] = LayerNorm(x + a) with gain g[D], bias b[D] (biased variance, as torch). a may be
- * NULL (plain LayerNorm in place). */
+ * NULL (plain LayerNorm in place). b NULL: RMSNorm (T5LayerNorm: g * x / sqrt(mean(x^2) + eps)). */
 void dg_k_add_layernorm(float *x, const float *a, const float *g, const float *b, int rows,
                         int D, float eps);
 /* y[rows, D] = LayerNorm(x) (x untouched): the pre-norm path. */
@@ -21,6 +21,8 @@ void dg_k_layernorm(const float *x, const float *g, const float *b, float *y, in
                     float eps);
 /* x[i] += a[i] */
 void dg_k_add(float *x, const float *a, size_t n);
+/* x[i] *= a[i] */
+void dg_k_mul(float *x, const float *a, size_t n);
 /* x[i] = act(x[i]) for the activation the architecture names. */
 void dg_k_activation(float *x, size_t n, dg_activation act);
 /* x[n] = softmax(x) in place. */
@@ -42,6 +44,7 @@ void dg_k_add_layernorm_ref(float *x, const float *a, const float *g, const floa
 void dg_k_layernorm_ref(const float *x, const float *g, const float *b, float *y, int rows,
                         int D, float eps);
 void dg_k_add_ref(float *x, const float *a, size_t n);
+void dg_k_mul_ref(float *x, const float *a, size_t n);
 void dg_k_activation_ref(float *x, size_t n, dg_activation act);
 void dg_k_softmax_ref(float *x, int n);
 void dg_k_log_softmax_ref(float *x, int n);

@@ -8,6 +8,15 @@
 static void layernorm_row(const float *x, const float *g, const float *b, float *y, int D,
                           float eps)
 {
+    if (!b) {   /* RMSNorm */
+        double ss = 0;
+        for (int i = 0; i < D; i++)
+            ss += (double)x[i] * x[i];
+        float inv = (float)(1.0 / sqrt(ss / D + eps));
+        for (int i = 0; i < D; i++)
+            y[i] = g[i] * (x[i] * inv);
+        return;
+    }
     double mean = 0, var = 0;
     for (int i = 0; i < D; i++)
         mean += x[i];
@@ -43,6 +52,12 @@ void dg_k_add_ref(float *x, const float *a, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         x[i] += a[i];
+}
+
+void dg_k_mul_ref(float *x, const float *a, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] *= a[i];
 }
 
 void dg_k_activation_ref(float *x, size_t n, dg_activation act)

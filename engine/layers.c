@@ -7,48 +7,66 @@
 #include "engine/kernels.h"
 #include "engine/layers.h"
 
-void dg_attn_packed(const float *qkv, int D, int H, const int *off, const int *len, int ns,
-                    float *scores, float *ctx)
+void dg_attn_packed(const float *qkv, int A, int H, const dg_rel_bias *rb, const int *off,
+                    const int *len, int ns, float *scores, float *ctx)
 {
-    int dh = D / H, ld = 3 * D;
+    int dh = A / H, ld = 3 * A;
     for (int i = 0; i < ns; i++) {
         int S = len[i];
         const float *base = qkv + (size_t)off[i] * ld;
         for (int h = 0; h < H; h++) {
-            const float *q = base + h * dh, *k = base + D + h * dh, *v = base + 2 * D + h * dh;
+            const float *q = base + h * dh, *k = base + A + h * dh, *v = base + 2 * A + h * dh;
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, S, S, dh, 1.0f, q, ld, k, ld,
                         0.0f, scores, S);
-            for (int s = 0; s < S; s++)
-                dg_k_softmax(scores + (size_t)s * S, S);
+            for (int s = 0; s < S; s++) {
+                float *row = scores + (size_t)s * S;
+                if (rb && rb->bias) {
+                    const float *b = rb->bias + (size_t)h * rb->span + rb->maxd;
+                    for (int t = 0; t < S; t++) {
+                        int rel = t - s;
+                        row[t] += b[rel < -rb->maxd ? -rb->maxd : rel > rb->maxd ? rb->maxd : rel];
+                    }
+                }
+                dg_k_softmax(row, S);
+            }
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, S, dh, S, 1.0f, scores, S, v,
-                        ld, 0.0f, ctx + (size_t)off[i] * D + h * dh, D);
+                        ld, 0.0f, ctx + (size_t)off[i] * A + h * dh, A);
         }
     }
 }
 
 typedef struct {
-    const float *q;          /* cached: qkv [R, 3D]; cross: q [R, D] */
+    const float *q;          /* cached: qkv [R, 3A]; cross: q [R, A] */
     const dg_dec_row *rows;
-    int l, Ld, D, H, stride;
+    const dg_rel_bias *rb;
+    int l, Ld, A, H, stride;
     float *scores, *ctx;
 } dg_attn_job;
 
 static void cached_rows(void *arg, int begin, int end, int worker)
 {
     const dg_attn_job *j = arg;
-    int D = j->D, dh = D / j->H, l = j->l;
+    int A = j->A, dh = A / j->H, l = j->l;
     float *scores = j->scores + (size_t)worker * j->stride;
+    const dg_rel_bias *rb = j->rb && j->rb->bias ? j->rb : NULL;
     for (int r = begin; r < end; r++) {
         const dg_dec_row *row = &j->rows[r];
         const dg_kv *kv = row->kv;
         const int *anc = kv->anc + (size_t)row->slot * kv->cap;
         int T = row->pos + 1;
-        float *out = j->ctx + (size_t)r * D;
-        memset(out, 0, D * sizeof(float));
+        float *out = j->ctx + (size_t)r * A;
+        memset(out, 0, A * sizeof(float));
         for (int h = 0; h < j->H; h++) {
-            const float *q = j->q + (size_t)r * 3 * D + h * dh;
+            const float *q = j->q + (size_t)r * 3 * A + h * dh;
             for (int t = 0; t < T; t++)
                 scores[t] = dg_k_dot(q, dg_kv_row(kv, t, l, 0, anc[t]) + h * dh, dh);
+            if (rb) {   /* causal: key t is row->pos - t behind the query */
+                const float *b = rb->bias + (size_t)h * rb->span;
+                for (int t = 0; t < T; t++) {
+                    int back = row->pos - t;
+                    scores[t] += b[back < rb->maxd ? back : rb->maxd];
+                }
+            }
             dg_k_softmax(scores, T);
             for (int t = 0; t < T; t++)
                 dg_k_axpy(out + h * dh, scores[t], dg_kv_row(kv, t, l, 1, anc[t]) + h * dh, dh);
@@ -56,33 +74,33 @@ static void cached_rows(void *arg, int begin, int end, int worker)
     }
 }
 
-void dg_attn_cached(const float *qkv, const dg_dec_row *rows, int R, int l, int D, int H,
-                    float *scores, int stride, dg_pool *pool, float *ctx)
+void dg_attn_cached(const float *qkv, const dg_dec_row *rows, int R, int l, int A, int H,
+                    const dg_rel_bias *rb, float *scores, int stride, dg_pool *pool, float *ctx)
 {
     /* appends first (serially: rows of one sentence share its cache) */
     for (int r = 0; r < R; r++) {
         const dg_dec_row *row = &rows[r];
-        const float *src = qkv + (size_t)r * 3 * D;
-        memcpy(dg_kv_row(row->kv, row->pos, l, 0, row->slot), src + D, D * sizeof(float));
-        memcpy(dg_kv_row(row->kv, row->pos, l, 1, row->slot), src + 2 * D, D * sizeof(float));
+        const float *src = qkv + (size_t)r * 3 * A;
+        memcpy(dg_kv_row(row->kv, row->pos, l, 0, row->slot), src + A, A * sizeof(float));
+        memcpy(dg_kv_row(row->kv, row->pos, l, 1, row->slot), src + 2 * A, A * sizeof(float));
     }
-    dg_attn_job j = {qkv, rows, l, 0, D, H, stride, scores, ctx};
+    dg_attn_job j = {qkv, rows, rb, l, 0, A, H, stride, scores, ctx};
     dg_pool_for(pool, R, cached_rows, &j);
 }
 
 static void cross_rows(void *arg, int begin, int end, int worker)
 {
     const dg_attn_job *j = arg;
-    int D = j->D, dh = D / j->H;
-    size_t stride = (size_t)j->Ld * 2 * D;
+    int A = j->A, dh = A / j->H;
+    size_t stride = (size_t)j->Ld * 2 * A;
     float *scores = j->scores + (size_t)worker * j->stride;
     for (int r = begin; r < end; r++) {
         const dg_dec_row *row = &j->rows[r];
-        const float *kbase = row->cross_kv + (size_t)j->l * 2 * D, *vbase = kbase + D;
-        float *out = j->ctx + (size_t)r * D;
-        memset(out, 0, D * sizeof(float));
+        const float *kbase = row->cross_kv + (size_t)j->l * 2 * A, *vbase = kbase + A;
+        float *out = j->ctx + (size_t)r * A;
+        memset(out, 0, A * sizeof(float));
         for (int h = 0; h < j->H; h++) {
-            const float *qh = j->q + (size_t)r * D + h * dh;
+            const float *qh = j->q + (size_t)r * A + h * dh;
             for (int s = 0; s < row->S; s++)
                 scores[s] = dg_k_dot(qh, kbase + s * stride + h * dh, dh);
             dg_k_softmax(scores, row->S);
@@ -92,11 +110,16 @@ static void cross_rows(void *arg, int begin, int end, int worker)
     }
 }
 
-void dg_attn_cross(const float *q, const dg_dec_row *rows, int R, int l, int Ld, int D, int H,
+void dg_attn_cross(const float *q, const dg_dec_row *rows, int R, int l, int Ld, int A, int H,
                    float *scores, int stride, dg_pool *pool, float *ctx)
 {
-    dg_attn_job j = {q, rows, l, Ld, D, H, stride, scores, ctx};
+    dg_attn_job j = {q, rows, NULL, l, Ld, A, H, stride, scores, ctx};
     dg_pool_for(pool, R, cross_rows, &j);
+}
+
+void dg_norm_rows(const dg_model *m, const float *x, const dg_norm *ln, int n, float *y)
+{
+    dg_k_layernorm(x, ln->g, ln->b, y, n, m->D, m->q.layer_norm_eps);
 }
 
 const float *dg_sublayer_in(const dg_model *m, const float *x, const dg_norm *ln, int n,
@@ -104,7 +127,7 @@ const float *dg_sublayer_in(const dg_model *m, const float *x, const dg_norm *ln
 {
     if (!m->q.normalize_before)
         return x;
-    dg_k_layernorm(x, ln->g, ln->b, h, n, m->D, m->q.layer_norm_eps);
+    dg_norm_rows(m, x, ln, n, h);
     return h;
 }
 
@@ -119,7 +142,12 @@ void dg_sublayer_out(const dg_model *m, float *x, const float *out, const dg_nor
 void dg_ffn(const dg_model *m, const dg_layer *L, int F, const float *h, int n, float *ffn,
             float *out)
 {
-    dg_gemm_linear(h, n, m->D, L->fc1.w, L->fc1.b, F, ffn);
+    dg_gemm_linear(h, n, m->D, L->w.fc1.w, L->w.fc1.b, F, ffn);
     dg_k_activation(ffn, (size_t)n * F, m->q.activation);
-    dg_gemm_linear(ffn, n, F, L->fc2.w, L->fc2.b, m->D, out);
+    if (L->w.fc1_noact.w) {   /* gated: act(wi_0 h) * wi_1 h */
+        float *lin = ffn + (size_t)n * F;
+        dg_gemm_linear(h, n, m->D, L->w.fc1_noact.w, L->w.fc1_noact.b, F, lin);
+        dg_k_mul(ffn, lin, (size_t)n * F);
+    }
+    dg_gemm_linear(ffn, n, F, L->w.fc2.w, L->w.fc2.b, m->D, out);
 }

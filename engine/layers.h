@@ -3,35 +3,40 @@
  *
  * DESIGN. Projections are GEMMs done by the callers (they know how many rows a step has); the
  * functions here do the per-row and per-head work between the GEMMs. Queries arrive already
- * scaled by dh^-0.5 (folded into the packed weights at load). */
+ * scaled by dh^-0.5 where the architecture scales (folded into the packed weights at load).
+ * A = H * dh is the attention width; rb, when its bias is non-NULL, adds T5's relative position
+ * bias to the scores. */
 #ifndef DG_LAYERS_H
 #define DG_LAYERS_H
 
 #include "engine/forward.h"
 
-/* Encoder self-attention over packed sentences: qkv[N, 3D] (q | k | v per row) → ctx[N, D].
+/* Encoder self-attention over packed sentences: qkv[N, 3A] (q | k | v per row) → ctx[N, A].
  * Sentence i owns rows [off[i], off[i] + len[i]); scores is scratch of max(len)^2 floats. */
-void dg_attn_packed(const float *qkv, int D, int H, const int *off, const int *len, int ns,
-                    float *scores, float *ctx);
+void dg_attn_packed(const float *qkv, int A, int H, const dg_rel_bias *rb, const int *off,
+                    const int *len, int ns, float *scores, float *ctx);
 
-/* Decoder self-attention for layer l: appends each row's k, v (from qkv[R, 3D]) to its cache,
+/* Decoder self-attention for layer l: appends each row's k, v (from qkv[R, 3A]) to its cache,
  * then attends over the row's history. scores: per-thread scratch, thread w's at
  * scores + w * stride, stride >= max(pos) + 1. Rows are split over the pool's threads. */
-void dg_attn_cached(const float *qkv, const dg_dec_row *rows, int R, int l, int D, int H,
-                    float *scores, int stride, dg_pool *pool, float *ctx);
+void dg_attn_cached(const float *qkv, const dg_dec_row *rows, int R, int l, int A, int H,
+                    const dg_rel_bias *rb, float *scores, int stride, dg_pool *pool, float *ctx);
 
-/* Decoder cross-attention for layer l of Ld: q[R, D] against each row's sentence's cross K/V.
+/* Decoder cross-attention for layer l of Ld: q[R, A] against each row's sentence's cross K/V.
  * scores as for dg_attn_cached, stride >= max(S). */
-void dg_attn_cross(const float *q, const dg_dec_row *rows, int R, int l, int Ld, int D, int H,
+void dg_attn_cross(const float *q, const dg_dec_row *rows, int R, int l, int Ld, int A, int H,
                    float *scores, int stride, dg_pool *pool, float *ctx);
 
+/* Norms are LayerNorm, or RMSNorm when ln has no bias. */
+void dg_norm_rows(const dg_model *m, const float *x, const dg_norm *ln, int n, float *y);
 /* The sublayer input: LN(x) into h under pre-norm, x itself under post-norm. */
 const float *dg_sublayer_in(const dg_model *m, const float *x, const dg_norm *ln, int n,
                             float *h);
 /* Adds the sublayer output: x += out (pre-norm) or x = LN(x + out) (post-norm). */
 void dg_sublayer_out(const dg_model *m, float *x, const float *out, const dg_norm *ln, int n);
 
-/* out[n, D] = fc2(act(fc1(h))); ffn is scratch [n, F]. */
+/* out[n, D] = fc2(act(fc1(h))), or fc2(act(fc1(h)) * fc1_noact(h)) when gated; ffn is scratch
+ * [n, F] ([n, 2F] when gated). */
 void dg_ffn(const dg_model *m, const dg_layer *L, int F, const float *h, int n, float *ffn,
             float *out);
 

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/kernels.h"
 #include "engine/model.h"
 
 void dg_gemm_linear(const float *x, int M, int K, const float *W, const float *b, int N,
@@ -43,69 +44,127 @@ void dg_positions_marian(float *table, int P, int D)
     }
 }
 
-void dg_embed(const dg_model *m, const float *embed, const int *ids, const int *pos, int n,
-              float *x)
+void dg_position_fairseq(float *out, int row, int D)
 {
-    int D = m->D;
-    for (int i = 0; i < n; i++) {
-        const float *e = embed + (size_t)ids[i] * D;
-        const float *pe = m->pos + (size_t)pos[i] * D;
-        float *xr = x + (size_t)i * D;
-        for (int j = 0; j < D; j++)
-            xr[j] = e[j] * m->embed_scale + pe[j];
+    /* M2M100SinusoidalPositionalEmbedding.get_embedding in float32: freq_i = exp(i * -c) with
+     * c = ln(10000) / (half - 1), angle = row * freq_i, [sin | cos], a zero column for odd D */
+    int half = D / 2;
+    float c = (float)(log(10000.0) / (half - 1));
+    for (int i = 0; i < half; i++) {
+        float a = (float)row * expf((float)i * -c);
+        out[i] = sinf(a);
+        out[half + i] = cosf(a);
     }
+    if (D % 2)
+        out[D - 1] = 0.0f;
 }
 
-/* Copies W [rows, D] (scaled) into dst and b [rows] (scaled, zeros when absent) into bdst. */
-static void pack_linear(const dg_linear *l, int rows, int D, float scale, float *dst, float *bdst)
+int dg_rel_bucket(int rel, int bidirectional, int buckets, int max_distance)
 {
-    for (size_t i = 0; i < (size_t)rows * D; i++)
+    int ret = 0, n = buckets;
+    if (bidirectional) {
+        n /= 2;
+        if (rel > 0)
+            ret += n;
+        rel = rel < 0 ? -rel : rel;
+    } else {
+        rel = rel < 0 ? -rel : 0;
+    }
+    int max_exact = n / 2;
+    if (rel < max_exact)
+        return ret + rel;
+    /* torch: log(float(rel) / max_exact) / math.log(max_distance / max_exact) * (n - max_exact),
+     * each operation in float32, truncated to long */
+    float v = logf((float)rel / (float)max_exact) / (float)log((double)max_distance / max_exact) *
+              (float)(n - max_exact);
+    if (!(v < (float)(n - max_exact)))   /* saturated (checked before the cast: v may be huge) */
+        return ret + n - 1;
+    return ret + max_exact + (int)v;
+}
+
+void dg_embed(const dg_model *m, int decoder, const int *ids, const int *pos, int n, float *x)
+{
+    int D = m->D;
+    const float *embed = decoder ? m->w.dec_embed : m->w.enc_embed;
+    const float *table = decoder ? m->dec_pos : m->enc_pos;
+    const dg_norm *ln = decoder ? &m->w.dec_embed_ln : &m->w.enc_embed_ln;
+    for (int i = 0; i < n; i++) {
+        const float *e = embed + (size_t)ids[i] * D;
+        float *xr = x + (size_t)i * D;
+        int row = pos[i] + m->q.pos_offset;
+        const float *pe = NULL;
+        switch (m->q.positions) {
+        case DG_POS_SINUSOIDAL_MARIAN:
+        case DG_POS_LEARNED: pe = table + (size_t)row * D; break;
+        case DG_POS_SINUSOIDAL_FAIRSEQ:
+            /* padding_idx 1 (= pad_token_id): the zeroed row */
+            if (ids[i] == m->cfg.pad_token_id)
+                row = m->q.pos_offset - 1;
+            if (row < m->Ptab) {
+                pe = table + (size_t)row * D;
+            } else {   /* HF grows its table; the rows past ours are computed here */
+                dg_position_fairseq(xr, row, D);
+                for (int j = 0; j < D; j++)
+                    xr[j] += e[j] * m->embed_scale;
+                continue;
+            }
+            break;
+        case DG_POS_RELATIVE: break;
+        }
+        if (pe)
+            for (int j = 0; j < D; j++)
+                xr[j] = e[j] * m->embed_scale + pe[j];
+        else
+            for (int j = 0; j < D; j++)
+                xr[j] = e[j] * m->embed_scale;
+    }
+    if (ln->g)
+        dg_k_add_layernorm(x, NULL, ln->g, ln->b, n, D, m->q.layer_norm_eps);
+}
+
+/* Copies W [rows, cols] (scaled) into dst and b [rows] (scaled, zeros when absent) into bdst. */
+static void pack_linear(const dg_linear *l, int rows, int cols, float scale, float *dst, float *bdst)
+{
+    for (size_t i = 0; i < (size_t)rows * cols; i++)
         dst[i] = l->w[i] * scale;
     for (int i = 0; i < rows; i++)
         bdst[i] = l->b ? l->b[i] * scale : 0.0f;
 }
 
-static dg_code pack_layer(dg_layer *L, const dg_layer_weights *w, int D, int dh, bool decoder,
-                          dg_err *err)
+static dg_code pack_layer(dg_layer *L, const dg_layer_weights *w, int D, int dh, int A,
+                          bool scale, bool decoder, dg_err *err)
 {
-    float s = 1.0f / sqrtf((float)dh);
-    L->qkv_w = malloc((size_t)3 * D * D * sizeof(float));
-    L->qkv_b = malloc((size_t)3 * D * sizeof(float));
+    float s = scale ? 1.0f / sqrtf((float)dh) : 1.0f;
+    L->qkv_w = malloc((size_t)3 * A * D * sizeof(float));
+    L->qkv_b = malloc((size_t)3 * A * sizeof(float));
     if (decoder) {
-        L->cq_w = malloc((size_t)D * D * sizeof(float));
-        L->cq_b = malloc((size_t)D * sizeof(float));
+        L->cq_w = malloc((size_t)A * D * sizeof(float));
+        L->cq_b = malloc((size_t)A * sizeof(float));
     }
     if (!L->qkv_w || !L->qkv_b || (decoder && (!L->cq_w || !L->cq_b)))
         return dg_err_set(err, DG_E_NOMEM, "model: out of memory packing layer weights");
-    pack_linear(&w->q, D, D, s, L->qkv_w, L->qkv_b);
-    pack_linear(&w->k, D, D, 1.0f, L->qkv_w + (size_t)D * D, L->qkv_b + D);
-    pack_linear(&w->v, D, D, 1.0f, L->qkv_w + (size_t)2 * D * D, L->qkv_b + 2 * D);
-    L->o = w->o;
-    L->ln_attn = w->self_attn_ln;
-    if (decoder) {
-        pack_linear(&w->cq, D, D, s, L->cq_w, L->cq_b);
-        L->co = w->co;
-        L->ln_cross = w->cross_attn_ln;
-    }
-    L->fc1 = w->fc1;
-    L->fc2 = w->fc2;
-    L->ln_ffn = w->final_ln;
+    pack_linear(&w->q, A, D, s, L->qkv_w, L->qkv_b);
+    pack_linear(&w->k, A, D, 1.0f, L->qkv_w + (size_t)A * D, L->qkv_b + A);
+    pack_linear(&w->v, A, D, 1.0f, L->qkv_w + (size_t)2 * A * D, L->qkv_b + 2 * A);
+    if (decoder)
+        pack_linear(&w->cq, A, D, s, L->cq_w, L->cq_b);
+    L->w = *w;
     return DG_OK;
 }
 
 static dg_code check_dims(const dg_config *c, dg_err *err)
 {
     if (c->d_model <= 0 || c->encoder_heads <= 0 || c->decoder_heads <= 0 ||
-        c->d_model % c->encoder_heads || c->d_model % c->decoder_heads)
+        (!c->d_kv && (c->d_model % c->encoder_heads || c->d_model % c->decoder_heads)))
         return dg_err_set(err, DG_E_CONFIG, "d_model %d is not a positive multiple of the heads "
                           "(%d encoder, %d decoder)", c->d_model, c->encoder_heads, c->decoder_heads);
-    if (c->max_position_embeddings <= 0 || c->vocab_size <= 0 || c->target_vocab_size <= 0 ||
+    if (c->max_positions <= 0 || c->vocab_size <= 0 || c->target_vocab_size <= 0 ||
         c->encoder_ffn_dim <= 0 || c->decoder_ffn_dim <= 0 || c->encoder_layers < 0 ||
-        c->decoder_layers < 1)
+        c->decoder_layers < 1 || c->d_kv < 0)
         return dg_err_set(err, DG_E_CONFIG, "config: non-positive dimension (positions %d, vocab "
-                          "%d/%d, ffn %d/%d, layers %d/%d)", c->max_position_embeddings,
+                          "%d/%d, ffn %d/%d, layers %d/%d, d_kv %d)", c->max_positions,
                           c->vocab_size, c->target_vocab_size, c->encoder_ffn_dim,
-                          c->decoder_ffn_dim, c->encoder_layers, c->decoder_layers);
+                          c->decoder_ffn_dim, c->encoder_layers, c->decoder_layers, c->d_kv);
     int Vt = c->target_vocab_size;
     if (c->eos_token_id < 0 || c->eos_token_id >= Vt || c->decoder_start_token_id < 0 ||
         c->decoder_start_token_id >= Vt)
@@ -115,32 +174,90 @@ static dg_code check_dims(const dg_config *c, dg_err *err)
     return DG_OK;
 }
 
-static dg_code pack_model(dg_model *m, dg_err *err)
+/* Expands a stack's [buckets, H] relative_attention_bias into per-head rows over distances. */
+static dg_code pack_rel_bias(dg_rel_bias *rb, const float *w, int H, const dg_config *c,
+                             bool bidirectional, dg_err *err)
 {
-    const dg_model_weights *w = &m->w;
+    if (!w)
+        return dg_err_set(err, DG_E_MISSING, "relative position bias weights missing");
+    rb->maxd = c->rel_max_distance;
+    rb->span = bidirectional ? 2 * rb->maxd + 1 : rb->maxd + 1;
+    rb->bias = malloc((size_t)H * rb->span * sizeof(float));
+    if (!rb->bias)
+        return dg_err_set(err, DG_E_NOMEM, "model: out of memory for the position bias");
+    for (int i = 0; i < rb->span; i++) {
+        /* relative position = memory - query */
+        int rel = bidirectional ? i - rb->maxd : -i;
+        int bucket = dg_rel_bucket(rel, bidirectional, c->rel_buckets, c->rel_max_distance);
+        for (int h = 0; h < H; h++)
+            rb->bias[(size_t)h * rb->span + i] = w[(size_t)bucket * H + h];
+    }
+    return DG_OK;
+}
+
+static dg_code pack_positions(dg_model *m, dg_err *err)
+{
     int D = m->D;
-    m->pos = malloc((size_t)m->P * D * sizeof(float));
-    m->enc = calloc(m->Le ? m->Le : 1, sizeof *m->enc);
-    m->dec = calloc(m->Ld, sizeof *m->dec);
-    m->cross_kv_w = malloc((size_t)m->Ld * 2 * D * D * sizeof(float));
-    m->cross_kv_b = malloc((size_t)m->Ld * 2 * D * sizeof(float));
-    if (!m->pos || !m->enc || !m->dec || !m->cross_kv_w || !m->cross_kv_b)
-        return dg_err_set(err, DG_E_NOMEM, "model: out of memory packing weights");
     /* one case per dg_pos_kind: -Wswitch (with -Werror) fails the build for a kind the
      * engine cannot compute, rather than a run-time check */
     switch (m->q.positions) {
-    case DG_POS_SINUSOIDAL_MARIAN: dg_positions_marian(m->pos, m->P, D); break;
+    case DG_POS_SINUSOIDAL_MARIAN:
+    case DG_POS_SINUSOIDAL_FAIRSEQ:
+        /* fairseq: HF's initial table, max_position_embeddings + offset rows */
+        m->Ptab = m->q.positions == DG_POS_SINUSOIDAL_MARIAN
+                      ? m->P : m->cfg.max_position_embeddings + m->q.pos_offset;
+        if (!(m->pos = malloc((size_t)m->Ptab * D * sizeof(float))))
+            return dg_err_set(err, DG_E_NOMEM, "model: out of memory for positions");
+        if (m->q.positions == DG_POS_SINUSOIDAL_MARIAN) {
+            dg_positions_marian(m->pos, m->Ptab, D);
+        } else {
+            for (int r = 0; r < m->Ptab; r++)
+                dg_position_fairseq(m->pos + (size_t)r * D, r, D);
+            if (m->q.pos_offset > 0)   /* the padding row */
+                memset(m->pos + (size_t)(m->q.pos_offset - 1) * D, 0, (size_t)D * sizeof(float));
+        }
+        m->enc_pos = m->dec_pos = m->pos;
+        return DG_OK;
+    case DG_POS_LEARNED:
+        if (!m->w.enc_pos || !m->w.dec_pos)
+            return dg_err_set(err, DG_E_MISSING, "learned position tables missing");
+        m->enc_pos = m->w.enc_pos;
+        m->dec_pos = m->w.dec_pos;
+        m->Ptab = m->P + m->q.pos_offset;
+        return DG_OK;
+    case DG_POS_RELATIVE:
+        if (pack_rel_bias(&m->enc_rel, m->w.enc_rel_bias, m->He, &m->cfg, true, err) ||
+            pack_rel_bias(&m->dec_rel, m->w.dec_rel_bias, m->Hd, &m->cfg, false, err))
+            return err ? err->code : DG_E_NOMEM;
+        return DG_OK;
     }
+    return DG_OK;
+}
+
+static dg_code pack_model(dg_model *m, dg_err *err)
+{
+    const dg_model_weights *w = &m->w;
+    int D = m->D, A = m->Ad;
+    m->enc = calloc(m->Le ? m->Le : 1, sizeof *m->enc);
+    m->dec = calloc(m->Ld, sizeof *m->dec);
+    m->cross_kv_w = malloc((size_t)m->Ld * 2 * A * D * sizeof(float));
+    m->cross_kv_b = malloc((size_t)m->Ld * 2 * A * sizeof(float));
+    if (!m->enc || !m->dec || !m->cross_kv_w || !m->cross_kv_b)
+        return dg_err_set(err, DG_E_NOMEM, "model: out of memory packing weights");
+    if (pack_positions(m, err))
+        return err ? err->code : DG_E_NOMEM;
     for (int l = 0; l < m->Le; l++)
-        if (pack_layer(&m->enc[l], &w->enc_layers[l], D, D / m->He, false, err))
+        if (pack_layer(&m->enc[l], &w->enc_layers[l], D, m->dhe, m->Ae, m->q.scale_attention,
+                       false, err))
             return err ? err->code : DG_E_NOMEM;
     for (int l = 0; l < m->Ld; l++) {
-        if (pack_layer(&m->dec[l], &w->dec_layers[l], D, D / m->Hd, true, err))
+        if (pack_layer(&m->dec[l], &w->dec_layers[l], D, m->dhd, A, m->q.scale_attention, true,
+                       err))
             return err ? err->code : DG_E_NOMEM;
-        size_t o = (size_t)l * 2 * D;
-        pack_linear(&w->dec_layers[l].ck, D, D, 1.0f, m->cross_kv_w + o * D, m->cross_kv_b + o);
-        pack_linear(&w->dec_layers[l].cv, D, D, 1.0f, m->cross_kv_w + (o + D) * D,
-                    m->cross_kv_b + o + D);
+        size_t o = (size_t)l * 2 * A;
+        pack_linear(&w->dec_layers[l].ck, A, D, 1.0f, m->cross_kv_w + o * D, m->cross_kv_b + o);
+        pack_linear(&w->dec_layers[l].cv, A, D, 1.0f, m->cross_kv_w + (o + A) * D,
+                    m->cross_kv_b + o + A);
     }
     return DG_OK;
 }
@@ -154,14 +271,20 @@ dg_code dg_model_pack(dg_model *m, dg_err *err)
     m->D = c->d_model;
     m->He = c->encoder_heads;
     m->Hd = c->decoder_heads;
+    m->dhe = c->d_kv ? c->d_kv : m->D / m->He;
+    m->dhd = c->d_kv ? c->d_kv : m->D / m->Hd;
+    m->Ae = m->He * m->dhe;
+    m->Ad = m->Hd * m->dhd;
     m->Fe = c->encoder_ffn_dim;
     m->Fd = c->decoder_ffn_dim;
     m->Vs = c->vocab_size;
     m->Vt = c->target_vocab_size;
-    m->P = c->max_position_embeddings;
+    m->P = c->max_positions;
     m->Le = m->w.n_enc_layers;
     m->Ld = m->w.n_dec_layers;
     m->embed_scale = m->q.scale_embedding ? sqrtf((float)m->D) : 1.0f;
+    /* T5: sequence_output * (model_dim ** -0.5), a Python float applied in float32 */
+    m->lm_scale = m->q.scale_lm_input ? (float)pow(m->D, -0.5) : 1.0f;
     return pack_model(m, err);
 }
 
@@ -201,6 +324,8 @@ void dg_model_free(dg_model *m)
     free(m->enc);
     free(m->dec);
     free(m->pos);
+    free(m->enc_rel.bias);
+    free(m->dec_rel.bias);
     free(m->cross_kv_w);
     free(m->cross_kv_b);
     if (m->ck) /* weights bound from a checkpoint; hand-built ones (tests) are the caller's */

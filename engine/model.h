@@ -4,12 +4,16 @@
  * DESIGN. dg_model holds hyperparameters and weight views; nothing in it changes after
  * dg_model_load, so every worker shares one. Weights stay in the checkpoint mapping except where
  * a different layout makes the GEMMs cheaper: each layer's Q/K/V projections are fused into one
- * [3D, D] matrix (one GEMM instead of three, the 1/sqrt(dh) query scaling folded in), and every
- * decoder layer's cross-attention K/V projections are stacked into one [Ld*2D, D] matrix so a
- * new sentence's cross K/V for all layers come from a single GEMM over the encoder output.
+ * [3A, D] matrix (one GEMM instead of three, the 1/sqrt(dh) query scaling folded in where the
+ * architecture scales), and every decoder layer's cross-attention K/V projections are stacked
+ * into one [Ld*2A, D] matrix so a new sentence's cross K/V for all layers come from a single
+ * GEMM over the encoder output. Positions are computed here once: sinusoid tables, and for T5
+ * each stack's relative position bias per head and relative distance (the bias of a query at
+ * i and a key at j depends on j - i only, so one row per head serves every layer and length).
  *
  * Dimensions (used on every buffer comment in engine/):
- *   D  = d_model           H  = attention heads       dh = D / H (head size)
+ *   D  = d_model           H  = attention heads       dh = head size (D / H, T5: d_kv)
+ *   A  = H * dh (attention width; D except in T5)
  *   F  = ffn dim           Vs = source vocab          Vt = target vocab
  *   S  = source length     T  = decoder positions so far
  *   R  = live decoder rows (hypotheses) in a step     N  = encoder rows (sum of S) in a step
@@ -21,27 +25,38 @@
 #include "models/arch.h"
 #include "models/checkpoint.h"
 
+/* A layer as the engine runs it: the checkpoint's views (models/arch.h; norms without bias are
+ * RMSNorm, fc1_noact makes the FFN gated) plus the projections packed at load. The packed
+ * q/k/v (and cross q) supersede w.q, w.k, w.v and w.cq; cross k/v live in dg_model.cross_kv_w. */
 typedef struct {
-    float *qkv_w;            /* [3D, D] q rows pre-scaled by dh^-0.5; owned */
-    float *qkv_b;            /* [3D] (zeros where the checkpoint has no bias); owned */
-    dg_linear o;             /* [D, D] */
-    dg_norm ln_attn;         /* self_attn_layer_norm */
-    float *cq_w, *cq_b;      /* decoder only: [D, D], [D], pre-scaled by dh^-0.5; owned */
-    dg_linear co;            /* decoder only: [D, D] */
-    dg_norm ln_cross;        /* decoder only */
-    dg_linear fc1;           /* [F, D] */
-    dg_linear fc2;           /* [D, F] */
-    dg_norm ln_ffn;          /* final_layer_norm */
+    dg_layer_weights w;
+    float *qkv_w;            /* [3A, D] q rows pre-scaled by dh^-0.5 (if scaled); owned */
+    float *qkv_b;            /* [3A] (zeros where the checkpoint has no bias); owned */
+    float *cq_w, *cq_b;      /* decoder only: [A, D], [A], pre-scaled as q; owned */
 } dg_layer;
+
+/* T5 relative position bias of one stack: bias[h * span + i] for head h. Encoder (bidirectional):
+ * span = 2*maxd + 1, i = clamp(j - q, -maxd, maxd) + maxd. Decoder (causal): span = maxd + 1,
+ * i = min(q - j, maxd). Beyond maxd the bucket no longer changes, so clamping is exact. */
+typedef struct {
+    float *bias;             /* [H, span]; NULL when the architecture has none */
+    int maxd, span;
+} dg_rel_bias;
 
 struct dg_model {
     dg_config cfg;
     dg_checkpoint *ck;       /* owns the tensors the views below point into */
     dg_model_weights w;
     dg_arch_quirks q;
-    int D, He, Hd, Fe, Fd, Vs, Vt, P, Le, Ld;  /* He/Hd: encoder/decoder heads */
+    int D, He, Hd, Fe, Fd, Vs, Vt, P, Le, Ld;  /* He/Hd: encoder/decoder heads; P: longest
+                                                  sequence (cfg.max_positions) */
+    int dhe, dhd, Ae, Ad;    /* head size and attention width A = H * dh, encoder / decoder */
     float embed_scale;       /* sqrt(D) with scale_embedding, else 1 */
-    float *pos;              /* [P, D] sinusoidal table, computed at load */
+    float lm_scale;          /* decoder output scale before the LM head (T5 tied: D^-0.5) */
+    float *pos;              /* sinusoidal kinds: [Ptab, D] computed at load; owned */
+    int Ptab;                /* rows of pos (fairseq: rows past it are computed per use) */
+    const float *enc_pos, *dec_pos; /* table rows for position 0 - pos_offset (see dg_embed) */
+    dg_rel_bias enc_rel, dec_rel;
     dg_layer *enc;           /* [Le] */
     dg_layer *dec;           /* [Ld] */
     float *cross_kv_w;       /* [Ld*2D, D]: layer l's K rows at l*2D, V rows at l*2D + D */
@@ -58,9 +73,14 @@ void dg_gemm_linear(const float *x, int M, int K, const float *W, const float *b
 
 /* Fills table [P, D] with Marian's sinusoidal positions (sin half, cos half, angles in double). */
 void dg_positions_marian(float *table, int P, int D);
+/* Row `row` of fairseq's sinusoid (M2M100: float32 maths as torch, [sin | cos], odd D padded). */
+void dg_position_fairseq(float *out, int row, int D);
+/* T5's _relative_position_bucket for one relative position (memory - query), float32 as torch. */
+int dg_rel_bucket(int rel, int bidirectional, int buckets, int max_distance);
 
-/* Sets x[S, D] = embed[ids] * scale + positions[pos0 + s] for each row. */
-void dg_embed(const dg_model *m, const float *embed, const int *ids, const int *pos, int n,
-              float *x);
+/* x[n, D] = embed[ids] * scale + position rows, then layernorm_embedding where the architecture
+ * has one: decoder selects the stack, pos[i] is row i's position (0-based). Under fairseq
+ * positions a pad token gets the zero row (the caller counts positions past pads as HF does). */
+void dg_embed(const dg_model *m, int decoder, const int *ids, const int *pos, int n, float *x);
 
 #endif

@@ -18,9 +18,11 @@ static const struct {
     const char *model_type;
     dg_arch_plan_fn plan;
 } registry[] = {
-    {"marian", dg_arch_marian_plan},
+    {"marian", dg_arch_marian_plan}, {"bart", dg_arch_bart_plan},
+    {"mbart", dg_arch_mbart_plan},   {"m2m_100", dg_arch_m2m100_plan},
+    {"t5", dg_arch_t5_plan},         {"mt5", dg_arch_t5_plan},
 };
-#define SUPPORTED "marian"
+#define SUPPORTED "marian, bart, mbart, m2m_100, t5, mt5"
 
 static const struct {
     const char *name;
@@ -50,6 +52,17 @@ const char *dg_activation_name(dg_activation a)
     case DG_ACT_RELU: return "relu";
     case DG_ACT_GELU: return "gelu";
     case DG_ACT_GELU_TANH: return "gelu_tanh";
+    }
+    return "?";
+}
+
+const char *dg_pos_kind_name(dg_pos_kind k)
+{
+    switch (k) {
+    case DG_POS_SINUSOIDAL_MARIAN: return "sinusoidal";
+    case DG_POS_SINUSOIDAL_FAIRSEQ: return "sinusoidal-fairseq";
+    case DG_POS_LEARNED: return "learned";
+    case DG_POS_RELATIVE: return "relative";
     }
     return "?";
 }

@@ -18,31 +18,49 @@ typedef struct {
     const float *b;  /* [out], NULL when the layer has no bias */
 } dg_linear;
 
+/* A norm without a bias is T5's RMSNorm (no mean subtracted); with one, torch's LayerNorm.
+ * g == NULL: the norm is absent. */
 typedef struct {
     const float *g;  /* [D] */
-    const float *b;  /* [D] */
+    const float *b;  /* [D], NULL for RMSNorm */
 } dg_norm;
 
+/* One layer, names as in BART (T5's in brackets). A = heads x head size (D except in T5). */
 typedef struct {
-    dg_linear q, k, v, o;        /* self_attn.{q,k,v,out}_proj: [D, D] */
+    dg_linear q, k, v, o;        /* self_attn.{q,k,v,out}_proj: [A, D] ([D, A] for o) */
     dg_norm self_attn_ln;        /* self_attn_layer_norm */
     dg_linear cq, ck, cv, co;    /* decoder only: encoder_attn.{q,k,v,out}_proj */
     dg_norm cross_attn_ln;       /* decoder only: encoder_attn_layer_norm */
-    dg_linear fc1;               /* [F, D] */
-    dg_linear fc2;               /* [D, F] */
+    dg_linear fc1;               /* [F, D] (T5: wi, or wi_0 when gated) */
+    dg_linear fc1_noact;         /* [F, D] gated FFN only (T5 wi_1): fc2(act(fc1 x) * fc1_noact x);
+                                    w == NULL: a plain FFN */
+    dg_linear fc2;               /* [D, F] (T5: wo) */
     dg_norm final_ln;            /* final_layer_norm */
 } dg_layer_weights;
 
-typedef enum { DG_POS_SINUSOIDAL_MARIAN } dg_pos_kind;
+typedef enum {
+    DG_POS_SINUSOIDAL_MARIAN,    /* computed [P, D] table, row = position */
+    DG_POS_SINUSOIDAL_FAIRSEQ,   /* M2M100: computed, row = position + pos_offset, any length */
+    DG_POS_LEARNED,              /* BART/mBART: stored [P + pos_offset, D], row = position + offset */
+    DG_POS_RELATIVE,             /* T5: a learned per-head bias on the attention scores */
+} dg_pos_kind;
 typedef enum { DG_ACT_SILU, DG_ACT_RELU, DG_ACT_GELU, DG_ACT_GELU_TANH } dg_activation;
 
 typedef struct {
     dg_pos_kind positions;       /* how positions are computed */
+    int pos_offset;              /* rows before position 0 (2 for BART/mBART/M2M100) */
     dg_activation activation;
     bool scale_embedding;        /* multiply token embeddings by sqrt(D) */
+    bool scale_attention;        /* scores * head_size^-0.5 (false for T5) */
     bool normalize_before;       /* pre-norm layers (false for Marian, whatever config says) */
-    bool final_norms;            /* a final LayerNorm after the encoder/decoder stacks */
+    bool final_norms;            /* a final norm after the encoder/decoder stacks */
+    bool scale_lm_input;         /* decoder output * D^-0.5 before the LM head (T5 tied head) */
     float layer_norm_eps;
+    /* what the table binds, for reports (the engine follows the weights themselves) */
+    bool rms_norm;               /* norms without bias */
+    bool gated_ffn;              /* fc1_noact bound */
+    bool embed_norm;             /* layernorm_embedding bound */
+    bool logits_bias;            /* a final_logits_bias buffer (optional in the file) */
 } dg_arch_quirks;
 
 typedef struct {
@@ -55,6 +73,10 @@ typedef struct {
     dg_layer_weights *enc_layers;    /* [n_enc_layers], owned */
     dg_layer_weights *dec_layers;    /* [n_dec_layers], owned */
     dg_norm enc_final_ln, dec_final_ln;  /* only with quirks.final_norms */
+    dg_norm enc_embed_ln, dec_embed_ln;  /* layernorm_embedding (BART, mBART); g NULL when absent */
+    const float *enc_pos, *dec_pos;      /* DG_POS_LEARNED: [P + pos_offset, D] */
+    const float *enc_rel_bias, *dec_rel_bias; /* DG_POS_RELATIVE: [buckets, H] of each stack's
+                                                 first layer, shared by all its layers */
 } dg_model_weights;
 
 /* What a checkpoint holds for its architecture, counted without reading tensor data. */
@@ -83,5 +105,7 @@ dg_code dg_arch_check(const dg_config *cfg, const dg_checkpoint *ck, dg_arch_sum
 
 /* "silu", "relu", "gelu", "gelu_tanh". */
 const char *dg_activation_name(dg_activation a);
+/* "sinusoidal", "sinusoidal-fairseq", "learned", "relative". */
+const char *dg_pos_kind_name(dg_pos_kind k);
 
 #endif

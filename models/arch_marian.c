@@ -18,58 +18,7 @@
 
 #include "models/arch_table.h"
 
-#define ADD(p, nd, d0, d1, dst, ...)                                  \
-    do {                                                              \
-        if (!(slot = dg_plan_add((p), (nd), (d0), (d1), (dst), __VA_ARGS__))) \
-            return dg_err_set(err, DG_E_NOMEM, "out of memory");      \
-    } while (0)
-
-static dg_code add_linear(dg_arch_plan *p, dg_linear *l, int64_t out, int64_t in, const char *pre,
-                          const char *name, dg_err *err)
-{
-    dg_arch_slot *slot;
-    ADD(p, 2, out, in, &l->w, "%s%s.weight", pre, name);
-    ADD(p, 1, out, 0, &l->b, "%s%s.bias", pre, name);
-    return DG_OK;
-}
-
-static dg_code add_norm(dg_arch_plan *p, dg_norm *n, int64_t d, const char *pre, const char *name, dg_err *err)
-{
-    dg_arch_slot *slot;
-    ADD(p, 1, d, 0, &n->g, "%s%s.weight", pre, name);
-    ADD(p, 1, d, 0, &n->b, "%s%s.bias", pre, name);
-    return DG_OK;
-}
-
-static dg_code add_attention(dg_arch_plan *p, dg_linear *q, dg_linear *k, dg_linear *v, dg_linear *o,
-                             dg_norm *ln, int64_t d, const char *pre, const char *attn, dg_err *err)
-{
-    char name[64];
-    dg_linear *lin[4] = {q, k, v, o};
-    static const char *const proj[4] = {"q_proj", "k_proj", "v_proj", "out_proj"};
-    dg_code rc;
-    for (int i = 0; i < 4; i++) {
-        snprintf(name, sizeof name, "%s.%s", attn, proj[i]);
-        if ((rc = add_linear(p, lin[i], d, d, pre, name, err)))
-            return rc;
-    }
-    snprintf(name, sizeof name, "%s_layer_norm", attn);
-    return add_norm(p, ln, d, pre, name, err);
-}
-
-static dg_code add_layer(dg_arch_plan *p, dg_layer_weights *l, bool decoder, int64_t d, int64_t f,
-                         const char *pre, dg_err *err)
-{
-    dg_code rc;
-    if ((rc = add_attention(p, &l->q, &l->k, &l->v, &l->o, &l->self_attn_ln, d, pre, "self_attn", err)))
-        return rc;
-    if (decoder && (rc = add_attention(p, &l->cq, &l->ck, &l->cv, &l->co, &l->cross_attn_ln, d, pre,
-                                       "encoder_attn", err)))
-        return rc;
-    if ((rc = add_linear(p, &l->fc1, f, d, pre, "fc1", err)) || (rc = add_linear(p, &l->fc2, d, f, pre, "fc2", err)))
-        return rc;
-    return add_norm(p, &l->final_ln, d, pre, "final_layer_norm", err);
-}
+#define ADD DG_PLAN_ADD
 
 static dg_code add_embeddings(const dg_config *c, dg_model_weights *w, dg_arch_plan *p, dg_err *err)
 {
@@ -106,13 +55,10 @@ dg_code dg_arch_marian_plan(const dg_config *c, dg_model_weights *w, dg_arch_pla
     w->quirks.normalize_before = false;
     w->quirks.final_norms = false;
     w->quirks.layer_norm_eps = c->layer_norm_eps;
-    w->n_enc_layers = c->encoder_layers;
-    w->n_dec_layers = c->decoder_layers;
-    w->enc_layers = calloc((size_t)c->encoder_layers, sizeof *w->enc_layers);
-    w->dec_layers = calloc((size_t)c->decoder_layers, sizeof *w->dec_layers);
-    if (!w->enc_layers || !w->dec_layers)
-        return dg_err_set(err, DG_E_NOMEM, "out of memory for %d + %d layers", c->encoder_layers,
-                          c->decoder_layers);
+    w->quirks.scale_attention = true;
+    w->quirks.logits_bias = true;
+    if ((rc = dg_plan_layers_alloc(c, w, err)))
+        return rc;
     /* MarianEncoder / MarianDecoder each own a [max_position_embeddings, D] sinusoid parameter */
     p->computed_params = 2ll * c->max_position_embeddings * c->d_model;
     if ((rc = add_embeddings(c, w, p, err)))
@@ -120,12 +66,12 @@ dg_code dg_arch_marian_plan(const dg_config *c, dg_model_weights *w, dg_arch_pla
     char pre[64];
     for (int i = 0; i < c->encoder_layers; i++) {
         snprintf(pre, sizeof pre, "model.encoder.layers.%d.", i);
-        if ((rc = add_layer(p, &w->enc_layers[i], false, c->d_model, c->encoder_ffn_dim, pre, err)))
+        if ((rc = dg_plan_bart_layer(p, &w->enc_layers[i], false, c->d_model, c->encoder_ffn_dim, pre, err)))
             return rc;
     }
     for (int i = 0; i < c->decoder_layers; i++) {
         snprintf(pre, sizeof pre, "model.decoder.layers.%d.", i);
-        if ((rc = add_layer(p, &w->dec_layers[i], true, c->d_model, c->decoder_ffn_dim, pre, err)))
+        if ((rc = dg_plan_bart_layer(p, &w->dec_layers[i], true, c->d_model, c->decoder_ffn_dim, pre, err)))
             return rc;
     }
     return DG_OK;

@@ -38,6 +38,30 @@ void dg_slot_alias(dg_arch_slot *s, const char *name);
 typedef dg_code (*dg_arch_plan_fn)(const dg_config *cfg, dg_model_weights *w, dg_arch_plan *p, dg_err *err);
 
 dg_code dg_arch_marian_plan(const dg_config *cfg, dg_model_weights *w, dg_arch_plan *p, dg_err *err);
+dg_code dg_arch_bart_plan(const dg_config *cfg, dg_model_weights *w, dg_arch_plan *p, dg_err *err);
+dg_code dg_arch_mbart_plan(const dg_config *cfg, dg_model_weights *w, dg_arch_plan *p, dg_err *err);
+dg_code dg_arch_m2m100_plan(const dg_config *cfg, dg_model_weights *w, dg_arch_plan *p, dg_err *err);
+dg_code dg_arch_t5_plan(const dg_config *cfg, dg_model_weights *w, dg_arch_plan *p, dg_err *err);
+
+/* Appends a slot or returns DG_E_NOMEM from the calling function (which has `err`); the new slot
+ * is left in `slot`. */
+#define DG_PLAN_ADD(p, nd, d0, d1, dst, ...)                                   \
+    do {                                                                       \
+        if (!(slot = dg_plan_add((p), (nd), (d0), (d1), (dst), __VA_ARGS__)))  \
+            return dg_err_set(err, DG_E_NOMEM, "out of memory");               \
+    } while (0)
+
+/* Slots of PRE+NAME.weight [out, in] and (with bias) PRE+NAME.bias [out]. */
+dg_code dg_plan_linear(dg_arch_plan *p, dg_linear *l, int64_t out, int64_t in, bool bias,
+                       const char *pre, const char *name, dg_err *err);
+/* Slots of PRE+NAME.weight [d] and (with bias: LayerNorm; without: RMSNorm) PRE+NAME.bias. */
+dg_code dg_plan_norm(dg_arch_plan *p, dg_norm *n, int64_t d, bool bias, const char *pre,
+                     const char *name, dg_err *err);
+/* A BART-family layer (Marian, BART, mBART, M2M100 share the names) under PRE. */
+dg_code dg_plan_bart_layer(dg_arch_plan *p, dg_layer_weights *l, bool decoder, int64_t d,
+                           int64_t f, const char *pre, dg_err *err);
+/* Allocates w's layer arrays for cfg's layer counts. */
+dg_code dg_plan_layers_alloc(const dg_config *c, dg_model_weights *w, dg_err *err);
 
 /* Maps config.json's activation_function; DG_E_UNSUPPORTED listing the known names otherwise. */
 dg_code dg_activation_parse(const char *name, dg_activation *a, dg_err *err);

@@ -12,6 +12,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "models/arch_table.h"
+
 typedef struct {
     const char *key;
     size_t off;       /* offsetof(dg_config, field) */
@@ -23,9 +25,10 @@ typedef struct {
 #define F(field) offsetof(dg_config, field)
 #define AT(cfg, off) ((int *)((char *)(cfg) + (off)))
 
-/* MarianConfig has defaults for all of these; Dragoman requires them because a checkpoint whose
- * config omits its own shape is more likely broken than meant to be 12 x 1024 wide. */
-static const int_key arch_keys[] = {
+/* MarianConfig / BartConfig / MBartConfig / M2M100Config names. They all have defaults for
+ * these; Dragoman requires them because a checkpoint whose config omits its own shape is more
+ * likely broken than meant to be 12 x 1024 wide. */
+static const int_key bart_keys[] = {
     {"d_model", F(d_model), true, 0, 1, DG_MAX_DIM},
     {"encoder_layers", F(encoder_layers), true, 0, 1, 1024},
     {"decoder_layers", F(decoder_layers), true, 0, 1, 1024},
@@ -41,6 +44,31 @@ static const int_key arch_keys[] = {
     {"decoder_start_token_id", F(decoder_start_token_id), true, 0, 0, DG_MAX_DIM},
     {"bos_token_id", F(bos_token_id), false, -1, 0, DG_MAX_DIM},
 };
+
+/* T5Config names (shared by MT5Config). num_decoder_layers defaults to num_layers (below);
+ * one num_heads / d_kv / d_ff serves both stacks; there is no position count. */
+static const int_key t5_keys[] = {
+    {"d_model", F(d_model), true, 0, 1, DG_MAX_DIM},
+    {"num_layers", F(encoder_layers), true, 0, 1, 1024},
+    {"num_decoder_layers", F(decoder_layers), false, -1, 1, 1024},
+    {"num_heads", F(encoder_heads), true, 0, 1, 1024},
+    {"d_kv", F(d_kv), true, 0, 1, DG_MAX_DIM},
+    {"d_ff", F(encoder_ffn_dim), true, 0, 1, DG_MAX_DIM},
+    {"vocab_size", F(vocab_size), true, 0, 1, DG_MAX_DIM},
+    {"relative_attention_num_buckets", F(rel_buckets), false, 32, 4, 4096},
+    {"relative_attention_max_distance", F(rel_max_distance), false, 128, 1, 1 << 14},
+    {"pad_token_id", F(pad_token_id), false, 0, 0, DG_MAX_DIM},
+    {"eos_token_id", F(eos_token_id), false, 1, 0, DG_MAX_DIM},
+    {"decoder_start_token_id", F(decoder_start_token_id), true, 0, 0, DG_MAX_DIM},
+    {"bos_token_id", F(bos_token_id), false, -1, 0, DG_MAX_DIM},
+};
+
+#define NKEYS(t) (sizeof(t) / sizeof *(t))
+
+static bool is_t5(const char *model_type)
+{
+    return !strcmp(model_type, "t5") || !strcmp(model_type, "mt5");
+}
 
 /* GenerationConfig defaults; forced_eos_token_id's default depends on the source (see load). */
 static const int_key gen_keys[] = {
@@ -181,10 +209,14 @@ static dg_code read_generation(json_t *src, const char *file, bool from_model, d
     dg_code rc;
     for (size_t i = 0; i < sizeof gen_keys / sizeof *gen_keys; i++) {
         int_key k = gen_keys[i];
-        /* MarianConfig(forced_eos_token_id=0) puts 0 in every Marian config object, and
-         * from_model_config copies it; GenerationConfig itself defaults to None */
-        if (from_model && !strcmp(k.key, "forced_eos_token_id") && !strcmp(c->model_type, "marian"))
-            k.def = 0;
+        /* MarianConfig(forced_eos_token_id=0) / BartConfig / MBartConfig (=2) put it in every
+         * config object, and from_model_config copies it; GenerationConfig defaults to None */
+        if (from_model && !strcmp(k.key, "forced_eos_token_id")) {
+            if (!strcmp(c->model_type, "marian"))
+                k.def = 0;
+            else if (!strcmp(c->model_type, "bart") || !strcmp(c->model_type, "mbart"))
+                k.def = 2;
+        }
         if ((rc = read_int(src, file, &k, AT(c, k.off), err)))
             return rc;
     }
@@ -198,12 +230,14 @@ static dg_code read_generation(json_t *src, const char *file, bool from_model, d
         return dg_err_set(err, DG_E_CONFIG, "%s: repetition_penalty must be > 0", file);
     if (from_model)
         return DG_OK;
+    const int_key *keys = is_t5(c->model_type) ? t5_keys : bart_keys;
+    size_t nkeys = is_t5(c->model_type) ? NKEYS(t5_keys) : NKEYS(bart_keys);
     for (size_t i = 0; i < sizeof special_keys / sizeof *special_keys; i++) {
-        for (size_t j = 0; j < sizeof arch_keys / sizeof *arch_keys; j++) {
+        for (size_t j = 0; j < nkeys; j++) {
             json_t *v = json_object_get(src, special_keys[i]);
-            if (strcmp(arch_keys[j].key, special_keys[i]) || !v || json_is_null(v))
+            if (strcmp(keys[j].key, special_keys[i]) || !v || json_is_null(v))
                 continue;
-            int_key k = arch_keys[j];
+            int_key k = keys[j];
             k.required = true;
             if ((rc = read_int(src, file, &k, AT(c, k.off), err)))
                 return rc;
@@ -221,7 +255,7 @@ static dg_code check_id(const char *file, const char *what, int id, int vocab, d
 
 static dg_code validate(const dg_config *c, const char *file, const char *gen_file, dg_err *err)
 {
-    if (c->d_model % c->encoder_heads || c->d_model % c->decoder_heads)
+    if (!c->d_kv && (c->d_model % c->encoder_heads || c->d_model % c->decoder_heads))
         return dg_err_set(err, DG_E_CONFIG, "%s: d_model %d is not divisible by the attention heads (%d, %d)",
                           file, c->d_model, c->encoder_heads, c->decoder_heads);
     if ((long long)c->target_vocab_size * c->d_model > (1ll << 34))
@@ -259,6 +293,80 @@ static dg_code load_json(const char *path, json_t **out, dg_err *err)
     return DG_OK;
 }
 
+/* Splits T5Config's feed_forward_proj as transformers does: "ACT" or "gated-ACT", and
+ * "gated-gelu" means gelu_new (the tanh GELU). */
+static dg_code read_ffn_proj(json_t *o, const char *file, dg_config *c, dg_err *err)
+{
+    char proj[40];
+    dg_code rc = read_str(o, file, "feed_forward_proj", "relu", proj, sizeof proj, err);
+    if (rc)
+        return rc;
+    const char *act = proj, *dash = strchr(proj, '-');
+    c->gated_ffn = false;
+    if (dash) {
+        c->gated_ffn = dash - proj == 5 && !strncmp(proj, "gated", 5);
+        act = dash + 1;
+    }
+    dg_activation a;
+    if ((dash && !c->gated_ffn) || strchr(act, '-') || strlen(act) >= sizeof c->activation ||
+        dg_activation_parse(act, &a, NULL))
+        return dg_err_set(err, DG_E_UNSUPPORTED,
+                          "%s: feed_forward_proj '%s' is not supported (supported: ACT or gated-ACT "
+                          "with ACT one of relu, gelu, gelu_new, silu, swish)",
+                          file, proj);
+    snprintf(c->activation, sizeof c->activation, "%s", !strcmp(proj, "gated-gelu") ? "gelu_new" : act);
+    return DG_OK;
+}
+
+static dg_code read_t5(json_t *cj, const char *file, dg_config *c, dg_err *err)
+{
+    dg_code rc;
+    for (size_t i = 0; i < NKEYS(t5_keys); i++)
+        if ((rc = read_int(cj, file, &t5_keys[i], AT(c, t5_keys[i].off), err)))
+            return rc;
+    if ((rc = read_ffn_proj(cj, file, c, err)) ||
+        (rc = read_float(cj, file, "layer_norm_epsilon", 1e-6f, &c->layer_norm_eps, err)))
+        return rc;
+    if (!(c->layer_norm_eps > 0))
+        return dg_err_set(err, DG_E_CONFIG, "%s: layer_norm_epsilon must be > 0", file);
+    /* the bucket formula divides by log(max_distance / max_exact), max_exact = buckets / 2 in
+     * the decoder */
+    if (c->rel_max_distance <= c->rel_buckets / 2)
+        return dg_err_set(err, DG_E_CONFIG, "%s: relative_attention_max_distance %d must exceed half of "
+                          "relative_attention_num_buckets (%d)", file, c->rel_max_distance, c->rel_buckets);
+    if (c->decoder_layers < 0)
+        c->decoder_layers = c->encoder_layers;
+    c->decoder_heads = c->encoder_heads;
+    c->decoder_ffn_dim = c->encoder_ffn_dim;
+    c->decoder_vocab_size = c->vocab_size;
+    c->share_encoder_decoder_embeddings = true;   /* T5 has one `shared` embedding */
+    c->max_positions = DG_MAX_DIM;
+    if ((long long)c->encoder_heads * c->d_kv > DG_MAX_DIM)
+        return dg_err_set(err, DG_E_CONFIG, "%s: num_heads x d_kv is implausibly large", file);
+    return DG_OK;
+}
+
+static dg_code read_bart(json_t *cj, const char *file, dg_config *c, dg_err *err)
+{
+    dg_code rc;
+    bool m2m = !strcmp(c->model_type, "m2m_100");
+    if ((rc = read_str(cj, file, "activation_function", m2m ? "relu" : "gelu", c->activation,
+                       sizeof c->activation, err)) ||
+        /* M2M100Config defaults scale_embedding to true, the others to false */
+        (rc = read_bool(cj, file, "scale_embedding", m2m, &c->scale_embedding, err)) ||
+        (rc = read_bool(cj, file, "normalize_before", false, &c->normalize_before, err)))
+        return rc;
+    for (size_t i = 0; i < NKEYS(bart_keys); i++)
+        if ((rc = read_int(cj, file, &bart_keys[i], AT(c, bart_keys[i].off), err)))
+            return rc;
+    if (c->decoder_vocab_size < 0)
+        c->decoder_vocab_size = c->vocab_size;
+    c->layer_norm_eps = 1e-5f;
+    /* M2M100's sinusoid is recomputed for any length, so its max_position_embeddings binds nothing */
+    c->max_positions = m2m ? DG_MAX_DIM : c->max_position_embeddings;
+    return DG_OK;
+}
+
 dg_code dg_config_load(dg_config *c, const char *dir, dg_err *err)
 {
     memset(c, 0, sizeof *c);
@@ -274,20 +382,14 @@ dg_code dg_config_load(dg_config *c, const char *dir, dg_err *err)
     if (stat(gen_file, &st) == 0 && (rc = load_json(gen_file, &gj, err)))
         goto done;
     if ((rc = read_str(cj, file, "model_type", NULL, c->model_type, sizeof c->model_type, err)) ||
-        (rc = read_str(cj, file, "activation_function", "gelu", c->activation, sizeof c->activation, err)) ||
-        (rc = read_bool(cj, file, "scale_embedding", false, &c->scale_embedding, err)) ||
-        (rc = read_bool(cj, file, "normalize_before", false, &c->normalize_before, err)) ||
         (rc = read_bool(cj, file, "share_encoder_decoder_embeddings", true,
                         &c->share_encoder_decoder_embeddings, err)) ||
         (rc = read_bool(cj, file, "tie_word_embeddings", true, &c->tie_word_embeddings, err)))
         goto done;
-    for (size_t i = 0; i < sizeof arch_keys / sizeof *arch_keys; i++)
-        if ((rc = read_int(cj, file, &arch_keys[i], AT(c, arch_keys[i].off), err)))
-            goto done;
-    if (c->decoder_vocab_size < 0)
-        c->decoder_vocab_size = c->vocab_size;
+    rc = is_t5(c->model_type) ? read_t5(cj, file, c, err) : read_bart(cj, file, c, err);
+    if (rc)
+        goto done;
     c->target_vocab_size = c->share_encoder_decoder_embeddings ? c->vocab_size : c->decoder_vocab_size;
-    c->layer_norm_eps = 1e-5f;
     /* a generation_config.json marked _from_model_config is replaced by generate() with one built
      * from config.json (Marian configs always carry non-default generation values) */
     c->gen_from_file = gj && !json_is_true(json_object_get(gj, "_from_model_config"));

@@ -7,6 +7,7 @@
 #include "models/inspect.h"
 
 #include <jansson.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -36,18 +37,47 @@ static int unk_id(const char *dir)
 
 static json_t *architecture(const dg_config *c, const dg_arch_quirks *q)
 {
-    return json_pack("{s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:s, s:s, s:b, s:b, s:b, "
-                     "s:b, s:b, s:f}",
-                     "model_type", c->model_type, "d_model", c->d_model, "encoder_layers", c->encoder_layers,
-                     "decoder_layers", c->decoder_layers, "encoder_attention_heads", c->encoder_heads,
-                     "decoder_attention_heads", c->decoder_heads, "encoder_ffn_dim", c->encoder_ffn_dim,
-                     "decoder_ffn_dim", c->decoder_ffn_dim, "source_vocab_size", c->vocab_size,
-                     "target_vocab_size", c->target_vocab_size, "max_position_embeddings",
-                     c->max_position_embeddings, "activation", dg_activation_name(q->activation),
-                     "positions", "sinusoidal, computed", "scale_embedding", q->scale_embedding,
-                     "normalize_before", q->normalize_before, "final_norms", q->final_norms,
-                     "share_encoder_decoder_embeddings", c->share_encoder_decoder_embeddings,
-                     "tie_word_embeddings", c->tie_word_embeddings, "layer_norm_eps", (double)q->layer_norm_eps);
+    json_t *a = json_object();
+    int dh_e = c->d_kv ? c->d_kv : c->d_model / c->encoder_heads;
+    int dh_d = c->d_kv ? c->d_kv : c->d_model / c->decoder_heads;
+    json_object_set_new(a, "model_type", json_string(c->model_type));
+    json_object_set_new(a, "d_model", json_integer(c->d_model));
+    json_object_set_new(a, "encoder_layers", json_integer(c->encoder_layers));
+    json_object_set_new(a, "decoder_layers", json_integer(c->decoder_layers));
+    json_object_set_new(a, "encoder_attention_heads", json_integer(c->encoder_heads));
+    json_object_set_new(a, "decoder_attention_heads", json_integer(c->decoder_heads));
+    json_object_set_new(a, "head_size", json_integer(dh_e));
+    json_object_set_new(a, "attention_width", json_pack("[i, i]", c->encoder_heads * dh_e,
+                                                         c->decoder_heads * dh_d));
+    json_object_set_new(a, "scale_attention", json_boolean(q->scale_attention));
+    json_object_set_new(a, "encoder_ffn_dim", json_integer(c->encoder_ffn_dim));
+    json_object_set_new(a, "decoder_ffn_dim", json_integer(c->decoder_ffn_dim));
+    json_object_set_new(a, "gated_ffn", json_boolean(q->gated_ffn));
+    json_object_set_new(a, "activation", json_string(dg_activation_name(q->activation)));
+    json_object_set_new(a, "source_vocab_size", json_integer(c->vocab_size));
+    json_object_set_new(a, "target_vocab_size", json_integer(c->target_vocab_size));
+    json_object_set_new(a, "max_position_embeddings",
+                        c->max_position_embeddings ? json_integer(c->max_position_embeddings) : json_null());
+    /* null: positions relative (T5) or computed for any length (M2M100) */
+    json_object_set_new(a, "max_input_tokens",
+                        c->max_positions < DG_MAX_DIM ? json_integer(c->max_positions) : json_null());
+    json_object_set_new(a, "positions", json_string(dg_pos_kind_name(q->positions)));
+    if (q->positions == DG_POS_RELATIVE)
+        json_object_set_new(a, "relative_attention", json_pack("{s:i, s:i}", "num_buckets", c->rel_buckets,
+                                                               "max_distance", c->rel_max_distance));
+    else
+        json_object_set_new(a, "position_offset", json_integer(q->pos_offset));
+    json_object_set_new(a, "scale_embedding", json_boolean(q->scale_embedding));
+    json_object_set_new(a, "layernorm_embedding", json_boolean(q->embed_norm));
+    json_object_set_new(a, "norm", json_string(q->rms_norm ? "rmsnorm" : "layernorm"));
+    json_object_set_new(a, "normalize_before", json_boolean(q->normalize_before));
+    json_object_set_new(a, "final_norms", json_boolean(q->final_norms));
+    json_object_set_new(a, "share_encoder_decoder_embeddings", json_boolean(c->share_encoder_decoder_embeddings));
+    json_object_set_new(a, "tie_word_embeddings", json_boolean(c->tie_word_embeddings));
+    json_object_set_new(a, "lm_head_input_scale", json_real(q->scale_lm_input ? 1.0 / sqrt(c->d_model) : 1.0));
+    json_object_set_new(a, "final_logits_bias", json_boolean(q->logits_bias));
+    json_object_set_new(a, "layer_norm_eps", json_real(q->layer_norm_eps));
+    return a;
 }
 
 static json_t *generation(const dg_config *c)
@@ -93,8 +123,8 @@ static json_t *report(const char *dir, const dg_config *c, const dg_checkpoint *
     return json_pack(
         "{s:s, s:o, s:{s:I, s:s, s:I, s:i, s:i, s:i, s:o}, s:o, s:{s:o, s:o, s:o, s:o, s:o}, s:o}", "model", dir,
         "architecture", architecture(c, &s->quirks), "parameters", "count", (json_int_t)s->n_params, "counted_as",
-        "transformers num_parameters(): distinct parameters, tied embeddings once, the two sinusoidal "
-        "position tables included, the final_logits_bias buffer excluded",
+        "transformers num_parameters(): distinct parameters, tied embeddings once, Marian's two "
+        "sinusoidal position tables included, buffers (final_logits_bias, M2M100's sinusoid) excluded",
         "stored_values", (json_int_t)s->n_bound_values, "tensors", dg_checkpoint_count(ck), "tensors_bound",
         s->n_bound, "tensors_unused", s->n_unused, "unused", names, "storage", storage(ck), "special_ids",
         "pad", id_or_null(c->pad_token_id), "eos", id_or_null(c->eos_token_id), "bos", id_or_null(c->bos_token_id),

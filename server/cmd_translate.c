@@ -205,10 +205,10 @@ static int read_inputs(const translate_args *a, const dg_tokenizer *tok, const d
                                     : dg_tokenizer_encode(tok, DG_SIDE_SOURCE, line, (size_t)len,
                                                           &ids, &n, &err);
         /* checked here so the message names the line; the engine re-checks on its own */
-        if (code == DG_OK && n > cfg->max_position_embeddings)
+        if (code == DG_OK && n > cfg->max_positions)
             code = dg_err_set(&err, DG_E_INPUT,
                               "%d tokens, the model accepts at most %d (max_position_embeddings)",
-                              n, cfg->max_position_embeddings);
+                              n, cfg->max_positions);
         for (int k = 0; code == DG_OK && k < n; k++)
             if (ids[k] >= cfg->vocab_size)
                 code = dg_err_set(&err, DG_E_INPUT, "token id %d is outside the vocabulary (%d)",

@@ -153,7 +153,10 @@ int main(void)
     expect_error("missing", DG_E_MISSING, "missing tensor 'model.decoder.layers.0.fc1.bias'");
     expect_error("misshaped", DG_E_SHAPE,
                  "tensor 'model.encoder.layers.1.fc2.weight': expected shape [8, 16], got [16, 8]");
-    expect_error("bart", DG_E_UNSUPPORTED, "model_type 'bart' is not supported (supported: marian)");
+    /* a Marian layout under model_type bart lacks BART's learned positions */
+    expect_error("bart", DG_E_MISSING, "missing tensor 'model.encoder.embed_positions.weight'");
+    expect_error("fsmt", DG_E_UNSUPPORTED,
+                 "model_type 'fsmt' is not supported (supported: marian, bart, mbart, m2m_100, t5, mt5)");
     expect_error("gelu_fast", DG_E_UNSUPPORTED, "activation_function 'gelu_fast' is not supported");
     return test_summary();
 }

@@ -197,6 +197,102 @@ static void test_errors(void)
     CHECK_CONTAINS(err.msg, "no-such-dir/config.json: file not found");
 }
 
+/* T5Config's own keys, its defaults, and feed_forward_proj split as transformers does. */
+static dg_code load_t5(const char *extra, dg_config *c, dg_err *err)
+{
+    char json[2048];
+    snprintf(json, sizeof json, "{\"model_type\": \"t5\", \"d_model\": 16, \"num_layers\": 3, "
+             "\"num_heads\": 3, \"d_kv\": 8, \"d_ff\": 20, \"vocab_size\": 40, "
+             "\"decoder_start_token_id\": 0%s%s}", extra[0] ? ", " : "", extra);
+    put("config.json", json);
+    char path[512];
+    snprintf(path, sizeof path, "%s/generation_config.json", tmp);
+    unlink(path);
+    memset(err, 0, sizeof *err);
+    return dg_config_load(c, tmp, err);
+}
+
+static void test_t5(void)
+{
+    dg_config c;
+    dg_err err;
+    CHECK_MSG(load_t5("", &c, &err) == DG_OK, "%s", err.msg);
+    CHECK_INT_EQ(c.encoder_layers, 3);
+    CHECK_INT_EQ(c.decoder_layers, 3);          /* num_decoder_layers defaults to num_layers */
+    CHECK_INT_EQ(c.encoder_heads, 3);
+    CHECK_INT_EQ(c.decoder_heads, 3);
+    CHECK_INT_EQ(c.d_kv, 8);                    /* 3 x 8 != d_model 16 is allowed */
+    CHECK_INT_EQ(c.encoder_ffn_dim, 20);
+    CHECK_INT_EQ(c.decoder_ffn_dim, 20);
+    CHECK_INT_EQ(c.rel_buckets, 32);
+    CHECK_INT_EQ(c.rel_max_distance, 128);
+    CHECK_STR_EQ(c.activation, "relu");         /* feed_forward_proj default "relu" */
+    CHECK(!c.gated_ffn);
+    CHECK_NEAR(c.layer_norm_eps, 1e-6, 1e-12);
+    CHECK_INT_EQ(c.pad_token_id, 0);
+    CHECK_INT_EQ(c.eos_token_id, 1);
+    CHECK_INT_EQ(c.max_position_embeddings, 0); /* T5 has none */
+    CHECK_INT_EQ(c.max_positions, DG_MAX_DIM);
+    CHECK(c.tie_word_embeddings);
+    CHECK_INT_EQ(c.forced_eos_token_id, -1);
+    CHECK_MSG(load_t5("\"num_decoder_layers\": 2, \"feed_forward_proj\": \"gated-gelu\", "
+                      "\"layer_norm_epsilon\": 1e-5, \"relative_attention_max_distance\": 64, "
+                      "\"tie_word_embeddings\": false", &c, &err) == DG_OK, "%s", err.msg);
+    CHECK_INT_EQ(c.decoder_layers, 2);
+    CHECK_STR_EQ(c.activation, "gelu_new");     /* gated-gelu means the tanh GELU */
+    CHECK(c.gated_ffn);
+    CHECK_NEAR(c.layer_norm_eps, 1e-5, 1e-12);
+    CHECK_INT_EQ(c.rel_max_distance, 64);
+    CHECK(!c.tie_word_embeddings);
+    CHECK(load_t5("\"feed_forward_proj\": \"gelu\"", &c, &err) == DG_OK);
+    CHECK_STR_EQ(c.activation, "gelu");         /* plain "gelu" is the exact GELU */
+    CHECK(load_t5("\"feed_forward_proj\": \"gated-silu\"", &c, &err) == DG_OK);
+    CHECK_STR_EQ(c.activation, "silu");
+    CHECK(c.gated_ffn);
+    static const char *const bad[] = {"gated-swishy", "fancy-gelu", "gated-gelu-x", "gated-", "-"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char extra[128];
+        snprintf(extra, sizeof extra, "\"feed_forward_proj\": \"%s\"", bad[i]);
+        CHECK_INT_EQ(load_t5(extra, &c, &err), DG_E_UNSUPPORTED);
+        CHECK_CONTAINS(err.msg, "config.json: feed_forward_proj");
+        CHECK_CONTAINS(err.msg, "is not supported");
+    }
+    CHECK_INT_EQ(load_t5("\"d_kv\": 0", &c, &err), DG_E_CONFIG);
+    CHECK_CONTAINS(err.msg, "key 'd_kv' = 0 is out of range");
+    CHECK_INT_EQ(load_t5("\"relative_attention_max_distance\": 16", &c, &err), DG_E_CONFIG);
+    CHECK_CONTAINS(err.msg, "relative_attention_max_distance 16 must exceed half of");
+    CHECK_INT_EQ(load_t5("\"relative_attention_num_buckets\": 2", &c, &err), DG_E_CONFIG);
+    CHECK_CONTAINS(err.msg, "key 'relative_attention_num_buckets' = 2 is out of range");
+    CHECK_INT_EQ(load_t5("\"layer_norm_epsilon\": 0", &c, &err), DG_E_CONFIG);
+    CHECK_CONTAINS(err.msg, "layer_norm_epsilon must be > 0");
+}
+
+/* BART-family defaults that differ per model type (M2M100Config, BartConfig). */
+static void test_bart_family(void)
+{
+#define SHAPE                                                                                     \
+    "\"d_model\": 8, \"encoder_layers\": 1, \"decoder_layers\": 1, \"encoder_attention_heads\": 2, " \
+    "\"decoder_attention_heads\": 2, \"encoder_ffn_dim\": 4, \"decoder_ffn_dim\": 4, "               \
+    "\"max_position_embeddings\": 16, \"pad_token_id\": 1, \"eos_token_id\": 2, "                    \
+    "\"decoder_start_token_id\": 2, \"vocab_size\": 10"
+    dg_config c;
+    dg_err err = {0};
+    put("config.json", "{\"model_type\": \"m2m_100\", " SHAPE "}");
+    CHECK_MSG(dg_config_load(&c, tmp, &err) == DG_OK, "%s", err.msg);
+    CHECK(c.scale_embedding);                 /* M2M100Config default */
+    CHECK_STR_EQ(c.activation, "relu");
+    CHECK_INT_EQ(c.max_positions, DG_MAX_DIM); /* the sinusoid grows */
+    CHECK_INT_EQ(c.max_position_embeddings, 16);
+    CHECK_INT_EQ(c.forced_eos_token_id, -1);
+    put("config.json", "{\"model_type\": \"bart\", " SHAPE "}");
+    CHECK_MSG(dg_config_load(&c, tmp, &err) == DG_OK, "%s", err.msg);
+    CHECK(!c.scale_embedding);
+    CHECK_STR_EQ(c.activation, "gelu");
+    CHECK_INT_EQ(c.max_positions, 16);
+    CHECK_INT_EQ(c.forced_eos_token_id, 2);   /* BartConfig(forced_eos_token_id=2) */
+#undef SHAPE
+}
+
 int main(void)
 {
     snprintf(tmp, sizeof tmp, "%s/test_config_XXXXXX", DG_BUILD_DIR);
@@ -206,6 +302,8 @@ int main(void)
     test_tc_big();
     test_generation_precedence();
     test_errors();
+    test_t5();
+    test_bart_family();
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
     CHECK(system(cmd) == 0);

@@ -37,8 +37,105 @@ static long long geti(json_t *root, const char *path)
     return json_integer_value(v);
 }
 
+/* The other architectures, real configs (make_checkpoints.py REAL_CONFIGS): num_parameters()
+ * as transformers reports it for each published checkpoint. */
+static const struct {
+    const char *name;
+    long long params;
+    const char *positions, *norm, *activation;
+    int gated, tied, heads, head_size, enc_layers, dec_layers, logits_bias, pre_norm;
+} archs[] = {
+    {"t5-small", 60506624, "relative", "rmsnorm", "relu", 0, 1, 8, 64, 6, 6, 0, 1},
+    {"flan-t5-base", 247577856, "relative", "rmsnorm", "gelu_tanh", 1, 0, 12, 64, 12, 12, 0, 1},
+    {"bart-large", 406291456, "learned", "layernorm", "gelu", 0, 1, 16, 64, 12, 12, 1, 0},
+    {"mbart-large-50-many-to-many-mmt", 610879488, "learned", "layernorm", "gelu", 0, 1, 16, 64, 12, 12, 1, 1},
+    {"m2m100_418M", 483905536, "sinusoidal-fairseq", "layernorm", "relu", 0, 1, 16, 64, 12, 12, 0, 1},
+    {"nllb-200-distilled-600M", 615073792, "sinusoidal-fairseq", "layernorm", "relu", 0, 1, 16, 64, 12, 12, 0, 1},
+};
+
+static void test_archs(void)
+{
+    for (size_t i = 0; i < sizeof archs / sizeof *archs; i++) {
+        char dir[512], path[600];
+        snprintf(dir, sizeof dir, DG_BUILD_DIR "/fixtures/models/inspect/%s", archs[i].name);
+        snprintf(path, sizeof path, "%s/expected.json", dir);
+        json_t *exp = json_load_file(path, 0, NULL);
+        CHECK_MSG(exp != NULL, "%s", path);
+        dg_err err = {0};
+        dg_code rc;
+        char *out = run(dir, true, &rc, &err);
+        CHECK_MSG(rc == DG_OK, "%s: %s", archs[i].name, err.msg);
+        json_t *r = json_loads(out ? out : "", 0, NULL);
+        free(out);
+        if (!r || !exp) {
+            json_decref(exp);
+            json_decref(r);
+            continue;
+        }
+        json_t *a = json_object_get(r, "architecture");
+        printf("%-32s %lld parameters, positions %s, %s, %s%s\n", archs[i].name,
+               geti(r, "parameters.count"), json_string_value(json_object_get(a, "positions")),
+               json_string_value(json_object_get(a, "norm")), archs[i].gated ? "gated-" : "",
+               json_string_value(json_object_get(a, "activation")));
+        CHECK_INT_EQ(geti(r, "parameters.count"), archs[i].params);
+        CHECK_INT_EQ(geti(r, "parameters.count"), json_integer_value(json_object_get(exp, "num_parameters")));
+        CHECK_INT_EQ(geti(r, "parameters.tensors_bound"), json_integer_value(json_object_get(exp, "tensors")));
+        CHECK_INT_EQ(geti(r, "parameters.tensors_unused"), 0);
+        CHECK_INT_EQ(geti(r, "architecture.encoder_layers"), archs[i].enc_layers);
+        CHECK_INT_EQ(geti(r, "architecture.decoder_layers"), archs[i].dec_layers);
+        CHECK_INT_EQ(geti(r, "architecture.encoder_attention_heads"), archs[i].heads);
+        CHECK_INT_EQ(geti(r, "architecture.head_size"), archs[i].head_size);
+        CHECK_STR_EQ(json_string_value(json_object_get(a, "positions")), archs[i].positions);
+        CHECK_STR_EQ(json_string_value(json_object_get(a, "norm")), archs[i].norm);
+        CHECK_STR_EQ(json_string_value(json_object_get(a, "activation")), archs[i].activation);
+        CHECK(json_is_true(json_object_get(a, "gated_ffn")) == archs[i].gated);
+        CHECK(json_is_true(json_object_get(a, "tie_word_embeddings")) == archs[i].tied);
+        CHECK(json_is_true(json_object_get(a, "final_logits_bias")) == archs[i].logits_bias);
+        CHECK(json_is_true(json_object_get(a, "normalize_before")) == archs[i].pre_norm);
+        CHECK(json_is_true(json_object_get(a, "final_norms")) == archs[i].pre_norm);
+        int t5 = !strcmp(archs[i].positions, "relative");
+        CHECK(json_is_true(json_object_get(a, "scale_attention")) == !t5);
+        CHECK(json_is_true(json_object_get(a, "layernorm_embedding")) == !strcmp(archs[i].positions, "learned"));
+        if (t5) {
+            CHECK(json_is_null(json_object_get(a, "max_position_embeddings")));
+            CHECK_INT_EQ(geti(r, "architecture.relative_attention.num_buckets"), 32);
+            CHECK_INT_EQ(geti(r, "architecture.relative_attention.max_distance"), 128);
+            CHECK_NEAR(json_real_value(json_object_get(a, "lm_head_input_scale")),
+                       archs[i].tied ? pow(512, -0.5) : 1.0, 1e-6);
+            CHECK_NEAR(json_real_value(json_object_get(a, "layer_norm_eps")), 1e-6, 1e-12);
+        } else {
+            CHECK_INT_EQ(geti(r, "architecture.max_position_embeddings"), 1024);
+            CHECK_INT_EQ(geti(r, "architecture.position_offset"), 2);
+        }
+        json_decref(exp);
+        json_decref(r);
+    }
+    static const struct {
+        const char *name;
+        dg_code code;
+        const char *msg;
+    } broken[] = {
+        {"t5_bad_proj", DG_E_UNSUPPORTED, "feed_forward_proj 'gated-swishy' is not supported"},
+        {"t5_missing", DG_E_MISSING, "missing tensor 'decoder.block.5.layer.2.DenseReluDense.wo.weight'"},
+        {"t5_bad_bias", DG_E_SHAPE, "tensor 'encoder.block.0.layer.0.SelfAttention.relative_attention_bias."
+                                    "weight': expected shape [32, 8], got [8, 32]"},
+        {"t5_bad_dkv", DG_E_SHAPE, "tensor 'encoder.block.0.layer.0.SelfAttention.q.weight': expected shape [256, 512]"},
+    };
+    for (size_t i = 0; i < sizeof broken / sizeof *broken; i++) {
+        char dir[512];
+        snprintf(dir, sizeof dir, DG_BUILD_DIR "/fixtures/models/inspect/%s", broken[i].name);
+        dg_err err = {0};
+        dg_code rc;
+        char *out = run(dir, false, &rc, &err);
+        CHECK_MSG(rc == broken[i].code, "%s: %s", broken[i].name, err.msg);
+        CHECK_CONTAINS(err.msg, broken[i].msg);
+        free(out);
+    }
+}
+
 int main(void)
 {
+    test_archs();
     json_t *exp = json_load_file(EN_MG "/expected.json", 0, NULL);
     CHECK(exp != NULL);
     dg_err err = {0};

@@ -64,15 +64,21 @@ static void test_hand_values(void)
     dg_k_log_softmax_ref(ls, 3);
     CHECK_NEAR(ls[0], -logf(2.0f), 1e-7);
     CHECK(isinf(ls[1]) && ls[1] < 0);
+    /* RMSNorm: x / sqrt(mean(x^2) + eps) * g; [3, 4] has mean square 12.5 */
+    float rx[2] = {3, 4}, rg[2] = {1, 2};
+    dg_k_add_layernorm_ref(rx, NULL, rg, NULL, 1, 2, 0.0f);
+    CHECK_NEAR(rx[0], 3 / sqrt(12.5), 1e-6);
+    CHECK_NEAR(rx[1], 8 / sqrt(12.5), 1e-6);
 }
 
 static void test_vs_ref(void)
 {
     static float x[MAXN * 3], y[MAXN * 3], a[MAXN * 3], g[MAXN], bb[MAXN], r1[MAXN * 3],
         r2[MAXN * 3];
-    double worst[11] = {0};
-    const char *names[11] = {"add_layernorm", "layernorm", "add", "silu", "relu", "gelu",
-                             "gelu_tanh", "softmax", "log_softmax", "dot", "axpy"};
+    double worst[14] = {0};
+    const char *names[14] = {"add_layernorm", "layernorm", "add", "silu", "relu", "gelu",
+                             "gelu_tanh", "softmax", "log_softmax", "dot", "axpy",
+                             "add_rmsnorm", "rmsnorm", "mul"};
     for (int si = 0; si < NSIZES; si++) {
         int n = sizes[si], rows = 3;
         fill(x, n * rows, -4, 4);
@@ -139,6 +145,23 @@ static void test_vs_ref(void)
         dg_k_axpy_ref(r2, 0.37f, a, n);
         d = maxdiff(r1, r2, n);
         worst[10] = d > worst[10] ? d : worst[10];
+        /* no bias: RMSNorm */
+        for (int i = 0; i < n * rows; i++)
+            r1[i] = r2[i] = x[i];
+        dg_k_add_layernorm(r1, a, g, NULL, rows, n, 1e-6f);
+        dg_k_add_layernorm_ref(r2, a, g, NULL, rows, n, 1e-6f);
+        d = maxdiff(r1, r2, n * rows);
+        worst[11] = d > worst[11] ? d : worst[11];
+        dg_k_layernorm(x, g, NULL, r1, rows, n, 1e-6f);
+        dg_k_layernorm_ref(x, g, NULL, r2, rows, n, 1e-6f);
+        d = maxdiff(r1, r2, n * rows);
+        worst[12] = d > worst[12] ? d : worst[12];
+        for (int i = 0; i < n; i++)
+            r1[i] = r2[i] = x[i];
+        dg_k_mul(r1, a, (size_t)n);
+        dg_k_mul_ref(r2, a, (size_t)n);
+        d = maxdiff(r1, r2, n);
+        worst[13] = d > worst[13] ? d : worst[13];
 
         /* argmax and top-k must agree exactly, including ties (duplicated values planted) */
         fill(y, n, -5, 5);
@@ -165,8 +188,8 @@ static void test_vs_ref(void)
             CHECK_MSG(same, "topk n=%d k=%d add=0.25", n, k);
         }
     }
-    const double tol[11] = {1e-5, 1e-5, 0, 2e-6, 0, 2e-6, 2e-6, 1e-6, 2e-6, 1e-5, 1e-6};
-    for (int k = 0; k < 11; k++) {
+    const double tol[14] = {1e-5, 1e-5, 0, 2e-6, 0, 2e-6, 2e-6, 1e-6, 2e-6, 1e-5, 1e-6, 1e-5, 1e-5, 0};
+    for (int k = 0; k < 14; k++) {
         printf("%-14s maxdiff %.3g\n", names[k], worst[k]);
         CHECK_MSG(worst[k] <= tol[k], "%s: %g > %g", names[k], worst[k], tol[k]);
     }

@@ -90,12 +90,14 @@ int main(void)
     c->decoder_vocab_size = c->target_vocab_size =
         (int)json_integer_value(json_object_get(meta, "target_vocab"));
     c->max_position_embeddings = (int)json_integer_value(json_object_get(meta, "max_pos"));
+    c->max_positions = c->max_position_embeddings;
     c->eos_token_id = 0;
     c->decoder_start_token_id = c->target_vocab_size - 1;
     dg_model_weights *w = &m->w;
     w->quirks = (dg_arch_quirks){.positions = DG_POS_SINUSOIDAL_MARIAN,
                                  .activation = DG_ACT_GELU,
                                  .scale_embedding = true,
+                                 .scale_attention = true,
                                  .normalize_before = true,
                                  .final_norms = true,
                                  .layer_norm_eps = (float)json_real_value(json_object_get(meta, "eps"))};
