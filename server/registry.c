@@ -226,7 +226,11 @@ static bool route_model(const dg_served_model *m, const char *source, const char
     if (target && nt && dg_tokenizer_find_lang(t, DG_SIDE_TARGET, target, &c->tgt, &err)) {
         /* a multi-target OPUS-MT model still serves its folder's pair without a >>xx<< token */
         if (!(lang_match(target, m->target) && m->target[0])) {
-            snprintf(why, why_size, "model '%s': %.400s", m->name, err.msg);
+            if (m->source[0] && m->target[0])
+                snprintf(why, why_size, "model '%s' translates %s to %s, not to %s (%.300s)",
+                         m->name, m->source, m->target, target, err.msg);
+            else
+                snprintf(why, why_size, "model '%s': %.400s", m->name, err.msg);
             return false;
         }
     }

@@ -214,7 +214,16 @@ static dg_code add_lang(dg_tokenizer *t, int side, const char *code, const char 
     for (int i = 0; iso && i < t->n_langs[side]; i++)
         if (!strcasecmp(v[i].iso, iso))
             iso = NULL; /* taken by an earlier variant: this one goes by its model code */
-    snprintf(e->iso, sizeof e->iso, "%s", iso ? iso : code);
+    size_t cl = strlen(code);
+    if (iso)
+        snprintf(e->iso, sizeof e->iso, "%s", iso);
+    else if (cl >= 4 && !strncmp(code, ">>", 2) && !strcmp(code + cl - 2, "<<"))
+        snprintf(e->iso, sizeof e->iso, "%.*s", (int)(cl - 4), code + 2); /* ">>pob<<" -> "pob" */
+    else
+        snprintf(e->iso, sizeof e->iso, "%s", code);
+    for (int i = 0; i < t->n_langs[side]; i++)
+        if (!strcasecmp(v[i].iso, e->iso))
+            snprintf(e->iso, sizeof e->iso, "%s", code); /* keep the codes unique */
     t->n_langs[side]++;
     return DG_OK;
 }
