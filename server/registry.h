@@ -25,7 +25,6 @@ typedef struct {
     dg_tokenizer *tok;
     dg_search_opts defaults;
     int max_positions;            /* source tokens the encoder accepts */
-    int eos_id;
     double load_s;
 } dg_served_model;
 

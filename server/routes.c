@@ -248,8 +248,7 @@ static int tokenize(dg_server *srv, dg_req *rq, const dg_served_model *m,
                                             "text %d, sentence %d has %d tokens, more than the "
                                             "limit of %d (set options.truncate to cut it)",
                                             i, k, x->n_ids, limit);
-                x->ids[limit - 1] = m->eos_id;  /* keep the start, end with EOS as encode did */
-                x->n_ids = limit;
+                dg_tokenizer_truncate(m->tok, x->ids, &x->n_ids, limit); /* keep the framing */
             }
             rq->tokens_in += x->n_ids;
         }

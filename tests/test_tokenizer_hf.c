@@ -248,6 +248,9 @@ static void test_long_inputs(void)
                     CHECK(!memcmp(ids, want, (size_t)(wn - f[m].tail) * sizeof *ids));
                     CHECK(!memcmp(ids + n - f[m].tail, want + wn - f[m].tail,
                                   (size_t)f[m].tail * sizeof *ids));
+                    /* and dg_tokenizer_truncate gives HF's truncated ids */
+                    dg_tokenizer_truncate(t, ids, &n, wn);
+                    CHECK(n == wn && !memcmp(ids, want, (size_t)n * sizeof *ids));
                 }
                 free(ids);
                 free(want);

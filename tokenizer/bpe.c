@@ -6,6 +6,8 @@
  *     until no pair has a rank (BartTokenizer.bpe);
  *   - a cache of chunk -> ids, as BartTokenizer.cache, guarded by a mutex since one tokenizer
  *     serves many threads; it is emptied when it reaches DG_BPE_CACHE entries.
+ * The merge loop is quadratic in a chunk's length, as HF's is: a chunk is a run of letters,
+ * digits, punctuation or spaces, so only hostile input makes it long.
  * merges.txt is read as HF reads it: split on "\n", the first line (#version) and the last
  * element (empty after the final newline) dropped. */
 #define PCRE2_CODE_UNIT_WIDTH 8
@@ -18,7 +20,8 @@
 
 #include "tokenizer/hf_internal.h"
 
-#define DG_BPE_CACHE 65536
+#define DG_BPE_CACHE 65536     /* chunks cached at most */
+#define DG_BPE_CACHE_CHUNK 256 /* bytes of the longest chunk cached */
 
 static const char *const gpt2_pattern =
     "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
@@ -350,7 +353,12 @@ static dg_code chunk_ids(dg_bpe *b, const char *w, size_t len, int unk_id, dg_id
         return rc;
     for (int i = 0; i < n && rc == DG_OK; i++)
         rc = push(ctx, ids[i], err);
-    /* cache it; a full cache starts over, and a failed allocation only skips caching */
+    /* cache it; a full cache starts over, and a failed allocation only skips caching. Long
+     * chunks are rare words or hostile input: not worth their memory. */
+    if (len > DG_BPE_CACHE_CHUNK) {
+        free(ids);
+        return rc;
+    }
     pthread_mutex_lock(&b->lock);
     if (b->cache.used >= DG_BPE_CACHE) {
         table_clear(&b->cache);

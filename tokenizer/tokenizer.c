@@ -416,6 +416,15 @@ dg_code dg_tokenizer_encode_pair(const dg_tokenizer *t, int src, int tgt, const 
     return rc;
 }
 
+void dg_tokenizer_truncate(const dg_tokenizer *t, int *ids, int *n, int limit)
+{
+    int tail = t->h && t->h->frame == DG_FRAME_EOS_LANG ? 2 : 1;
+    if (*n <= limit || limit < tail)
+        return;
+    memmove(ids + limit - tail, ids + *n - tail, (size_t)tail * sizeof *ids);
+    *n = limit;
+}
+
 dg_code dg_tokenizer_decode(const dg_tokenizer *t, const int *ids, int n, bool skip_special,
                             char **text, dg_err *err)
 {

@@ -95,6 +95,10 @@ dg_code dg_tokenizer_encode(const dg_tokenizer *t, dg_side side, const char *tex
 dg_code dg_tokenizer_encode_pair(const dg_tokenizer *t, int src, int tgt, const char *text,
                                  size_t len, int **ids, int *n, dg_err *err);
 
+/* Cuts encoded source ids[0..*n) to at most limit ids as HF's truncation=True does: the text
+ * ids are cut, the special ids the class appends (</s>, or </s> lang for mBART) are kept. */
+void dg_tokenizer_truncate(const dg_tokenizer *t, int *ids, int *n, int limit);
+
 /* Decodes n target-side ids into a malloc'd NUL-terminated string. skip_special drops every
  * special token (HF all_special_ids: EOS, UNK, PAD, BOS, language codes, ...). Ids outside [0, dg_tokenizer_id_limit(t, DG_SIDE_TARGET)) are DG_E_INPUT. */
 dg_code dg_tokenizer_decode(const dg_tokenizer *t, const int *ids, int n, bool skip_special,
