@@ -1,7 +1,7 @@
 /* DESIGN: `dragoman tokenize` and `dragoman detokenize`: the tokenizer on its own, one input per
  * stdin line, one output line per input, so ids can be compared with Hugging Face or fed to
  * `dragoman translate --input-ids`. They read only the tokenizer files of the model folder
- * (tokenizer_config.json, source/target .spm, vocab.json), never the weights.
+ * (tokenizer_config.json and the slow tokenizer's files), never the weights.
  *
  * A line is everything up to '\n', which is not part of it (for tokenize a '\r' before it is
  * text; detokenize treats it as a separator). The first bad line stops the run: its line
@@ -13,16 +13,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "server/cli_lang.h"
 #include "server/commands.h"
 #include "tokenizer/tokenizer.h"
 
 static void tokenize_usage(FILE *f)
 {
-    fprintf(f, "usage: dragoman tokenize --model DIR [--side source|target] [--pieces] < text\n"
-               "One text per line -> its space-separated token ids (EOS included).\n"
-               "  --model DIR      model or tokenizer folder (source.spm, target.spm, vocab.json)\n"
+    fprintf(f, "usage: dragoman tokenize --model DIR [--side source|target] [--pieces]\n"
+               "                         [--source LANG] [--target LANG] < text\n"
+               "One text per line -> its space-separated token ids (special tokens included).\n"
+               "  --model DIR      model or tokenizer folder (its slow-tokenizer files)\n"
                "  --side S         source (encoder input, default) or target (decoder labels)\n"
-               "  --pieces         print the tokens (vocabulary pieces) instead of ids\n");
+               "  --pieces         print the tokens (vocabulary pieces) instead of ids\n"
+               "  --source LANG    source language (its code token frames the text)\n"
+               "  --target LANG    target language (>>xx<< for multi-target OPUS-MT, the T5\n"
+               "                   task prefix); source side only\n");
 }
 
 static void detokenize_usage(FILE *f)
@@ -30,7 +35,7 @@ static void detokenize_usage(FILE *f)
     fprintf(f, "usage: dragoman detokenize --model DIR [--keep-special] < ids\n"
                "One line of space-separated target ids -> its text.\n"
                "  --model DIR      model or tokenizer folder\n"
-               "  --keep-special   write </s>, <unk> and <pad> instead of dropping them\n");
+               "  --keep-special   write the special tokens (</s>, <unk>, ...) instead of dropping them\n");
 }
 
 static dg_tokenizer *open_tokenizer(const char *cmd, const char *dir)
@@ -54,9 +59,11 @@ int cmd_tokenize(int argc, char **argv)
     static const struct option opts[] = {{"model", required_argument, 0, 'm'},
                                          {"side", required_argument, 0, 's'},
                                          {"pieces", no_argument, 0, 'p'},
+                                         {"source", required_argument, 0, 'S'},
+                                         {"target", required_argument, 0, 'T'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
-    const char *model = NULL;
+    const char *model = NULL, *source = NULL, *target = NULL;
     dg_side side = DG_SIDE_SOURCE;
     int pieces = 0, c;
     optind = 1;
@@ -75,6 +82,8 @@ int cmd_tokenize(int argc, char **argv)
             }
             break;
         case 'p': pieces = 1; break;
+        case 'S': source = optarg; break;
+        case 'T': target = optarg; break;
         case 'h': tokenize_usage(stdout); return 0;
         default: tokenize_usage(stderr); return 2;
         }
@@ -83,9 +92,18 @@ int cmd_tokenize(int argc, char **argv)
         tokenize_usage(stderr);
         return 2;
     }
+    if ((source || target) && side != DG_SIDE_SOURCE) {
+        fprintf(stderr, "dragoman tokenize: --source/--target apply to --side source only\n");
+        return 2;
+    }
     dg_tokenizer *t = open_tokenizer("tokenize", model);
     if (!t)
         return 1;
+    int src, tgt;
+    if (dg_cli_langs("tokenize", t, source, target, &src, &tgt)) {
+        dg_tokenizer_free(t);
+        return 1;
+    }
     char *line = NULL;
     size_t cap = 0, lineno = 0;
     ssize_t got;
@@ -95,7 +113,10 @@ int cmd_tokenize(int argc, char **argv)
         size_t len = chomp(line, got);
         int *ids, n;
         dg_err err = {0};
-        if (dg_tokenizer_encode(t, side, line, len, &ids, &n, &err) != DG_OK) {
+        dg_code rc = source || target
+                         ? dg_tokenizer_encode_pair(t, src, tgt, line, len, &ids, &n, &err)
+                         : dg_tokenizer_encode(t, side, line, len, &ids, &n, &err);
+        if (rc != DG_OK) {
             fprintf(stderr, "dragoman tokenize: line %zu: %s\n", lineno, err.msg);
             status = 1;
             break;

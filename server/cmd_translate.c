@@ -14,12 +14,14 @@
 #include <string.h>
 
 #include "engine/engine.h"
+#include "server/cli_lang.h"
 #include "server/commands.h"
 #include "server/default_model.h"
 #include "tokenizer/tokenizer.h"
 
 typedef struct {
     const char *model_dir;
+    const char *source, *target; /* --source / --target, NULL when not given */
     int beam_size, n_best, max_new_tokens, batch_size, threads;
     float length_penalty;
     int have_beam, have_max_new, have_lp;
@@ -46,7 +48,12 @@ static void usage(FILE *f)
             "  --batch-size N         sentences decoded together (default 32)\n"
             "  --threads N            compute threads (default 1)\n"
             "  --format text|jsonl    text: n-best lines per input; jsonl: one JSON object per input\n"
-            "  --input-ids            lines are space-separated source ids, the exact encoder input\n");
+            "  --input-ids            lines are space-separated source ids, the exact encoder input\n"
+            "  --source LANG          language of the input (de, deu, de_DE, ...; default: the\n"
+            "                         model's src_lang)\n"
+            "  --target LANG          language to translate into: the forced first token\n"
+            "                         (mBART-50, M2M100, NLLB), >>xx<< (multi-target OPUS-MT) or\n"
+            "                         the task prefix (T5)\n");
 }
 
 /* Strict integer parsing: the whole argument must be a number in [lo, hi]. */
@@ -71,6 +78,7 @@ static int parse_args(int argc, char **argv, translate_args *a)
         {"length-penalty", required_argument, 0, 'l'}, {"batch-size", required_argument, 0, 's'},
         {"threads", required_argument, 0, 't'},     {"format", required_argument, 0, 'f'},
         {"input-ids", no_argument, 0, 'i'},         {"help", no_argument, 0, 'h'},
+        {"source", required_argument, 0, 'S'},      {"target", required_argument, 0, 'T'},
         {0, 0, 0, 0}};
     *a = (translate_args){.n_best = 1, .batch_size = 32, .threads = 1};
     optind = 1;
@@ -115,6 +123,8 @@ static int parse_args(int argc, char **argv, translate_args *a)
             }
             break;
         case 'i': a->input_ids = 1; break;
+        case 'S': a->source = optarg; break;
+        case 'T': a->target = optarg; break;
         case 'h': usage(stdout); return 1;
         default: usage(stderr); return -1;
         }
@@ -189,7 +199,7 @@ static dg_code parse_id_line(const char *line, int **ids, int *n, dg_err *err)
 }
 
 static int read_inputs(const translate_args *a, const dg_tokenizer *tok, const dg_config *cfg,
-                       line_set *lines)
+                       int src, int tgt, line_set *lines)
 {
     char *line = NULL;
     size_t cap = 0;
@@ -201,9 +211,11 @@ static int read_inputs(const translate_args *a, const dg_tokenizer *tok, const d
         if (len > 0 && line[len - 1] == '\r') line[--len] = 0;
         dg_err err = {0};
         int *ids = NULL, n = 0;
-        dg_code code = a->input_ids ? parse_id_line(line, &ids, &n, &err)
-                                    : dg_tokenizer_encode(tok, DG_SIDE_SOURCE, line, (size_t)len,
-                                                          &ids, &n, &err);
+        dg_code code =
+            a->input_ids ? parse_id_line(line, &ids, &n, &err)
+            : a->source || a->target
+                ? dg_tokenizer_encode_pair(tok, src, tgt, line, (size_t)len, &ids, &n, &err)
+                : dg_tokenizer_encode(tok, DG_SIDE_SOURCE, line, (size_t)len, &ids, &n, &err);
         /* checked here so the message names the line; the engine re-checks on its own */
         if (code == DG_OK && n > cfg->max_positions)
             code = dg_err_set(&err, DG_E_INPUT,
@@ -277,8 +289,14 @@ int cmd_translate(int argc, char **argv)
         fprintf(stderr, "dragoman translate: %s\n", err.msg);
         goto out;
     }
+    int src, tgt;
+    if (dg_cli_langs("translate", tok, a.source, a.target, &src, &tgt))
+        goto out;
     dg_search_opts o;
     dg_search_opts_default(&o, model);
+    /* the target language's token forced first, as generate(forced_bos_token_id=...) */
+    if (a.target && dg_tokenizer_forced_bos(tok, tgt) >= 0)
+        o.forced_bos_token_id = dg_tokenizer_forced_bos(tok, tgt);
     if (a.have_beam) o.num_beams = a.beam_size;
     o.num_return_sequences = a.n_best;
     if (a.have_max_new) o.max_new_tokens = a.max_new_tokens;
@@ -287,7 +305,7 @@ int cmd_translate(int argc, char **argv)
         fprintf(stderr, "dragoman translate: %s\n", err.msg);
         goto out;
     }
-    if (read_inputs(&a, tok, dg_model_config(model), &lines)) goto out;
+    if (read_inputs(&a, tok, dg_model_config(model), src, tgt, &lines)) goto out;
     if (lines.n && !(results = calloc(lines.n, sizeof *results))) {
         fprintf(stderr, "dragoman translate: out of memory\n");
         goto out;

@@ -195,33 +195,167 @@ static int lang_match(const char *want, const char *have)
     return !want || !strcasecmp(want, have);
 }
 
-const dg_served_model *dg_registry_find(const dg_registry *r, const char *name,
-                                        const char *source, const char *target,
-                                        dg_api_error *e)
+/* ===== multilingual models ===== */
+
+/* Whether m serves source -> target by its tokenizer's languages; fills c. The error says why
+ * not (for a request naming the model). */
+static bool route_model(const dg_served_model *m, const char *source, const char *target,
+                        dg_lang_choice *c, char *why, size_t why_size)
 {
-    if (name) {
-        for (int i = 0; i < r->n; i++) {
-            const dg_served_model *m = &r->models[i];
-            if (strcmp(m->name, name))
-                continue;
-            if (!lang_match(source, m->source) || !lang_match(target, m->target)) {
-                dg_api_error_set(e, DG_API_UNSUPPORTED_LANGUAGE_PAIR,
-                                 "model '%s' translates %s to %s, not %s to %s", m->name,
-                                 m->source[0] ? m->source : "?", m->target[0] ? m->target : "?",
-                                 source ? source : m->source, target ? target : m->target);
-                return NULL;
-            }
-            return m;
+    *c = (dg_lang_choice){-1, -1, false, -1};
+    const dg_tokenizer *t = m->tok;
+    dg_err err = {0};
+    bool by_name = lang_match(source, m->source) && lang_match(target, m->target);
+    if (!t) {
+        if (!by_name)
+            snprintf(why, why_size, "model '%s' translates %s to %s", m->name,
+                     m->source[0] ? m->source : "?", m->target[0] ? m->target : "?");
+        return by_name;
+    }
+    int ns = dg_tokenizer_n_langs(t, DG_SIDE_SOURCE), nt = dg_tokenizer_n_langs(t, DG_SIDE_TARGET);
+    /* a side without language list is checked against the folder's pair */
+    if (source && ns && dg_tokenizer_find_lang(t, DG_SIDE_SOURCE, source, &c->src, &err)) {
+        snprintf(why, why_size, "model '%s': %.400s", m->name, err.msg);
+        return false;
+    }
+    if (source && !ns && !lang_match(source, m->source)) {
+        snprintf(why, why_size, "model '%s' translates from %s, not %s", m->name,
+                 m->source[0] ? m->source : "?", source);
+        return false;
+    }
+    if (target && nt && dg_tokenizer_find_lang(t, DG_SIDE_TARGET, target, &c->tgt, &err)) {
+        /* a multi-target OPUS-MT model still serves its folder's pair without a >>xx<< token */
+        if (!(lang_match(target, m->target) && m->target[0])) {
+            if (m->source[0] && m->target[0])
+                snprintf(why, why_size, "model '%s' translates %s to %s, not to %s (%.300s)",
+                         m->name, m->source, m->target, target, err.msg);
+            else
+                snprintf(why, why_size, "model '%s': %.400s", m->name, err.msg);
+            return false;
         }
+    }
+    if (target && !nt && !lang_match(target, m->target)) {
+        snprintf(why, why_size, "model '%s' translates into %s, not %s", m->name,
+                 m->target[0] ? m->target : "?", target);
+        return false;
+    }
+    int s = c->src >= 0 ? c->src : dg_tokenizer_default_lang(t, DG_SIDE_SOURCE);
+    int g = c->tgt >= 0 ? c->tgt : dg_tokenizer_default_lang(t, DG_SIDE_TARGET);
+    if (!dg_tokenizer_pair_ok(t, s, g)) {
+        snprintf(why, why_size, "model '%s' does not translate %s to %s", m->name,
+                 dg_tokenizer_lang(t, DG_SIDE_SOURCE, s), dg_tokenizer_lang(t, DG_SIDE_TARGET, g));
+        return false;
+    }
+    c->pair = c->src >= 0 || c->tgt >= 0;
+    if (c->tgt >= 0)
+        c->forced_bos = dg_tokenizer_forced_bos(t, c->tgt);
+    return true;
+}
+
+const dg_served_model *dg_registry_route(const dg_registry *r, const char *name,
+                                         const char *source, const char *target,
+                                         dg_lang_choice *c, dg_api_error *e)
+{
+    char why[512] = "";
+    for (int i = 0; i < r->n; i++) {
+        const dg_served_model *m = &r->models[i];
+        if (name && strcmp(m->name, name))
+            continue;
+        if (route_model(m, source, target, c, why, sizeof why))
+            return m;
+        if (name) {
+            dg_api_error_set(e, DG_API_UNSUPPORTED_LANGUAGE_PAIR, "%s", why);
+            return NULL;
+        }
+    }
+    if (name)
         dg_api_error_set(e, DG_API_MODEL_NOT_FOUND, "no model named '%s' (see GET /v1/models)",
                          name);
-        return NULL;
-    }
-    for (int i = 0; i < r->n; i++)
-        if (lang_match(source, r->models[i].source) && lang_match(target, r->models[i].target))
-            return &r->models[i];
-    dg_api_error_set(e, DG_API_UNSUPPORTED_LANGUAGE_PAIR,
-                     "no model translates %s to %s (see GET /languages)",
-                     source ? source : "any language", target ? target : "any language");
+    else
+        dg_api_error_set(e, DG_API_UNSUPPORTED_LANGUAGE_PAIR,
+                         "no model translates %s to %s (see GET /languages)",
+                         source ? source : "any language", target ? target : "any language");
     return NULL;
+}
+
+dg_code dg_registry_encode(const dg_served_model *m, const dg_lang_choice *c, const char *text,
+                           size_t len, int **ids, int *n, dg_err *err)
+{
+    return c->pair ? dg_tokenizer_encode_pair(m->tok, c->src, c->tgt, text, len, ids, n, err)
+                   : dg_tokenizer_encode(m->tok, DG_SIDE_SOURCE, text, len, ids, n, err);
+}
+
+/* The codes a side offers: the tokenizer's ISO codes, else the folder's code. */
+static int side_codes(const dg_served_model *m, dg_side side, const char **out, int cap)
+{
+    int n = m->tok ? dg_tokenizer_n_langs(m->tok, side) : 0;
+    if (!n) {
+        const char *c = side == DG_SIDE_SOURCE ? m->source : m->target;
+        if (!c[0] || cap < 1)
+            return 0;
+        out[0] = c;
+        return 1;
+    }
+    int k = 0;
+    for (int i = 0; i < n && k < cap; i++)
+        out[k++] = dg_tokenizer_lang_iso(m->tok, side, i);
+    return k;
+}
+
+static json_t *find_source(json_t *arr, const char *code)
+{
+    size_t i;
+    json_t *o;
+    json_array_foreach(arr, i, o)
+        if (!strcmp(json_string_value(json_object_get(o, "code")), code))
+            return o;
+    return NULL;
+}
+
+json_t *dg_registry_languages(const dg_registry *r)
+{
+    enum { CAP = 512 };
+    const char *src[CAP], *tgt[CAP];
+    json_t *arr = json_array();
+    for (int i = 0; arr && i < r->n; i++) {
+        const dg_served_model *m = &r->models[i];
+        int ns = side_codes(m, DG_SIDE_SOURCE, src, CAP), nt = side_codes(m, DG_SIDE_TARGET, tgt, CAP);
+        for (int a = 0; a < ns; a++) {
+            json_t *o = find_source(arr, src[a]);
+            if (!o) {
+                o = json_pack("{s:s, s:s, s:[]}", "code", src[a], "name",
+                              dg_language_name(src[a]), "targets");
+                json_array_append_new(arr, o);
+            }
+            json_t *targets = json_object_get(o, "targets");
+            for (int b = 0; b < nt; b++) {
+                if (!strcmp(src[a], tgt[b]) && nt > 1)
+                    continue; /* a multilingual model lists real translations only */
+                if (m->tok && dg_tokenizer_n_langs(m->tok, DG_SIDE_SOURCE) &&
+                    dg_tokenizer_n_langs(m->tok, DG_SIDE_TARGET) &&
+                    !dg_tokenizer_pair_ok(m->tok, a, b))
+                    continue;
+                size_t k;
+                json_t *x;
+                bool seen = false;
+                json_array_foreach(targets, k, x)
+                    seen = seen || !strcmp(json_string_value(x), tgt[b]);
+                if (!seen)
+                    json_array_append_new(targets, json_string(tgt[b]));
+            }
+        }
+    }
+    return arr;
+}
+
+json_t *dg_registry_model_languages(const dg_served_model *m)
+{
+    json_t *o = json_pack("{s:[], s:[]}", "source", "target");
+    for (int side = 0; o && side < 2; side++) {
+        json_t *list = json_object_get(o, side ? "target" : "source");
+        int n = m->tok ? dg_tokenizer_n_langs(m->tok, (dg_side)side) : 0;
+        for (int i = 0; i < n; i++)
+            json_array_append_new(list, json_string(dg_tokenizer_lang_iso(m->tok, (dg_side)side, i)));
+    }
+    return o;
 }

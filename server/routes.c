@@ -131,26 +131,7 @@ static void reply_error(dg_req *rq, dg_api_error_kind kind, const char *fmt, con
 
 static void handle_languages(dg_server *srv, dg_req *rq)
 {
-    json_t *arr = json_array();
-    const dg_registry *r = srv->reg;
-    for (int i = 0; i < r->n; i++) {
-        const char *src = r->models[i].source;
-        if (!src[0])
-            continue;
-        int first = 1;
-        for (int k = 0; k < i; k++)
-            if (!strcmp(r->models[k].source, src))
-                first = 0;
-        if (!first)
-            continue;
-        json_t *targets = json_array();
-        for (int k = i; k < r->n; k++)
-            if (!strcmp(r->models[k].source, src))
-                json_array_append_new(targets, json_string(r->models[k].target));
-        json_array_append_new(arr, json_pack("{s:s, s:s, s:o}", "code", src, "name",
-                                             dg_language_name(src), "targets", targets));
-    }
-    reply_json(rq, 200, arr);
+    reply_json(rq, 200, dg_registry_languages(srv->reg));
 }
 
 static void handle_models(dg_server *srv, dg_req *rq)
@@ -163,6 +144,7 @@ static void handle_models(dg_server *srv, dg_req *rq)
                               "target", m->target, "ready", ready);
         if (o && ready) {
             const dg_search_opts *d = &m->defaults;
+            json_object_set_new(o, "languages", dg_registry_model_languages(m));
             json_object_set_new(o, "max_input_tokens",
                                 json_integer(m->max_positions < srv->cfg->max_input_tokens
                                                  ? m->max_positions
@@ -225,7 +207,8 @@ static int build_opts(const dg_served_model *m, const dg_translate_options *o,
 }
 
 /* Splits every text and tokenizes every sentence into the job. */
-static int tokenize(dg_server *srv, dg_req *rq, const dg_served_model *m, dg_api_error *e)
+static int tokenize(dg_server *srv, dg_req *rq, const dg_served_model *m,
+                    const dg_lang_choice *lc, dg_api_error *e)
 {
     const dg_translate_request *t = &rq->treq;
     int limit = srv->cfg->max_input_tokens < m->max_positions ? srv->cfg->max_input_tokens
@@ -254,8 +237,8 @@ static int tokenize(dg_server *srv, dg_req *rq, const dg_served_model *m, dg_api
             const dg_span *sp = &rq->spans[first + k];
             dg_sentence *x = &rq->job->s[first + k];
             dg_err err;
-            if (dg_tokenizer_encode(m->tok, DG_SIDE_SOURCE, t->texts[i] + sp->start, sp->len,
-                                    &x->ids, &x->n_ids, &err))
+            if (dg_registry_encode(m, lc, t->texts[i] + sp->start, sp->len, &x->ids, &x->n_ids,
+                                   &err))
                 return dg_api_error_set(e, err.code == DG_E_INPUT ? DG_API_INVALID_REQUEST
                                                                   : DG_API_INTERNAL,
                                         "text %d: %s", i, err.msg);
@@ -265,8 +248,7 @@ static int tokenize(dg_server *srv, dg_req *rq, const dg_served_model *m, dg_api
                                             "text %d, sentence %d has %d tokens, more than the "
                                             "limit of %d (set options.truncate to cut it)",
                                             i, k, x->n_ids, limit);
-                x->ids[limit - 1] = m->eos_id;  /* keep the start, end with EOS as encode did */
-                x->n_ids = limit;
+                dg_tokenizer_truncate(m->tok, x->ids, &x->n_ids, limit); /* keep the framing */
             }
             rq->tokens_in += x->n_ids;
         }
@@ -307,13 +289,16 @@ static void translate_start(dg_server *srv, dg_req *rq)
         return;
     }
     dg_search_opts opts;
-    const dg_served_model *m = dg_registry_find(srv->reg, t->model, t->source, t->target, &e);
+    dg_lang_choice lc;
+    const dg_served_model *m = dg_registry_route(srv->reg, t->model, t->source, t->target, &lc, &e);
     if (!m || build_opts(m, &t->opts, &opts, &e)) {
         dg_req_error(rq, &e);
         return;
     }
+    if (lc.forced_bos >= 0)
+        opts.forced_bos_token_id = lc.forced_bos; /* the requested target language */
     rq->model_name = m->name;
-    if (tokenize(srv, rq, m, &e)) {
+    if (tokenize(srv, rq, m, &lc, &e)) {
         dg_req_error(rq, &e);
         return;
     }

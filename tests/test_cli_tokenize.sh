@@ -64,5 +64,18 @@ check "bad --side is a usage error" test $? -eq 2
 "$dragoman" tokenize --model /nonexistent-dragoman-dir < /dev/null 2> /dev/null
 check "missing model folder fails" test $? -eq 1
 
+# --source / --target (ids from golden-public: "Hello" = 263 677 910 in the fairseq spm
+# checkpoints; tokenizer_config.json: deu_Latn 1043, __de__ 1017)
+gp=$shared/golden-public
+check "nllb --source de frames deu_Latn" test "$(echo Hello | "$dragoman" tokenize --model "$gp/nllb-rand" --source de)" = "1043 263 677 910 2"
+check "m2m100 --source de frames __de__" test "$(echo Hello | "$dragoman" tokenize --model "$gp/m2m100-rand" --source deu)" = "1017 263 677 910 2"
+pt_want=$("$dragoman" tokenize --model "$shared/tokenizers/opus-mt-en-pt-ft" <<< ">>por<< Hello")
+check "marian --target pt prefixes >>por<<" test "$(echo Hello | "$dragoman" tokenize --model "$shared/tokenizers/opus-mt-en-pt-ft" --target pt)" = "$pt_want"
+echo Hello | "$dragoman" tokenize --model "$gp/nllb-rand" --target xx > /dev/null 2> "$work/lang_err"
+check "unknown --target exits 1" test $? -eq 1
+check "unknown --target names the flag and the languages" grep -q -- "--target: target language \"xx\" is not supported by this model; available: " "$work/lang_err"
+echo Hello | "$dragoman" tokenize --model "$gp/mbart-rand" --source de > /dev/null 2> "$work/lang_err2"
+check "a language the model lacks is named" grep -q -- "--source: .*available: en" "$work/lang_err2"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -260,11 +260,11 @@ static void test_encode_cases(void)
     expect_ids(mg, DG_SIDE_SOURCE, "\0nul", 4, (const int[]){28, 1, 68, 1528, 0, -2});
 
     /* language codes: vocab.json keys ">>...<<" in file order */
-    CHECK_INT_EQ(dg_tokenizer_n_lang_codes(pt), 2);
-    CHECK_STR_EQ(dg_tokenizer_lang_code(pt, 0), ">>pob<<");
-    CHECK_STR_EQ(dg_tokenizer_lang_code(pt, 1), ">>por<<");
-    CHECK(dg_tokenizer_lang_code(pt, 2) == NULL);
-    CHECK_INT_EQ(dg_tokenizer_n_lang_codes(mg), 0);
+    CHECK_INT_EQ(dg_tokenizer_n_langs(pt, DG_SIDE_TARGET), 2);
+    CHECK_STR_EQ(dg_tokenizer_lang(pt, DG_SIDE_TARGET, 0), ">>pob<<");
+    CHECK_STR_EQ(dg_tokenizer_lang(pt, DG_SIDE_TARGET, 1), ">>por<<");
+    CHECK(dg_tokenizer_lang(pt, DG_SIDE_TARGET, 2) == NULL);
+    CHECK_INT_EQ(dg_tokenizer_n_langs(mg, DG_SIDE_TARGET), 0);
 
     /* hostile lengths: one line of >>x...<< exactly at the limit is one code token (<unk>) */
     size_t big = DG_TOKENIZER_MAX_INPUT;
@@ -354,7 +354,7 @@ static void test_separate_vocabs(void)
     expect_ids(t, DG_SIDE_TARGET, "a b c", 5, (const int[]){1, 3, 5, 0, -2});
     expect_ids(t, DG_SIDE_SOURCE, ">>xx<< a", 8, (const int[]){5, 3, 0, -2});
     expect_ids(t, DG_SIDE_TARGET, ">>xx<< a", 8, (const int[]){1, 1, 0, -2});
-    CHECK_INT_EQ(dg_tokenizer_n_lang_codes(t), 0);
+    CHECK_INT_EQ(dg_tokenizer_n_langs(t, DG_SIDE_TARGET), 0);
     CHECK_INT_EQ(dg_tokenizer_vocab_size(t, DG_SIDE_SOURCE), 6);
     CHECK_INT_EQ(dg_tokenizer_vocab_size(t, DG_SIDE_TARGET), 5);
     CHECK_INT_EQ(dg_tokenizer_id_limit(t, DG_SIDE_TARGET), 6);
@@ -412,14 +412,16 @@ static void test_load_errors(void)
     CHECK_INT_EQ(err.code, DG_E_IO);
     const char *dir = DG_BUILD_DIR "/tokenizer-fixtures-bad";
     mkdir(dir, 0755);
-    write_file(dir, "tokenizer_config.json", "{\"separate_vocabs\": \"yes\"}");
+    write_file(dir, "tokenizer_config.json",
+               "{\"tokenizer_class\": \"MarianTokenizer\", \"separate_vocabs\": \"yes\"}");
     CHECK(dg_tokenizer_load(dir, &err) == NULL);
     CHECK_INT_EQ(err.code, DG_E_CONFIG);
     CHECK_CONTAINS(err.msg, "separate_vocabs must be true or false");
-    write_file(dir, "tokenizer_config.json", "{\"additional_special_tokens\": [\"<x>\"]}");
+    write_file(dir, "tokenizer_config.json", "{\"tokenizer_class\": \"MarianTokenizer\", "
+                                              "\"additional_special_tokens\": [\"<x>\"]}");
     CHECK(dg_tokenizer_load(dir, &err) == NULL);
     CHECK_INT_EQ(err.code, DG_E_UNSUPPORTED);
-    write_file(dir, "tokenizer_config.json", "{}");
+    write_file(dir, "tokenizer_config.json", "{\"tokenizer_class\": \"MarianTokenizer\"}");
     write_file(dir, "vocab.json", "{\"</s>\": 0, \"<unk>\": -4}");
     CHECK(dg_tokenizer_load(dir, &err) == NULL);
     CHECK_INT_EQ(err.code, DG_E_FORMAT);

@@ -2,7 +2,7 @@
  * PreTrainedTokenizer.tokenize + MarianTokenizer._tokenize/remove_language_code on the way in,
  * convert_ids_to_tokens + MarianTokenizer.convert_tokens_to_string + clean_up_tokenization on
  * the way out). Everything here reads the tokenizer and never writes it, so any number of
- * threads may encode and decode on one dg_tokenizer. Work is linear in the input: the
+ * threads may encode and decode on one dg_marian. Work is linear in the input: the
  * language-code regex is matched with a per-line cache instead of Python's backtracking. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -91,7 +91,7 @@ static size_t code_match(code_scan *c, size_t p)
 }
 
 typedef struct {
-    const dg_tokenizer *t;
+    const dg_marian *t;
     dg_side side;
     id_buf *out;
 } piece_ctx;
@@ -106,7 +106,7 @@ static dg_code on_piece(void *ctx, const char *piece, size_t len, dg_err *err)
 
 /* MarianTokenizer._tokenize on one segment free of special-token strings: the code token
  * (re.match at the start), then SentencePiece on the text with every match removed (re.sub). */
-static dg_code encode_segment(const dg_tokenizer *t, dg_side side, const char *s, size_t len,
+static dg_code encode_segment(const dg_marian *t, dg_side side, const char *s, size_t len,
                               id_buf *out, dg_err *err)
 {
     dg_code rc;
@@ -142,7 +142,7 @@ static dg_code encode_segment(const dg_tokenizer *t, dg_side side, const char *s
 
 /* The leftmost special-token string at or after `from` (the longest when several start
  * there), like HF's added-tokens trie split. Returns its index and sets *at, or -1. */
-static int next_special(const dg_tokenizer *t, const char *s, size_t len, size_t from, size_t *at)
+static int next_special(const dg_marian *t, const char *s, size_t len, size_t from, size_t *at)
 {
     for (size_t p = from; p < len; p++) {
         int best = -1;
@@ -160,7 +160,7 @@ static int next_special(const dg_tokenizer *t, const char *s, size_t len, size_t
     return -1;
 }
 
-dg_code dg_tokenizer_encode(const dg_tokenizer *t, dg_side side, const char *text, size_t len,
+dg_code dg_marian_encode(const dg_marian *t, dg_side side, const char *text, size_t len,
                             int **ids, int *n, dg_err *err)
 {
     *ids = NULL;
@@ -201,7 +201,7 @@ dg_code dg_tokenizer_encode(const dg_tokenizer *t, dg_side side, const char *tex
 
 /* ===== decode ===== */
 
-static bool is_special_id(const dg_tokenizer *t, int id)
+static bool is_special_id(const dg_marian *t, int id)
 {
     for (int k = 0; k < DG_SP_N; k++)
         if (t->special_id[k] == id)
@@ -209,7 +209,7 @@ static bool is_special_id(const dg_tokenizer *t, int id)
     return false;
 }
 
-static bool is_special_string(const dg_tokenizer *t, const char *s)
+static bool is_special_string(const dg_marian *t, const char *s)
 {
     for (int k = 0; k < DG_SP_N; k++)
         if (!strcmp(s, t->special[k]))
@@ -217,7 +217,7 @@ static bool is_special_string(const dg_tokenizer *t, const char *s)
     return false;
 }
 
-const char *dg_tokenizer_token(const dg_tokenizer *t, dg_side side, int id)
+const char *dg_marian_token(const dg_marian *t, dg_side side, int id)
 {
     if ((side != DG_SIDE_SOURCE && side != DG_SIDE_TARGET) || id < 0 || id >= t->id_limit[side])
         return NULL;
@@ -247,7 +247,7 @@ static size_t replace_all(char *s, size_t len, const char *from, const char *to)
 }
 
 /* "▁" -> " ", str.strip(), then clean_up_tokenization when enabled. */
-static void finish_text(const dg_tokenizer *t, str_buf *b)
+static void finish_text(const dg_marian *t, str_buf *b)
 {
     static const char *const cleanup[][2] = {
         {" .", "."},   {" ?", "?"},     {" !", "!"},     {" ,", ","},     {" ' ", "'"},
@@ -269,7 +269,7 @@ static void finish_text(const dg_tokenizer *t, str_buf *b)
 }
 
 /* Joins the pending pieces with target.spm and appends them. */
-static dg_code flush_pieces(const dg_tokenizer *t, const char **pieces, size_t *lens, size_t *np,
+static dg_code flush_pieces(const dg_marian *t, const char **pieces, size_t *lens, size_t *np,
                             str_buf *out, dg_err *err)
 {
     if (*np == 0)
@@ -285,7 +285,7 @@ static dg_code flush_pieces(const dg_tokenizer *t, const char **pieces, size_t *
     return rc;
 }
 
-dg_code dg_tokenizer_decode(const dg_tokenizer *t, const int *ids, int n, bool skip_special,
+dg_code dg_marian_decode(const dg_marian *t, const int *ids, int n, bool skip_special,
                             char **text, dg_err *err)
 {
     *text = NULL;
@@ -313,7 +313,7 @@ dg_code dg_tokenizer_decode(const dg_tokenizer *t, const int *ids, int n, bool s
         }
         if (skip_special && is_special_id(t, id))
             continue;
-        const char *tok = dg_tokenizer_token(t, DG_SIDE_TARGET, id);
+        const char *tok = dg_marian_token(t, DG_SIDE_TARGET, id);
         /* convert_tokens_to_string tests the string, so a hole read as "<unk>" is special too */
         if (is_special_string(t, tok)) {
             if ((rc = flush_pieces(t, pieces, lens, &np, &out, err)) == DG_OK &&
@@ -339,37 +339,37 @@ dg_code dg_tokenizer_decode(const dg_tokenizer *t, const int *ids, int n, bool s
 
 /* ===== accessors ===== */
 
-int dg_tokenizer_vocab_size(const dg_tokenizer *t, dg_side side)
+int dg_marian_vocab_size(const dg_marian *t, dg_side side)
 {
     return dg_vocab_size(t->vocab[side == DG_SIDE_TARGET]);
 }
 
-int dg_tokenizer_id_limit(const dg_tokenizer *t, dg_side side)
+int dg_marian_id_limit(const dg_marian *t, dg_side side)
 {
     return t->id_limit[side == DG_SIDE_TARGET];
 }
 
-int dg_tokenizer_eos_id(const dg_tokenizer *t)
+int dg_marian_eos_id(const dg_marian *t)
 {
     return t->special_id[DG_SP_EOS];
 }
 
-int dg_tokenizer_unk_id(const dg_tokenizer *t)
+int dg_marian_unk_id(const dg_marian *t)
 {
     return t->special_id[DG_SP_UNK];
 }
 
-int dg_tokenizer_pad_id(const dg_tokenizer *t)
+int dg_marian_pad_id(const dg_marian *t)
 {
     return t->special_id[DG_SP_PAD];
 }
 
-int dg_tokenizer_n_lang_codes(const dg_tokenizer *t)
+int dg_marian_n_lang_codes(const dg_marian *t)
 {
     return t->n_codes;
 }
 
-const char *dg_tokenizer_lang_code(const dg_tokenizer *t, int i)
+const char *dg_marian_lang_code(const dg_marian *t, int i)
 {
     if (i < 0 || i >= t->n_codes)
         return NULL;

@@ -1,4 +1,4 @@
-/* DESIGN: builds a dg_tokenizer from an OPUS-MT tokenizer folder the way HF's
+/* DESIGN: builds a dg_marian from an OPUS-MT tokenizer folder the way HF's
  * MarianTokenizer.from_pretrained does (transformers 4.40):
  *   - tokenizer_config.json (optional): separate_vocabs, clean_up_tokenization_spaces (default
  *     true), eos/unk/pad_token (a string or an AddedToken object {"content": ...}), and
@@ -13,9 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "tokenizer/marian_internal.h"
+#include "tokenizer/tok_json.h"
 
 static const char *const special_key[DG_SP_N] = {"eos_token", "unk_token", "pad_token"};
 static const char *const special_default[DG_SP_N] = {"</s>", "<unk>", "<pad>"};
@@ -24,39 +24,6 @@ static dg_code join(char *buf, size_t cap, const char *dir, const char *name, dg
 {
     if ((size_t)snprintf(buf, cap, "%s/%s", dir, name) >= cap)
         return dg_err_set(err, DG_E_IO, "%s: path too long", dir);
-    return DG_OK;
-}
-
-/* Parses an optional JSON object file: *out = NULL when the file does not exist. */
-static dg_code load_optional_json(const char *path, json_t **out, dg_err *err)
-{
-    *out = NULL;
-    if (access(path, F_OK) != 0)
-        return DG_OK;
-    json_error_t jerr;
-    json_t *root = json_load_file(path, 0, &jerr);
-    if (!root)
-        return dg_err_set(err, json_error_code(&jerr) == json_error_cannot_open_file ? DG_E_IO
-                                                                                   : DG_E_FORMAT,
-                          "%s:%d: %s", path, jerr.line, jerr.text);
-    if (!json_is_object(root)) {
-        json_decref(root);
-        return dg_err_set(err, DG_E_FORMAT, "%s: not a JSON object", path);
-    }
-    *out = root;
-    return DG_OK;
-}
-
-/* A special token as HF serialises it: "</s>" or {"content": "</s>", ...}. */
-static dg_code token_string(json_t *v, const char *path, const char *key, const char **out,
-                            dg_err *err)
-{
-    if (json_is_object(v))
-        v = json_object_get(v, "content");
-    if (!json_is_string(v) || json_string_length(v) == 0)
-        return dg_err_set(err, DG_E_CONFIG,
-                          "%s: %s is not a non-empty string or {\"content\": ...}", path, key);
-    *out = json_string_value(v);
     return DG_OK;
 }
 
@@ -72,7 +39,7 @@ static dg_code read_bool(json_t *cfg, const char *key, bool *out, const char *pa
 }
 
 /* Token strings and flags; cfg / map may be NULL (file absent). */
-static dg_code read_config(dg_tokenizer *t, json_t *cfg, const char *cfg_path, json_t *map,
+static dg_code read_config(dg_marian *t, json_t *cfg, const char *cfg_path, json_t *map,
                            const char *map_path, dg_err *err)
 {
     dg_code rc;
@@ -85,10 +52,10 @@ static dg_code read_config(dg_tokenizer *t, json_t *cfg, const char *cfg_path, j
         const char *s = special_default[k];
         json_t *v;
         if (cfg && (v = json_object_get(cfg, special_key[k])) && !json_is_null(v)) {
-            if ((rc = token_string(v, cfg_path, special_key[k], &s, err)) != DG_OK)
+            if ((rc = dg_tok_json_token(v, cfg_path, special_key[k], &s, err)) != DG_OK)
                 return rc;
         } else if (map && (v = json_object_get(map, special_key[k])) && !json_is_null(v)) {
-            if ((rc = token_string(v, map_path, special_key[k], &s, err)) != DG_OK)
+            if ((rc = dg_tok_json_token(v, map_path, special_key[k], &s, err)) != DG_OK)
                 return rc;
         }
         t->special_len[k] = strlen(s);
@@ -111,7 +78,7 @@ static dg_code read_config(dg_tokenizer *t, json_t *cfg, const char *cfg_path, j
 
 /* added_tokens_decoder: {"44670": {"content": "</s>", "lstrip": false, ...}, ...}. Sets
  * special_id[] for the tokens it lists (-1 stays for the others). */
-static dg_code read_added_tokens(dg_tokenizer *t, json_t *cfg, const char *path, dg_err *err)
+static dg_code read_added_tokens(dg_marian *t, json_t *cfg, const char *path, dg_err *err)
 {
     json_t *added = cfg ? json_object_get(cfg, "added_tokens_decoder") : NULL;
     if (!added || json_is_null(added))
@@ -127,7 +94,7 @@ static dg_code read_added_tokens(dg_tokenizer *t, json_t *cfg, const char *path,
             return dg_err_set(err, DG_E_CONFIG,
                               "%s: added_tokens_decoder key \"%.32s\" is not an id", path, key);
         const char *content = NULL;
-        dg_code rc = token_string(val, path, "added_tokens_decoder entry", &content, err);
+        dg_code rc = dg_tok_json_token(val, path, "added_tokens_decoder entry", &content, err);
         if (rc != DG_OK)
             return rc;
         int k = 0;
@@ -148,7 +115,7 @@ static dg_code read_added_tokens(dg_tokenizer *t, json_t *cfg, const char *path,
 }
 
 /* Special ids, unk per side, id limits and language codes, once the vocabularies are in. */
-static dg_code resolve_ids(dg_tokenizer *t, const char *vocab_path, const char *target_path,
+static dg_code resolve_ids(dg_marian *t, const char *vocab_path, const char *target_path,
                            dg_err *err)
 {
     for (int k = 0; k < DG_SP_N; k++) {
@@ -185,7 +152,7 @@ static dg_code resolve_ids(dg_tokenizer *t, const char *vocab_path, const char *
     return DG_OK;
 }
 
-void dg_tokenizer_free(dg_tokenizer *t)
+void dg_marian_free(dg_marian *t)
 {
     if (!t)
         return;
@@ -200,7 +167,7 @@ void dg_tokenizer_free(dg_tokenizer *t)
     free(t);
 }
 
-static dg_code load(dg_tokenizer *t, const char *dir, dg_err *err)
+static dg_code load(dg_marian *t, const char *dir, dg_err *err)
 {
     char cfg_path[PATH_MAX], map_path[PATH_MAX], vocab_path[PATH_MAX], target_path[PATH_MAX],
         spm_path[2][PATH_MAX];
@@ -213,8 +180,8 @@ static dg_code load(dg_tokenizer *t, const char *dir, dg_err *err)
         (rc = join(spm_path[1], sizeof spm_path[1], dir, "target.spm", err)))
         return rc;
     json_t *cfg = NULL, *map = NULL;
-    if ((rc = load_optional_json(cfg_path, &cfg, err)) == DG_OK &&
-        (rc = load_optional_json(map_path, &map, err)) == DG_OK &&
+    if ((rc = dg_tok_json_optional(cfg_path, &cfg, err)) == DG_OK &&
+        (rc = dg_tok_json_optional(map_path, &map, err)) == DG_OK &&
         (rc = read_config(t, cfg, cfg_path, map, map_path, err)) == DG_OK)
         rc = read_added_tokens(t, cfg, cfg_path, err);
     json_decref(cfg);
@@ -237,9 +204,9 @@ static dg_code load(dg_tokenizer *t, const char *dir, dg_err *err)
     return DG_OK;
 }
 
-dg_tokenizer *dg_tokenizer_load(const char *dir, dg_err *err)
+dg_marian *dg_marian_load(const char *dir, dg_err *err)
 {
-    dg_tokenizer *t = calloc(1, sizeof *t);
+    dg_marian *t = calloc(1, sizeof *t);
     if (!t) {
         dg_err_set(err, DG_E_NOMEM, "out of memory");
         return NULL;
@@ -247,7 +214,7 @@ dg_tokenizer *dg_tokenizer_load(const char *dir, dg_err *err)
     for (int k = 0; k < DG_SP_N; k++)
         t->special_id[k] = -1;
     if (load(t, dir, err) != DG_OK) {
-        dg_tokenizer_free(t);
+        dg_marian_free(t);
         return NULL;
     }
     return t;

@@ -1,6 +1,6 @@
-/* DESIGN: a small C API over libsentencepiece, the one C++ dependency. Only what the Marian
- * tokenizer needs: load a .spm model, text -> pieces, pieces -> text. Ids are never taken from
- * the .spm model: Marian maps pieces through vocab.json, whose ids differ from the spm ids.
+/* DESIGN: a small C API over libsentencepiece, the one C++ dependency: load a .spm model,
+ * text -> pieces, pieces -> text, piece <-> spm id. Marian and M2M100 map pieces through
+ * vocab.json; T5 uses the spm ids as they are, mBART/NLLB shift them by the fairseq offset.
  *
  * Pieces are handed out as (pointer, length) because a piece may contain a NUL byte (an input
  * "\0" surfaces as an unknown piece). No C++ exception crosses into C: every failure becomes a
@@ -23,6 +23,18 @@ typedef struct dg_spm dg_spm;
  * it is not a model. */
 dg_code dg_spm_load(const char *path, dg_spm **out, dg_err *err);
 void dg_spm_free(dg_spm *spm);
+
+/* As dg_spm_load, with the model's normalizer_spec.add_dummy_prefix turned off, as HF's
+ * non-legacy T5Tokenizer.get_spm_processor does (it edits the serialized ModelProto). */
+dg_code dg_spm_load_no_dummy_prefix(const char *path, dg_spm **out, dg_err *err);
+
+/* Number of pieces (Python len(sp)). */
+int dg_spm_size(const dg_spm *spm);
+/* sp.piece_to_id(piece): the unk id for pieces the model lacks. */
+int dg_spm_piece_to_id(const dg_spm *spm, const char *piece, size_t len);
+/* sp.IdToPiece(id), NUL-terminated and owned by the model (*len bytes); NULL when id is outside
+ * [0, dg_spm_size). */
+const char *dg_spm_id_to_piece(const dg_spm *spm, int id, size_t *len);
 
 /* Receives each piece in order; a non-DG_OK return stops the encoding and is passed through
  * (the callback sets err itself). */
