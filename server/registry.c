@@ -173,7 +173,6 @@ dg_code dg_registry_load(dg_registry *r, dg_err *err)
         const dg_config *cfg = dg_model_config(m->model);
         dg_search_opts_default(&m->defaults, m->model);
         m->max_positions = cfg->max_positions;
-        m->eos_id = cfg->eos_token_id;
         m->load_s = now_s() - t0;
         dg_metrics_model(m->name, m->source, m->target, m->load_s);
     }
