@@ -34,7 +34,7 @@ void dg_req_error(dg_req *rq, const dg_api_error *e)
         rq->retry_after = 1;
 }
 
-static enum MHD_Result send_reply(dg_req *rq)
+static enum MHD_Result send_reply(dg_server *srv, dg_req *rq)
 {
     const char *body = rq->reply ? rq->reply : "";
     struct MHD_Response *resp =
@@ -49,6 +49,10 @@ static enum MHD_Result send_reply(dg_req *rq)
         snprintf(v, sizeof v, "%d", rq->retry_after);
         MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, v);
     }
+    /* while draining every reply closes its connection: a keep-alive client then opens a new
+     * one (to another replica) instead of sending its next request into a closing socket */
+    if (atomic_load(&srv->draining))
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result r = MHD_queue_response(rq->conn, (unsigned)rq->status, resp);
     MHD_destroy_response(resp);
     rq->queued = true;
@@ -139,7 +143,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
         snprintf(rq->path, sizeof rq->path, "%s", url);
         atomic_fetch_add(&srv->open_requests, 1);
         if (check_headers(srv, rq, url))
-            return send_reply(rq);
+            return send_reply(srv, rq);
         return MHD_YES;
     }
     if (rq->queued) {  /* replied from the headers already: ignore any body */
@@ -186,13 +190,13 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
             }
             dg_route_finish(srv, rq);
         }
-        return send_reply(rq);
+        return send_reply(srv, rq);
     }
     if (!rq->status)
         dg_route_handle(srv, rq);
     if (rq->suspended)
         return MHD_YES;
-    return send_reply(rq);
+    return send_reply(srv, rq);
 }
 
 static void request_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
@@ -273,6 +277,13 @@ void dg_http_quiesce(dg_server *srv)
         if (s != MHD_INVALID_SOCKET)
             close(s);
     }
+}
+
+int dg_http_connections(dg_server *srv)
+{
+    const union MHD_DaemonInfo *info =
+        srv->daemon ? MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS) : NULL;
+    return info ? (int)info->num_connections : 0;
 }
 
 void dg_http_stop(dg_server *srv)

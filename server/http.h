@@ -66,6 +66,8 @@ dg_code dg_http_start(dg_server *srv, dg_err *err);
 /* Stops accepting connections; in-flight requests continue. */
 void dg_http_quiesce(dg_server *srv);
 void dg_http_stop(dg_server *srv);
+/* Connections currently open (MHD's count). */
+int dg_http_connections(dg_server *srv);
 
 /* Sets the reply of rq: status and body (taken over), JSON content type. */
 void dg_req_reply(dg_req *rq, int status, char *body);
