@@ -276,7 +276,9 @@ def test_shutdown_503(ref):
 
         t = threading.Thread(target=inflight)
         t.start()
-        srv.wait_metric("dragoman_inflight_requests", lambda v: v >= 1)
+        # a decoder step ran: the job is in the scheduler (in-flight counts it earlier, before
+        # the submission a SIGTERM would refuse)
+        srv.wait_metric("dragoman_batch_sentences_count", lambda v: v >= 1)
         srv.proc.send_signal(15)
         ck(srv.wait_log("received SIGTERM"), "shutdown logged")
         ready = srv.request("GET", "/ready", conn=conns[0])
