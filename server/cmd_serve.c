@@ -69,10 +69,11 @@ static int wait_signal(const sigset_t *set, double timeout_s)
 
 static int shutdown_server(dg_server *srv, int sig)
 {
-    dg_log_info("received %s: draining (grace %d ms)", sig == SIGINT ? "SIGINT" : "SIGTERM",
-                srv->cfg->grace_ms);
     atomic_store(&srv->draining, 1);
     dg_http_quiesce(srv);
+    /* logged once new work is refused: tests (and operators) may rely on that order */
+    dg_log_info("received %s: draining (grace %d ms)", sig == SIGINT ? "SIGINT" : "SIGTERM",
+                srv->cfg->grace_ms);
     if (srv->sched)
         dg_scheduler_drain(srv->sched, srv->cfg->grace_ms);
     /* every reply now carries Connection: close, so connections go away as their last reply is

@@ -23,6 +23,7 @@ typedef struct {
     atomic_int ready;         /* models loaded, scheduler running */
     atomic_int draining;      /* SIGTERM received: new work gets 503 */
     atomic_int open_requests; /* request contexts alive (drain waits for them) */
+    atomic_long body_bytes;   /* request body buffers allocated, all connections */
     char **api_keys;          /* NULL when authentication is off */
     int n_api_keys;
     struct MHD_Daemon *daemon;
@@ -56,6 +57,7 @@ typedef struct {
     dg_span *spans;           /* [sentences] */
     dg_job *job;
     bool suspended;
+    bool http11;              /* HTTP/1.1 request: interim 1xx responses allowed */
     const char *model_name;
     int sentences;
     long tokens_in, tokens_out;

@@ -4,11 +4,18 @@
  * the sentence leaves the scheduler, so a job that timed out while a worker still decodes one
  * of its sentences stays valid until that worker drops it at its next step. Deadlines and
  * hang-ups are checked by a reaper thread every REAP_MS because MHD does not time out (or
- * even watch) suspended connections. */
+ * even watch) suspended connections.
+ * A FIN from the client means either "gone" (close) or "done sending" (shutdown(SHUT_WR), which
+ * some clients do after a complete request); TCP cannot tell them apart until the server
+ * writes. So on a FIN the reaper writes an interim "HTTP/1.1 100 Continue" (RFC 9110 15.2:
+ * clients must accept unsolicited 1xx): a closed socket answers it with a reset (POLLERR/
+ * POLLHUP on a later round: cancelled), a half-closed one reads and skips it and gets its
+ * reply. HTTP/1.0 clients get no 1xx: for them a FIN still means gone. */
 #include "server/scheduler_internal.h"
 
 #include <errno.h>
 #include <poll.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -270,6 +277,20 @@ int dg_scheduler_submit(dg_scheduler *s, dg_job *j, dg_api_error *e)
 
 /* ---- reaper: deadlines and hung-up clients ---- */
 
+/* The client sent FIN: 1 when the interim response went out (wait for a reset), 0 when the
+ * client is gone or may not be sent one. */
+static int probe_half_close(dg_job *j)
+{
+    static const char probe[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    if (!j->fd_interim)
+        return 0;
+    ssize_t n = send(j->fd, probe, sizeof probe - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n != (ssize_t)(sizeof probe - 1))
+        return 0;  /* a reset, or a send buffer full of what the client never read */
+    j->probed = 1;
+    return 1;
+}
+
 static void *reaper_main(void *arg)
 {
     dg_scheduler *s = arg;
@@ -300,17 +321,21 @@ static void *reaper_main(void *arg)
                 if (dg_job_finish_locked(s, j, DG_JOB_FAILED, DG_API_TIMEOUT, msg))
                     fired[n_fired++] = j;
             } else if (j->fd >= 0 && n_watch < cap) {
-                pfd[n_watch] = (struct pollfd){.fd = j->fd, .events = POLLRDHUP};
+                /* once probed, only a reset or an error counts */
+                pfd[n_watch] = (struct pollfd){.fd = j->fd, .events = j->probed ? 0 : POLLRDHUP};
                 watched[n_watch++] = j;
             }
         }
         /* non-blocking: only reports sockets whose peer already closed */
         if (n_watch && poll(pfd, (nfds_t)n_watch, 0) > 0)
             for (int i = 0; i < n_watch && n_fired < cap; i++)
-                if (pfd[i].revents & (POLLRDHUP | POLLHUP | POLLERR))
+                if (pfd[i].revents & (POLLRDHUP | POLLHUP | POLLERR)) {
+                    if (!(pfd[i].revents & (POLLHUP | POLLERR)) && probe_half_close(watched[i]))
+                        continue;
                     if (dg_job_finish_locked(s, watched[i], DG_JOB_CLIENT_GONE, DG_API_INTERNAL,
                                              "client closed the connection"))
                         fired[n_fired++] = watched[i];
+                }
         if (n_fired) {
             pthread_mutex_unlock(&s->mu);
             for (int i = 0; i < n_fired; i++)

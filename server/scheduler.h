@@ -53,6 +53,7 @@ struct dg_job {
     int n;
     dg_sentence *s;           /* [n] */
     int fd;                   /* client socket watched for hang-up while queued; -1 = none */
+    int fd_interim;           /* the client speaks HTTP/1.1: may be sent "100 Continue" */
     void (*done)(dg_job *job, void *arg);
     void *done_arg;
     /* set by the scheduler */
@@ -70,6 +71,7 @@ struct dg_job {
     dg_job *prev_q, *next_q;
     atomic_int batch_cost;    /* cost of its sentences in batches now */
     long long reserve;        /* bytes counted against --max-memory while running */
+    int probed;               /* the client half-closed and was sent the 100 probe */
 };
 
 dg_job *dg_job_create(int n_sentences);

@@ -291,6 +291,8 @@ static void test_errors(void)
         {DG_API_NOT_READY, 503, "not_ready"},
         {DG_API_SHUTTING_DOWN, 503, "shutting_down"},
         {DG_API_TIMEOUT, 504, "timeout"},
+        {DG_API_REQUEST_TIMEOUT, 408, "request_timeout"},
+        {DG_API_BUSY, 503, "busy"},
     };
     CHECK_INT_EQ(sizeof want / sizeof want[0], DG_API_ERROR_COUNT);
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
