@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "server/cpu_budget.h"
 #include "server/metrics.h"
 
 #define REAP_MS 10
@@ -425,8 +426,8 @@ dg_scheduler *dg_scheduler_create(const dg_registry *reg, const dg_serve_config 
     s->workers_planned = c->workers;
     int threads = c->threads_per_worker;
     if (threads == 0) {
-        long cores = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = cores > c->workers ? (int)(cores / c->workers) : 1;
+        int cpus = dg_cpu_budget();
+        threads = cpus > c->workers ? cpus / c->workers : 1;
     }
     for (int i = 0; i < c->workers; i++) {
         if (worker_init(&s->workers[i], s, i, threads, err)) {
