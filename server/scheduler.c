@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "server/cpu_budget.h"
+#include "server/log.h"
 #include "server/metrics.h"
 
 #define REAP_MS 10
@@ -429,6 +430,7 @@ dg_scheduler *dg_scheduler_create(const dg_registry *reg, const dg_serve_config 
         int cpus = dg_cpu_budget();
         threads = cpus > c->workers ? cpus / c->workers : 1;
     }
+    dg_log_info("workers: %d x %d threads (%d usable CPUs)", c->workers, threads, dg_cpu_budget());
     for (int i = 0; i < c->workers; i++) {
         if (worker_init(&s->workers[i], s, i, threads, err)) {
             worker_free(&s->workers[i], reg->n);
