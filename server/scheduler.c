@@ -118,17 +118,26 @@ int dg_admit_locked(dg_scheduler *s, dg_worker *w, int m, dg_sentence **out, int
 {
     dg_queue *q = &s->queues[m];
     int n = 0, cost = w->cost[m], encode = 0, half = s->max_batch_tokens / 2;
+    double now = dg_now();
     /* rounds of one sentence per job, starting where the last admission stopped, until a whole
      * round admits nothing: requests interleave whatever their size */
     for (int progress = 1; progress && q->head && n < max;) {
         progress = 0;
         for (int k = q->n_jobs; k > 0 && q->head && n < max; k--) {
             dg_job *j = q->head;
-            q->head = j->next_q;
             dg_sentence *x = &j->s[j->next_queued];
             int held = atomic_load(&j->batch_cost);
-            if (cost + x->cost > s->max_batch_tokens ||   /* the batch is full */
-                (held > 0 && held + x->cost > half) ||    /* the job holds its share */
+            if (cost + x->cost > s->max_batch_tokens) {  /* the batch is full for it */
+                /* a large sentence kept out by a stream of small ones: admit nothing more
+                 * (here or in later calls, it stays at the head) until the batch has drained
+                 * enough for it */
+                if (now - x->t_enqueue > DG_AGING_S)
+                    goto out;
+                q->head = j->next_q;
+                continue;
+            }
+            q->head = j->next_q;
+            if ((held > 0 && held + x->cost > half) ||    /* the job holds its share */
                 (n > 0 && encode + x->n_ids > DG_ENCODE_PER_STEP))  /* encoder pass bounded */
                 continue;
             j->next_queued++;
@@ -143,6 +152,7 @@ int dg_admit_locked(dg_scheduler *s, dg_worker *w, int m, dg_sentence **out, int
                 ring_unlink(q, j);
         }
     }
+out:
     dg_metrics_queue_depth(s->queued);
     return n;
 }
