@@ -28,7 +28,7 @@ from serve_harness import Check, Server  # noqa: E402
 BIN = sys.argv[1]
 SANITIZED = "--sanitized" in sys.argv[2:]
 ck = Check()
-N_SHORT = 30 if SANITIZED else 100  # a p99 needs 100; the sanitized run checks order only
+N_SHORT = 15 if SANITIZED else 100  # a p99 needs 100; the sanitized run checks order only
 WORDS = ("river house green small bread music winter school garden letter window friend "
          "mountain yellow market morning").split()
 
