@@ -146,7 +146,8 @@ static dg_code pop_mark(unpickler *u, pv ***first, size_t *n)
     if (!u->n_marks)
         return fail(u, DG_E_FORMAT, "no MARK on the pickle stack");
     size_t base = u->marks[--u->n_marks];
-    *first = u->stack + base;
+    /* an empty stack may have no array yet: NULL + 0 is undefined behaviour in C */
+    *first = u->stack ? u->stack + base : NULL;
     *n = u->sp - base;
     u->sp = base;
     return DG_OK;

@@ -26,6 +26,8 @@ static const struct {
     [DG_API_NOT_READY] = {"not_ready", 503},
     [DG_API_SHUTTING_DOWN] = {"shutting_down", 503},
     [DG_API_TIMEOUT] = {"timeout", 504},
+    [DG_API_REQUEST_TIMEOUT] = {"request_timeout", 408},
+    [DG_API_BUSY] = {"busy", 503},
 };
 
 int dg_api_error_status(dg_api_error_kind kind)

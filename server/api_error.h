@@ -19,6 +19,8 @@ typedef enum {
     DG_API_NOT_READY,               /* 503 */
     DG_API_SHUTTING_DOWN,           /* 503 */
     DG_API_TIMEOUT,                 /* 504 */
+    DG_API_REQUEST_TIMEOUT,         /* 408: the body did not arrive within --body-timeout-ms */
+    DG_API_BUSY,                    /* 503: --max-body-total buffered already; retry */
     DG_API_ERROR_COUNT
 } dg_api_error_kind;
 

@@ -3,7 +3,8 @@
  * random thread. The listener starts before models load: /health answers at once, /ready says
  * 503 until the scheduler runs. SIGTERM/SIGINT: stop accepting connections, answer new
  * requests on open ones with 503, let in-flight jobs finish within --grace-ms, then fail the
- * rest, wait (briefly) for their replies to be written, stop MHD and exit 0. */
+ * rest, wait (briefly) for their replies to be written and their connections to close (every
+ * reply during the drain says Connection: close), stop MHD and exit 0. */
 #include <ctype.h>
 #include <signal.h>
 #include <stdio.h>
@@ -68,14 +69,19 @@ static int wait_signal(const sigset_t *set, double timeout_s)
 
 static int shutdown_server(dg_server *srv, int sig)
 {
-    dg_log_info("received %s: draining (grace %d ms)", sig == SIGINT ? "SIGINT" : "SIGTERM",
-                srv->cfg->grace_ms);
     atomic_store(&srv->draining, 1);
     dg_http_quiesce(srv);
+    /* logged once new work is refused: tests (and operators) may rely on that order */
+    dg_log_info("received %s: draining (grace %d ms)", sig == SIGINT ? "SIGINT" : "SIGTERM",
+                srv->cfg->grace_ms);
     if (srv->sched)
         dg_scheduler_drain(srv->sched, srv->cfg->grace_ms);
+    /* every reply now carries Connection: close, so connections go away as their last reply is
+     * written; one still open is a keep-alive client that may yet send a request (it gets 503
+     * and close). Stopping MHD earlier would reset such a request unanswered. */
     double end = dg_now() + REPLY_FLUSH_S;
-    while (atomic_load(&srv->open_requests) > 0 && dg_now() < end)
+    while ((atomic_load(&srv->open_requests) > 0 || dg_http_connections(srv) > 0) &&
+           dg_now() < end)
         nanosleep(&(struct timespec){0, 10 * 1000000L}, NULL);
     dg_http_stop(srv);
     dg_scheduler_free(srv->sched);

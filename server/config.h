@@ -22,7 +22,11 @@ typedef struct {
     int workers;
     int threads_per_worker;  /* 0 = cores / workers */
     int http_threads;
-    int max_batch_tokens;
+    int max_batch_tokens;    /* KV-cache positions of one worker's batch */
+    int max_memory_mb;       /* 0 = no budget */
+    int max_connections;
+    int max_body_total_mb;   /* request bodies buffered, all connections together */
+    int body_timeout_ms;     /* request headers to the end of the body */
     int max_queue;           /* sentences waiting for a worker */
     int timeout_ms;
     int max_body_bytes;

@@ -17,6 +17,9 @@
 
 #include "server/log.h"
 
+#define DISCARD_MAX (64u << 20)  /* body bytes read and dropped before a decided reply */
+#define DG_NUL_MARK '\x01'      /* what unescape() leaves of a URL part that held %00 */
+
 void dg_req_reply(dg_req *rq, int status, char *body)
 {
     free(rq->reply);
@@ -30,11 +33,11 @@ void dg_req_error(dg_req *rq, const dg_api_error *e)
     dg_metrics_error(e->kind);
     char *body = dg_api_error_body(e);
     dg_req_reply(rq, dg_api_error_status(e->kind), body);
-    if (e->kind == DG_API_QUEUE_FULL)
+    if (e->kind == DG_API_QUEUE_FULL || e->kind == DG_API_BUSY)
         rq->retry_after = 1;
 }
 
-static enum MHD_Result send_reply(dg_req *rq)
+static enum MHD_Result send_reply(dg_server *srv, dg_req *rq)
 {
     const char *body = rq->reply ? rq->reply : "";
     struct MHD_Response *resp =
@@ -49,6 +52,10 @@ static enum MHD_Result send_reply(dg_req *rq)
         snprintf(v, sizeof v, "%d", rq->retry_after);
         MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, v);
     }
+    /* while draining every reply closes its connection: a keep-alive client then opens a new
+     * one (to another replica) instead of sending its next request into a closing socket */
+    if (atomic_load(&srv->draining))
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result r = MHD_queue_response(rq->conn, (unsigned)rq->status, resp);
     MHD_destroy_response(resp);
     rq->queued = true;
@@ -121,12 +128,81 @@ static int check_headers(dg_server *srv, dg_req *rq, const char *url)
     return 0;
 }
 
+static bool has_body(struct MHD_Connection *c)
+{
+    const char *cl = header(c, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    return header(c, MHD_HTTP_HEADER_TRANSFER_ENCODING) || (cl && strtoull(cl, NULL, 10) > 0);
+}
+
+static bool expects_continue(struct MHD_Connection *c)
+{
+    const char *x = header(c, MHD_HTTP_HEADER_EXPECT);
+    return x && !strcasecmp(x, "100-continue");
+}
+
+/* One piece of the body. Buffered up to --max-body-bytes within the --max-body-total budget of
+ * all connections; past either, or once a reply is decided, counted and dropped. A body still
+ * arriving after --body-timeout-ms, or more than DISCARD_MAX bytes dropped, closes the
+ * connection (MHD can only reply between requests). */
+static enum MHD_Result body_chunk(dg_server *srv, dg_req *rq, const char *data, size_t n)
+{
+    const dg_serve_config *c = srv->cfg;
+    if (dg_now() - rq->t0 > c->body_timeout_ms / 1000.0) {
+        dg_api_error e;
+        dg_api_error_set(&e, DG_API_REQUEST_TIMEOUT, "the body did not arrive within %d ms",
+                         c->body_timeout_ms);
+        dg_req_error(rq, &e);
+        return MHD_NO;
+    }
+    if (!rq->status && rq->len + n > (size_t)c->max_body_bytes) {
+        dg_api_error e;
+        dg_api_error_set(&e, DG_API_BODY_TOO_LARGE, "the body is larger than %d bytes",
+                         c->max_body_bytes);
+        dg_req_error(rq, &e);
+    }
+    if (!rq->status && rq->len + n + 1 > rq->cap) {
+        /* the whole declared body at once when its length is known, else doubling */
+        const char *cl = header(rq->conn, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        size_t want = cl ? (size_t)strtoull(cl, NULL, 10) + 1 : 0;
+        size_t cap = rq->cap ? rq->cap : 4096;
+        while (cap < rq->len + n + 1)
+            cap *= 2;
+        if (want >= rq->len + n + 1 && want <= (size_t)c->max_body_bytes + 1)
+            cap = want;
+        long total = (long)c->max_body_total_mb << 20;
+        long grow = (long)(cap - rq->cap);
+        if (atomic_fetch_add(&srv->body_bytes, grow) + grow > total) {
+            atomic_fetch_sub(&srv->body_bytes, grow);
+            dg_api_error e;
+            dg_api_error_set(&e, DG_API_BUSY, "request bodies use the server's buffer budget "
+                             "(--max-body-total %d MiB); retry", c->max_body_total_mb);
+            dg_req_error(rq, &e);
+        } else {
+            char *nb = realloc(rq->body, cap);
+            if (!nb) {
+                atomic_fetch_sub(&srv->body_bytes, grow);
+                return MHD_NO;
+            }
+            rq->body = nb;
+            rq->cap = cap;
+            dg_metrics_body_bytes(grow);
+        }
+    }
+    if (rq->status) {
+        rq->dropped += n;
+        return rq->dropped > DISCARD_MAX ? MHD_NO : MHD_YES;
+    }
+    memcpy(rq->body + rq->len, data, n);
+    rq->len += n;
+    rq->body[rq->len] = 0;
+    return MHD_YES;
+}
+
 static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, const char *url,
                                       const char *method, const char *version,
                                       const char *upload_data, size_t *upload_data_size,
                                       void **req_cls)
 {
-    (void)version;
     dg_server *srv = cls;
     dg_req *rq = *req_cls;
     if (!rq) {
@@ -135,47 +211,34 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
         *req_cls = rq;
         rq->conn = conn;
         rq->t0 = dg_now();
+        rq->http11 = !strcmp(version, MHD_HTTP_VERSION_1_1);
         snprintf(rq->method, sizeof rq->method, "%s", method);
         snprintf(rq->path, sizeof rq->path, "%s", url);
         atomic_fetch_add(&srv->open_requests, 1);
-        if (check_headers(srv, rq, url))
-            return send_reply(rq);
+        if (url[0] == DG_NUL_MARK) {
+            dg_api_error e;
+            dg_api_error_set(&e, DG_API_INVALID_REQUEST, "the request path contains a NUL byte (%%00)");
+            dg_req_error(rq, &e);
+        } else {
+            check_headers(srv, rq, url);
+        }
+        /* A reply decided from the headers goes out now only when no body follows or the
+         * client waits for "100 Continue" before sending one. Otherwise the body is read and
+         * discarded first (lingering close, as nginx does): clients that send the whole body
+         * before reading (Python's http.client, many proxies) would see a reset, not the
+         * reply. MHD cannot queue a reply in the middle of a body anyway. */
+        if (rq->status && (!has_body(conn) || expects_continue(conn)))
+            return send_reply(srv, rq);
         return MHD_YES;
     }
-    if (rq->queued) {  /* replied from the headers already: ignore any body */
+    if (rq->queued) {  /* replied already (Expect: 100-continue): ignore any body */
         *upload_data_size = 0;
         return MHD_YES;
     }
     if (*upload_data_size) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
-        /* MHD can only queue a reply once the body is in: past the limit the rest is counted
-         * and dropped (nothing is buffered), 413 goes out at the end, and a sender that keeps
-         * going past twice the limit is disconnected */
-        if (rq->status || rq->len + n > (size_t)srv->cfg->max_body_bytes) {
-            if (!rq->status) {
-                dg_api_error e;
-                dg_api_error_set(&e, DG_API_BODY_TOO_LARGE, "the body is larger than %d bytes",
-                                 srv->cfg->max_body_bytes);
-                dg_req_error(rq, &e);
-            }
-            rq->dropped += n;
-            return rq->dropped > (size_t)srv->cfg->max_body_bytes ? MHD_NO : MHD_YES;
-        }
-        if (rq->len + n + 1 > rq->cap) {
-            size_t cap = rq->cap ? rq->cap : 4096;
-            while (cap < rq->len + n + 1)
-                cap *= 2;
-            char *nb = realloc(rq->body, cap);
-            if (!nb)
-                return MHD_NO;
-            rq->body = nb;
-            rq->cap = cap;
-        }
-        memcpy(rq->body + rq->len, upload_data, n);
-        rq->len += n;
-        rq->body[rq->len] = 0;
-        return MHD_YES;
+        return body_chunk(srv, rq, upload_data, n);
     }
     if (rq->suspended) {  /* resumed: the job finished, failed or its client left */
         rq->suspended = false;
@@ -186,13 +249,13 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
             }
             dg_route_finish(srv, rq);
         }
-        return send_reply(rq);
+        return send_reply(srv, rq);
     }
     if (!rq->status)
         dg_route_handle(srv, rq);
     if (rq->suspended)
         return MHD_YES;
-    return send_reply(rq);
+    return send_reply(srv, rq);
 }
 
 static void request_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
@@ -230,9 +293,27 @@ static void request_completed(void *cls, struct MHD_Connection *conn, void **req
     free(rq->text_first);
     free(rq->spans);
     free(rq->body);
+    atomic_fetch_sub(&srv->body_bytes, (long)rq->cap);
+    dg_metrics_body_bytes(-(long)rq->cap);
     free(rq->reply);
     free(rq);
     atomic_fetch_sub(&srv->open_requests, 1);
+}
+
+/* MHD's own unescaping, except that a part decoding to a NUL byte becomes DG_NUL_MARK alone:
+ * MHD hands the URL on as a C string, so "/v1/translate%00x" would otherwise route as
+ * "/v1/translate". */
+static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+    (void)cls;
+    (void)c;
+    size_t n = MHD_http_unescape(s);
+    if (memchr(s, 0, n)) {
+        s[0] = DG_NUL_MARK;
+        s[1] = 0;
+        return 1;
+    }
+    return n;
 }
 
 dg_code dg_http_start(dg_server *srv, dg_err *err)
@@ -256,7 +337,8 @@ dg_code dg_http_start(dg_server *srv, dg_err *err)
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)c->http_threads, MHD_OPTION_NOTIFY_COMPLETED,
         request_completed, srv, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)15,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024, MHD_OPTION_LISTENING_ADDRESS_REUSE,
-        (unsigned)1, MHD_OPTION_END);
+        (unsigned)1, MHD_OPTION_CONNECTION_LIMIT, (unsigned)c->max_connections,
+        MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!srv->daemon)
         return dg_err_set(err, DG_E_IO, "cannot listen on %s port %d (in use, or no permission)",
@@ -273,6 +355,13 @@ void dg_http_quiesce(dg_server *srv)
         if (s != MHD_INVALID_SOCKET)
             close(s);
     }
+}
+
+int dg_http_connections(dg_server *srv)
+{
+    const union MHD_DaemonInfo *info =
+        srv->daemon ? MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS) : NULL;
+    return info ? (int)info->num_connections : 0;
 }
 
 void dg_http_stop(dg_server *srv)

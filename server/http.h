@@ -23,6 +23,7 @@ typedef struct {
     atomic_int ready;         /* models loaded, scheduler running */
     atomic_int draining;      /* SIGTERM received: new work gets 503 */
     atomic_int open_requests; /* request contexts alive (drain waits for them) */
+    atomic_long body_bytes;   /* request body buffers allocated, all connections */
     char **api_keys;          /* NULL when authentication is off */
     int n_api_keys;
     struct MHD_Daemon *daemon;
@@ -56,6 +57,7 @@ typedef struct {
     dg_span *spans;           /* [sentences] */
     dg_job *job;
     bool suspended;
+    bool http11;              /* HTTP/1.1 request: interim 1xx responses allowed */
     const char *model_name;
     int sentences;
     long tokens_in, tokens_out;
@@ -66,6 +68,8 @@ dg_code dg_http_start(dg_server *srv, dg_err *err);
 /* Stops accepting connections; in-flight requests continue. */
 void dg_http_quiesce(dg_server *srv);
 void dg_http_stop(dg_server *srv);
+/* Connections currently open (MHD's count). */
+int dg_http_connections(dg_server *srv);
 
 /* Sets the reply of rq: status and body (taken over), JSON content type. */
 void dg_req_reply(dg_req *rq, int status, char *body);

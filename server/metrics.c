@@ -38,7 +38,7 @@ static atomic_long requests[DG_ROUTE_COUNT][N_STATUS + 1];
 static histogram latency[DG_ROUTE_COUNT];
 static histogram queue_wait, batch_size;
 static atomic_long errors[DG_API_ERROR_COUNT];
-static atomic_long queue_depth, tokens_in, tokens_out, cancelled, inflight;
+static atomic_long queue_depth, tokens_in, tokens_out, cancelled, inflight, body_bytes;
 
 static struct {
     char name[128], source[16], target[16];
@@ -76,6 +76,11 @@ void dg_metrics_error(dg_api_error_kind kind)
 {
     if (kind < DG_API_ERROR_COUNT)
         atomic_fetch_add_explicit(&errors[kind], 1, memory_order_relaxed);
+}
+
+void dg_metrics_body_bytes(long delta)
+{
+    atomic_fetch_add_explicit(&body_bytes, delta, memory_order_relaxed);
 }
 
 void dg_metrics_queue_depth(long sentences)
@@ -213,6 +218,9 @@ char *dg_metrics_render(void)
     put(&b, "# HELP dragoman_inflight_requests Translation requests being processed.\n"
             "# TYPE dragoman_inflight_requests gauge\ndragoman_inflight_requests %ld\n",
         get(&inflight));
+    put(&b, "# HELP dragoman_request_body_bytes Memory holding request bodies, all connections.\n"
+            "# TYPE dragoman_request_body_bytes gauge\ndragoman_request_body_bytes %ld\n",
+        get(&body_bytes));
     put(&b, "# HELP dragoman_queue_wait_seconds Time a sentence waited before joining a batch.\n"
             "# TYPE dragoman_queue_wait_seconds histogram\n");
     put_histogram(&b, "dragoman_queue_wait_seconds", "", &queue_wait, latency_bounds, N_LAT);

@@ -28,6 +28,7 @@ void dg_metrics_batch(int sentences);             /* per decoder step */
 void dg_metrics_tokens(long in, long out);
 void dg_metrics_cancelled(long sentences);
 void dg_metrics_inflight(int delta);
+void dg_metrics_body_bytes(long delta);           /* request body buffers, all connections */
 /* Registers a loaded model (at most DG_MAX_MODELS; later ones are not listed). Called by the
  * one thread that loads models; scrapes may run concurrently. */
 void dg_metrics_model(const char *name, const char *source, const char *target, double load_s);

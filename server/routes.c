@@ -310,6 +310,7 @@ static void translate_start(dg_server *srv, dg_req *rq)
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(rq->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
     j->fd = ci ? ci->connect_fd : -1;
+    j->fd_interim = rq->http11;
     j->done = on_job_done;
     j->done_arg = rq;
     /* suspend before submitting: the job may complete (and resume us) at once */

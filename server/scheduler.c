@@ -4,21 +4,29 @@
  * the sentence leaves the scheduler, so a job that timed out while a worker still decodes one
  * of its sentences stays valid until that worker drops it at its next step. Deadlines and
  * hang-ups are checked by a reaper thread every REAP_MS because MHD does not time out (or
- * even watch) suspended connections. */
+ * even watch) suspended connections.
+ * A FIN from the client means either "gone" (close) or "done sending" (shutdown(SHUT_WR), which
+ * some clients do after a complete request); TCP cannot tell them apart until the server
+ * writes. So on a FIN the reaper writes an interim "HTTP/1.1 100 Continue" (RFC 9110 15.2:
+ * clients must accept unsolicited 1xx): a closed socket answers it with a reset (POLLERR/
+ * POLLHUP on a later round: cancelled), a half-closed one reads and skips it and gets its
+ * reply. HTTP/1.0 clients get no 1xx: for them a FIN still means gone. */
 #include "server/scheduler_internal.h"
 
 #include <errno.h>
 #include <poll.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "server/cpu_budget.h"
+#include "server/log.h"
 #include "server/metrics.h"
 
 #define REAP_MS 10
-#define SCAN_LIMIT 512  /* queue entries examined per admission, bounding time under the lock */
 
 double dg_now(void)
 {
@@ -67,69 +75,84 @@ void dg_job_release(dg_job *j)
 
 void dg_sentence_release(dg_sentence *x)
 {
+    if (x->admitted) {
+        atomic_fetch_sub(&x->job->batch_cost, x->cost);
+        x->admitted = 0;
+    }
     dg_job_release(x->job);
 }
 
-/* ---- queues ---- */
+/* ---- the round-robin ring of jobs with waiting sentences ---- */
 
-static void queue_push(dg_queue *q, dg_sentence *x)
+static void ring_push(dg_queue *q, dg_job *j)
 {
-    x->next = NULL;
-    x->prev = q->tail;
-    if (q->tail)
-        q->tail->next = x;
-    else
-        q->head = x;
-    q->tail = x;
-    x->queued = 1;
+    if (!q->head) {
+        j->prev_q = j->next_q = j;
+        q->head = j;
+    } else {  /* at the tail: served after every job already waiting */
+        j->next_q = q->head;
+        j->prev_q = q->head->prev_q;
+        j->prev_q->next_q = j;
+        q->head->prev_q = j;
+    }
+    j->in_ring = 1;
+    q->n_jobs++;
 }
 
-static void queue_unlink(dg_queue *q, dg_sentence *x)
+static void ring_unlink(dg_queue *q, dg_job *j)
 {
-    if (x->prev)
-        x->prev->next = x->next;
-    else
-        q->head = x->next;
-    if (x->next)
-        x->next->prev = x->prev;
-    else
-        q->tail = x->prev;
-    x->prev = x->next = NULL;
-    x->queued = 0;
-}
-
-static int bucket(int n)
-{
-    int b = 0;
-    while (n > 1)
-        n >>= 1, b++;
-    return b;
+    if (j->next_q == j) {
+        q->head = NULL;
+    } else {
+        j->prev_q->next_q = j->next_q;
+        j->next_q->prev_q = j->prev_q;
+        if (q->head == j)
+            q->head = j->next_q;
+    }
+    j->prev_q = j->next_q = NULL;
+    j->in_ring = 0;
+    q->n_jobs--;
 }
 
 int dg_admit_locked(dg_scheduler *s, dg_worker *w, int m, dg_sentence **out, int max)
 {
     dg_queue *q = &s->queues[m];
-    if (!q->head)
-        return 0;
-    int n = 0, cost = w->cost[m];
-    int want = bucket(q->head->n_ids);
-    /* pass 0: the oldest sentence's length bucket (less padding in the encoder pass);
-     * pass 1: anything that still fits, oldest first */
-    for (int pass = 0; pass < 2 && n < max; pass++) {
-        int scanned = 0;
-        for (dg_sentence *x = q->head, *next; x && n < max && scanned < SCAN_LIMIT;
-             x = next, scanned++) {
-            next = x->next;
-            if (pass == 0 && bucket(x->n_ids) != want)
+    int n = 0, cost = w->cost[m], encode = 0, half = s->max_batch_tokens / 2;
+    double now = dg_now();
+    /* rounds of one sentence per job, starting where the last admission stopped, until a whole
+     * round admits nothing: requests interleave whatever their size */
+    for (int progress = 1; progress && q->head && n < max;) {
+        progress = 0;
+        for (int k = q->n_jobs; k > 0 && q->head && n < max; k--) {
+            dg_job *j = q->head;
+            dg_sentence *x = &j->s[j->next_queued];
+            int held = atomic_load(&j->batch_cost);
+            if (cost + x->cost > s->max_batch_tokens) {  /* the batch is full for it */
+                /* a large sentence kept out by a stream of small ones: admit nothing more
+                 * (here or in later calls, it stays at the head) until the batch has drained
+                 * enough for it */
+                if (now - x->t_enqueue > DG_AGING_S)
+                    goto out;
+                q->head = j->next_q;
                 continue;
-            if (cost > 0 && cost + x->cost > s->max_batch_tokens)
+            }
+            q->head = j->next_q;
+            if ((held > 0 && held + x->cost > half) ||    /* the job holds its share */
+                (n > 0 && encode + x->n_ids > DG_ENCODE_PER_STEP))  /* encoder pass bounded */
                 continue;
-            queue_unlink(q, x);
-            s->queued--;
+            j->next_queued++;
+            x->admitted = 1;
+            atomic_fetch_add(&j->batch_cost, x->cost);
             cost += x->cost;
+            encode += x->n_ids;
+            s->queued--;
             out[n++] = x;
+            progress = 1;
+            if (j->next_queued == j->n)
+                ring_unlink(q, j);
         }
     }
+out:
     dg_metrics_queue_depth(s->queued);
     return n;
 }
@@ -157,14 +180,14 @@ int dg_job_finish_locked(dg_scheduler *s, dg_job *j, dg_job_state state, dg_api_
         dg_api_error_set(&j->error, kind, "%s", msg);
     j->t_end = dg_now();
     active_unlink(s, j);
-    long dropped = 0;
-    for (int i = 0; i < j->n; i++)
-        if (j->s[i].queued) {
-            queue_unlink(&s->queues[j->model_index], &j->s[i]);
-            s->queued--;
-            dropped++;
-            dg_sentence_release(&j->s[i]);  /* the submitter's reference keeps j alive */
-        }
+    s->reserved -= j->reserve;
+    long dropped = j->n - j->next_queued;
+    if (j->in_ring)
+        ring_unlink(&s->queues[j->model_index], j);
+    s->queued -= dropped;
+    for (int i = j->next_queued; i < j->n; i++)
+        dg_sentence_release(&j->s[i]);  /* the submitter's reference keeps j alive */
+    j->next_queued = j->n;
     if (dropped) {
         dg_metrics_cancelled(dropped);
         dg_metrics_queue_depth(s->queued);
@@ -174,12 +197,49 @@ int dg_job_finish_locked(dg_scheduler *s, dg_job *j, dg_job_state state, dg_api_
     return 1;
 }
 
+/* Fills each sentence's cost; 0, or 400 naming the first one larger than half a batch. */
+static int sentence_costs(dg_scheduler *s, dg_job *j, long long *total, dg_api_error *e)
+{
+    const dg_config *cfg = dg_model_config(s->reg->models[j->model_index].model);
+    int beams = j->opts.num_beams > 0 ? j->opts.num_beams : 1;
+    int out = j->opts.max_new_tokens;
+    if (out > cfg->max_position_embeddings)
+        out = cfg->max_position_embeddings;  /* the engine clamps it there too */
+    *total = 0;
+    for (int i = 0; i < j->n; i++) {
+        dg_sentence *x = &j->s[i];
+        /* cross-attention keeps n_ids positions, self-attention beams x (out + 1) at most */
+        long long c = (long long)x->n_ids + (long long)beams * (out + 1);
+        if (c > s->max_batch_tokens / 2)
+            return dg_api_error_set(
+                e, DG_API_INVALID_REQUEST,
+                "sentence %d needs %lld batch positions (%d source tokens + %d beams x %d "
+                "output tokens), more than half of --max-batch-tokens (%d): lower beam_size or "
+                "max_length, or split the sentence", i + 1, c, x->n_ids, beams, out + 1,
+                s->max_batch_tokens);
+        x->cost = (int)c;
+        *total += c;
+    }
+    return 0;
+}
+
 int dg_scheduler_submit(dg_scheduler *s, dg_job *j, dg_api_error *e)
 {
     if (j->model_index < 0 || j->model_index >= s->reg->n)
         return dg_api_error_set(e, DG_API_INTERNAL, "job names no served model");
+    long long positions;
+    int st = sentence_costs(s, j, &positions, e);
+    if (st)
+        return st;
+    /* what the job can hold at once: all of it, or its share of every worker's batch */
+    long long share = (long long)s->workers_planned * (s->max_batch_tokens / 2);
+    j->reserve = (positions < share ? positions : share) * s->pos_bytes[j->model_index];
+    if (s->max_memory && j->reserve > s->max_memory)
+        return dg_api_error_set(e, DG_API_INVALID_REQUEST,
+                                "the request may need %lld MiB of decoding state, more than "
+                                "--max-memory (%lld MiB)", (j->reserve >> 20) + 1,
+                                s->max_memory >> 20);
     pthread_mutex_lock(&s->mu);
-    int st = 0;
     if (!s->accepting)
         st = dg_api_error_set(e, DG_API_SHUTTING_DOWN, "the server is shutting down");
     else if (j->n > s->max_queue)
@@ -189,6 +249,10 @@ int dg_scheduler_submit(dg_scheduler *s, dg_job *j, dg_api_error *e)
     else if (s->queued + j->n > s->max_queue)
         st = dg_api_error_set(e, DG_API_QUEUE_FULL, "the queue is full (%ld sentences waiting)",
                               s->queued);
+    else if (s->max_memory && s->reserved + j->reserve > s->max_memory)
+        st = dg_api_error_set(e, DG_API_QUEUE_FULL,
+                              "the memory budget is in use (%lld of %lld MiB reserved)",
+                              s->reserved >> 20, s->max_memory >> 20);
     if (st) {
         pthread_mutex_unlock(&s->mu);
         return st;
@@ -197,14 +261,13 @@ int dg_scheduler_submit(dg_scheduler *s, dg_job *j, dg_api_error *e)
     j->t_submit = now;
     j->deadline = now + s->timeout_ms / 1000.0;
     j->pending = j->n;
-    int beams = j->opts.num_beams > 0 ? j->opts.num_beams : 1;
+    j->next_queued = 0;
+    s->reserved += j->reserve;
     atomic_fetch_add(&j->refs, j->n);
-    for (int i = 0; i < j->n; i++) {
-        dg_sentence *x = &j->s[i];
-        x->cost = x->n_ids * beams;
-        x->t_enqueue = now;
-        queue_push(&s->queues[j->model_index], x);
-    }
+    for (int i = 0; i < j->n; i++)
+        j->s[i].t_enqueue = now;
+    if (j->n > 0)
+        ring_push(&s->queues[j->model_index], j);
     s->queued += j->n;
     j->next_active = s->active;
     j->prev_active = NULL;
@@ -225,6 +288,20 @@ int dg_scheduler_submit(dg_scheduler *s, dg_job *j, dg_api_error *e)
 }
 
 /* ---- reaper: deadlines and hung-up clients ---- */
+
+/* The client sent FIN: 1 when the interim response went out (wait for a reset), 0 when the
+ * client is gone or may not be sent one. */
+static int probe_half_close(dg_job *j)
+{
+    static const char probe[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    if (!j->fd_interim)
+        return 0;
+    ssize_t n = send(j->fd, probe, sizeof probe - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n != (ssize_t)(sizeof probe - 1))
+        return 0;  /* a reset, or a send buffer full of what the client never read */
+    j->probed = 1;
+    return 1;
+}
 
 static void *reaper_main(void *arg)
 {
@@ -256,17 +333,21 @@ static void *reaper_main(void *arg)
                 if (dg_job_finish_locked(s, j, DG_JOB_FAILED, DG_API_TIMEOUT, msg))
                     fired[n_fired++] = j;
             } else if (j->fd >= 0 && n_watch < cap) {
-                pfd[n_watch] = (struct pollfd){.fd = j->fd, .events = POLLRDHUP};
+                /* once probed, only a reset or an error counts */
+                pfd[n_watch] = (struct pollfd){.fd = j->fd, .events = j->probed ? 0 : POLLRDHUP};
                 watched[n_watch++] = j;
             }
         }
         /* non-blocking: only reports sockets whose peer already closed */
         if (n_watch && poll(pfd, (nfds_t)n_watch, 0) > 0)
             for (int i = 0; i < n_watch && n_fired < cap; i++)
-                if (pfd[i].revents & (POLLRDHUP | POLLHUP | POLLERR))
+                if (pfd[i].revents & (POLLRDHUP | POLLHUP | POLLERR)) {
+                    if (!(pfd[i].revents & (POLLHUP | POLLERR)) && probe_half_close(watched[i]))
+                        continue;
                     if (dg_job_finish_locked(s, watched[i], DG_JOB_CLIENT_GONE, DG_API_INTERNAL,
                                              "client closed the connection"))
                         fired[n_fired++] = watched[i];
+                }
         if (n_fired) {
             pthread_mutex_unlock(&s->mu);
             for (int i = 0; i < n_fired; i++)
@@ -332,6 +413,7 @@ dg_scheduler *dg_scheduler_create(const dg_registry *reg, const dg_serve_config 
     }
     s->reg = reg;
     s->max_batch_tokens = c->max_batch_tokens;
+    s->max_memory = (long long)c->max_memory_mb << 20;
     s->max_queue = c->max_queue;
     s->timeout_ms = c->timeout_ms;
     s->accepting = 1;
@@ -340,16 +422,25 @@ dg_scheduler *dg_scheduler_create(const dg_registry *reg, const dg_serve_config 
     pthread_cond_init(&s->changed, NULL);
     s->queues = calloc((size_t)reg->n, sizeof *s->queues);
     s->workers = calloc((size_t)c->workers, sizeof *s->workers);
-    if (!s->queues || !s->workers) {
+    s->pos_bytes = calloc((size_t)reg->n, sizeof *s->pos_bytes);
+    if (!s->queues || !s->workers || !s->pos_bytes) {
         dg_err_set(err, DG_E_NOMEM, "out of memory");
         dg_scheduler_free(s);
         return NULL;
     }
+    for (int m = 0; m < reg->n; m++) {
+        /* a K and a V row of d_model floats per decoder layer, plus the beam ancestry */
+        const dg_config *cfg = dg_model_config(reg->models[m].model);
+        s->pos_bytes[m] = (long long)cfg->decoder_layers * 2 * cfg->d_model * (long long)sizeof(float) +
+                          2 * (long long)sizeof(int);
+    }
+    s->workers_planned = c->workers;
     int threads = c->threads_per_worker;
     if (threads == 0) {
-        long cores = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = cores > c->workers ? (int)(cores / c->workers) : 1;
+        int cpus = dg_cpu_budget();
+        threads = cpus > c->workers ? cpus / c->workers : 1;
     }
+    dg_log_info("workers: %d x %d threads (%d usable CPUs)", c->workers, threads, dg_cpu_budget());
     for (int i = 0; i < c->workers; i++) {
         if (worker_init(&s->workers[i], s, i, threads, err)) {
             worker_free(&s->workers[i], reg->n);
@@ -415,6 +506,7 @@ void dg_scheduler_free(dg_scheduler *s)
         pthread_join(s->reaper, NULL);
     free(s->workers);
     free(s->queues);
+    free(s->pos_bytes);
     pthread_cond_destroy(&s->work);
     pthread_cond_destroy(&s->changed);
     pthread_mutex_destroy(&s->mu);

@@ -1,10 +1,12 @@
 /* The scheduler between HTTP threads and decoding workers.
  *
  * A request becomes a dg_job of sentences (already tokenized by the HTTP thread). Submitting
- * queues them per model (bounded by --max-queue: 429 beyond); worker threads (server/worker.c)
- * each own one dg_batch per model and pull sentences into it between decoder steps, within a
- * token budget (--max-batch-tokens, cost = source tokens x beams), preferring sentences of the
- * length bucket of the oldest one. A reaper thread enforces deadlines (504) and notices
+ * queues them per model (bounded by --max-queue and --max-memory: 429 beyond); worker threads
+ * (server/worker.c) each own one dg_batch per model and pull sentences into it between decoder
+ * steps, round-robin over the waiting requests, within a budget of KV-cache positions
+ * (--max-batch-tokens; a sentence costs its source tokens + beams x its longest output, what its
+ * cross- and self-attention caches reach at most). One request holds at most half of a batch,
+ * so another request's sentence always fits beside it. A reaper thread enforces deadlines (504) and notices
  * clients that hung up while suspended; either cancels the job's sentences without touching
  * other requests. job->done is called exactly once per submitted job, from a scheduler
  * thread, when every sentence is translated or the job failed; the HTTP layer resumes the
@@ -38,9 +40,8 @@ struct dg_sentence {
     float *scores;
     int out_tokens;           /* of the best hypothesis */
     /* scheduler-private */
-    dg_sentence *prev, *next; /* queue links while queued */
-    int queued;
-    int cost;
+    int admitted;             /* taken into a batch: cost counts in job->batch_cost */
+    int cost;                 /* KV-cache positions at most: source + beams x max output */
     double t_enqueue;
 };
 
@@ -52,6 +53,7 @@ struct dg_job {
     int n;
     dg_sentence *s;           /* [n] */
     int fd;                   /* client socket watched for hang-up while queued; -1 = none */
+    int fd_interim;           /* the client speaks HTTP/1.1: may be sent "100 Continue" */
     void (*done)(dg_job *job, void *arg);
     void *done_arg;
     /* set by the scheduler */
@@ -62,6 +64,14 @@ struct dg_job {
     double deadline;          /* monotonic seconds */
     double t_submit, t_start, t_end;  /* submit, first sentence batched, completion */
     dg_job *prev_active, *next_active;
+    /* scheduler-private: sentences s[next_queued..n) wait; the job is then in its model's
+     * round-robin ring */
+    int next_queued;
+    int in_ring;
+    dg_job *prev_q, *next_q;
+    atomic_int batch_cost;    /* cost of its sentences in batches now */
+    long long reserve;        /* bytes counted against --max-memory while running */
+    int probed;               /* the client half-closed and was sent the 100 probe */
 };
 
 dg_job *dg_job_create(int n_sentences);
@@ -71,8 +81,9 @@ void dg_job_release(dg_job *job);
 double dg_now(void);  /* monotonic seconds */
 
 dg_scheduler *dg_scheduler_create(const dg_registry *reg, const dg_serve_config *c, dg_err *err);
-/* 0, or an HTTP status with e set (429 queue full, 503 shutting down). On 0 job->done will
- * be called exactly once. */
+/* 0, or an HTTP status with e set (400 a sentence larger than half the batch budget, or the
+ * request larger than --max-memory; 429 queue or memory budget full; 503 shutting down). On 0
+ * job->done will be called exactly once. */
 int dg_scheduler_submit(dg_scheduler *s, dg_job *job, dg_api_error *e);
 /* Stops admitting jobs, waits up to grace_ms for in-flight ones, then fails the rest with
  * 503 shutting_down. */

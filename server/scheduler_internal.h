@@ -7,8 +7,17 @@
 
 #include "server/scheduler.h"
 
+/* Source tokens a worker admits for one encoder pass: a burst of long sentences is encoded over
+ * several steps, so the sentences already decoding are not held up by one long pass. */
+#define DG_ENCODE_PER_STEP 1024
+/* Seconds a sentence may wait for room in a full batch before admission stops for everyone
+ * else until it fits (so small sentences cannot starve a large one). */
+#define DG_AGING_S 2.0
+
+/* The jobs of one model with sentences waiting: a circular list, head = the next to serve. */
 typedef struct {
-    dg_sentence *head, *tail;
+    dg_job *head;
+    int n_jobs;
 } dg_queue;
 
 typedef struct {
@@ -25,6 +34,10 @@ typedef struct {
 struct dg_scheduler {
     const dg_registry *reg;
     int max_batch_tokens, max_queue, timeout_ms;
+    long long max_memory;     /* bytes; 0 = no budget */
+    long long reserved;       /* bytes reserved by running jobs */
+    long long *pos_bytes;     /* [reg->n]: bytes of one KV-cache position of each model */
+    int workers_planned;      /* --workers, for a job's share of all batches */
     pthread_mutex_t mu;
     pthread_cond_t work;      /* workers: sentences queued, or stopping */
     pthread_cond_t changed;   /* drain/reaper: a job finished, or stopping */

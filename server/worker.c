@@ -2,7 +2,8 @@
  * the scheduler lock, cheap list surgery), add them to the batch, drop sentences whose job
  * ended (timeout, hang-up), run one decoder step per batch with live sentences, hand finished
  * sentences back. New sentences thus join a running decode between two steps (iteration-level
- * batching): a long translation never holds short ones back for more than one step. A busy
+ * batching); admission (scheduler.c) is round-robin over requests and keeps any one request to
+ * half the batch, so a long translation leaves room for a short one at the next step. A busy
  * worker takes new sentences only when no worker is idle, so load spreads across workers.
  * Detokenization happens here, not on the HTTP threads. */
 #include <stdlib.h>

@@ -47,6 +47,7 @@ class Server:
         e.update(env or {})
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=e)
         self.log = []
+        self._log_changed = threading.Condition()
         self._stderr = threading.Thread(target=self._drain_stderr, daemon=True)
         self._stderr.start()
         self.port = None
@@ -75,7 +76,29 @@ class Server:
 
     def _drain_stderr(self):
         for line in self.proc.stderr:
-            self.log.append(line.decode(errors="replace"))
+            with self._log_changed:
+                self.log.append(line.decode(errors="replace"))
+                self._log_changed.notify_all()
+
+    def wait_log(self, needle, timeout=60):
+        """Blocks until a log line contains needle (an event, not a guess at timing)."""
+        deadline = time.time() + timeout
+        with self._log_changed:
+            while not any(needle in l for l in self.log):
+                left = deadline - time.time()
+                if left <= 0 or self.proc.poll() is not None and not self._stderr.is_alive():
+                    return False
+                self._log_changed.wait(min(left, 1.0))
+        return True
+
+    def wait_metric(self, name, pred, timeout=60):
+        """Polls /metrics until pred(value of name) holds; returns the last value."""
+        deadline = time.time() + timeout
+        v = self.metric(name)
+        while not pred(v) and time.time() < deadline:
+            time.sleep(0.005)
+            v = self.metric(name)
+        return v
 
     def connection(self, timeout=REQ_TIMEOUT):
         return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)

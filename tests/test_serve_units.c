@@ -4,10 +4,12 @@
  * response rendering, UTF-8 checks, sentence splitting, metrics exposition, language pairs
  * from folder names. The HTTP behaviour itself is tested end to end by test_serve_http.py. */
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include "server/api_error.h"
 #include "server/api_json.h"
 #include "server/config.h"
+#include "server/cpu_budget.h"
 #include "server/metrics.h"
 #include "server/registry.h"
 #include "server/sentences.h"
@@ -291,6 +293,8 @@ static void test_errors(void)
         {DG_API_NOT_READY, 503, "not_ready"},
         {DG_API_SHUTTING_DOWN, 503, "shutting_down"},
         {DG_API_TIMEOUT, 504, "timeout"},
+        {DG_API_REQUEST_TIMEOUT, 408, "request_timeout"},
+        {DG_API_BUSY, 503, "busy"},
     };
     CHECK_INT_EQ(sizeof want / sizeof want[0], DG_API_ERROR_COUNT);
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
@@ -395,8 +399,60 @@ static void test_pairs(void)
     CHECK_STR_EQ(dg_language_name("xx"), "xx");
 }
 
+static void put_file(const char *dir, const char *rel, const char *text)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, rel);
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+/* Fake cgroup trees: the binding limit is the smallest floor(quota / period) on the path from
+ * our cgroup to the root, rounded down but at least 1, never above the affinity count. */
+static void test_cpu_budget(void)
+{
+    char root[] = "/tmp/dg_cgroupXXXXXX";
+    CHECK(mkdtemp(root) != NULL);
+    char d[600];
+    snprintf(d, sizeof d, "%s/pod", root);
+    mkdir(d, 0700);
+    snprintf(d, sizeof d, "%s/pod/app", root);
+    mkdir(d, 0700);
+    put_file(root, "self", "0::/pod/app\n");
+    put_file(root, "cpu.max", "max 100000\n");
+    put_file(root, "pod/app/cpu.max", "max 100000\n");
+    char self[600];
+    snprintf(self, sizeof self, "%s/self", root);
+    CHECK_INT_EQ(dg_cpu_budget_from(root, self, 8), 8);       /* no quota: the affinity */
+    put_file(root, "pod/cpu.max", "250000 100000\n");         /* 2.5 CPUs on the parent */
+    CHECK_INT_EQ(dg_cpu_budget_from(root, self, 8), 2);
+    CHECK_INT_EQ(dg_cpu_budget_from(root, self, 1), 1);       /* affinity below the quota */
+    put_file(root, "pod/app/cpu.max", "50000 100000\n");      /* half a CPU: still 1 thread */
+    CHECK_INT_EQ(dg_cpu_budget_from(root, self, 8), 1);
+    put_file(root, "self", "0::/\n");                          /* cgroup namespace: the root */
+    put_file(root, "cpu.max", "400000 100000\n");
+    CHECK_INT_EQ(dg_cpu_budget_from(root, self, 16), 4);
+    snprintf(d, sizeof d, "%s/cpu", root);                     /* cgroup v1 */
+    mkdir(d, 0700);
+    put_file(root, "cpu.max", "max 100000\n");
+    put_file(root, "cpu/cpu.cfs_quota_us", "300000\n");
+    put_file(root, "cpu/cpu.cfs_period_us", "100000\n");
+    CHECK_INT_EQ(dg_cpu_budget_from(root, self, 16), 3);
+    put_file(root, "cpu/cpu.cfs_quota_us", "-1\n");
+    CHECK_INT_EQ(dg_cpu_budget_from(root, self, 16), 16);
+    CHECK(dg_cpu_budget() >= 1);
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
+    CHECK_INT_EQ(system(cmd), 0);
+}
+
 int main(void)
 {
+    test_cpu_budget();
     test_config();
     test_parse_v1();
     test_parse_lt();
