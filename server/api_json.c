@@ -56,7 +56,6 @@ void dg_translate_request_free(dg_translate_request *r)
     free(r->model);
     free(r->source);
     free(r->target);
-    free(r->api_key);
     memset(r, 0, sizeof *r);
 }
 
@@ -268,155 +267,6 @@ int dg_api_parse_translate(const char *body, size_t len, int max_texts, dg_trans
     return st;
 }
 
-/* LibreTranslate's own checks: "format" is "text" (HTML is not supported), "alternatives" an
- * integer, "target" required. */
-static int lt_finish(dg_translate_request *r, const char *format, dg_api_error *e)
-{
-    if (!r->n_texts)
-        return dg_api_error_set(e, DG_API_INVALID_REQUEST, "missing field 'q'");
-    if (!r->target)
-        return dg_api_error_set(e, DG_API_INVALID_REQUEST, "missing field 'target'");
-    if (format && strcmp(format, "text"))
-        return dg_api_error_set(e, DG_API_INVALID_REQUEST,
-                                "format '%.32s' is not supported (only \"text\")", format);
-    if (r->source && !strcmp(r->source, "auto")) {
-        free(r->source);
-        r->source = NULL;
-    }
-    if (r->lt_alternatives > 0) {
-        r->opts.n_best = r->lt_alternatives + 1;
-        r->opts.set |= DG_OPT_N_BEST;
-    }
-    return 0;
-}
-
-int dg_api_parse_lt_json(const char *body, size_t len, int max_texts, dg_translate_request *r,
-                         dg_api_error *e)
-{
-    request_init(r);
-    int st = 0;
-    json_t *root = load_object(body, len, &st, e);
-    if (!root)
-        return st;
-    const char *k, *format = NULL;
-    json_t *v;
-    json_object_foreach(root, k, v) {
-        if (!strcmp(k, "q"))
-            st = take_texts(v, "q", max_texts, r, e);
-        else if (!strcmp(k, "source"))
-            st = take_name(v, "source", &r->source, e);
-        else if (!strcmp(k, "target"))
-            st = take_name(v, "target", &r->target, e);
-        else if (!strcmp(k, "api_key"))
-            st = take_name(v, "api_key", &r->api_key, e);
-        else if (!strcmp(k, "alternatives"))
-            st = take_int(v, "alternatives", 0, 31, &r->lt_alternatives, e);
-        else if (!strcmp(k, "format")) {
-            if (!json_is_string(v))
-                st = dg_api_error_set(e, DG_API_INVALID_REQUEST, "'format' must be a string");
-            else
-                format = json_string_value(v);
-        }
-        if (st)
-            break;
-    }
-    if (!st)
-        st = lt_finish(r, format, e);
-    json_decref(root);
-    return st;
-}
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-/* Decodes one application/x-www-form-urlencoded component into a new NUL-terminated string. */
-static char *form_decode(const char *s, size_t n, size_t *out_len)
-{
-    char *d = malloc(n + 1);
-    if (!d)
-        return NULL;
-    size_t j = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '+')
-            d[j++] = ' ';
-        else if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-            d[j++] = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
-            i += 2;
-        } else
-            d[j++] = s[i];
-    }
-    d[j] = 0;
-    *out_len = j;
-    return d;
-}
-
-int dg_api_parse_lt_form(const char *body, size_t len, int max_texts, dg_translate_request *r,
-                         dg_api_error *e)
-{
-    request_init(r);
-    char *format = NULL;
-    int st = 0, n_q = 0;
-    for (size_t i = 0; i < len && !st;) {
-        size_t end = i;
-        while (end < len && body[end] != '&')
-            end++;
-        size_t eq = i;
-        while (eq < end && body[eq] != '=')
-            eq++;
-        size_t klen, vlen;
-        char *key = form_decode(body + i, eq - i, &klen);
-        char *val = form_decode(body + (eq < end ? eq + 1 : end), eq < end ? end - eq - 1 : 0,
-                                &vlen);
-        if (!key || !val)
-            st = nomem(e);
-        else if (dg_utf8_invalid_at(key, klen) >= 0 || dg_utf8_invalid_at(val, vlen) >= 0)
-            st = dg_api_error_set(e, DG_API_INVALID_REQUEST,
-                                  "form field is not valid UTF-8 (or contains NUL)");
-        else if (!strcmp(key, "q")) {
-            if (++n_q > max_texts)
-                st = dg_api_error_set(e, DG_API_INVALID_REQUEST,
-                                      "more than the limit of %d texts", max_texts);
-            else
-                st = add_text(r, val, vlen, e);
-            r->text_is_array = n_q > 1;
-        } else if (!strcmp(key, "source") || !strcmp(key, "target") || !strcmp(key, "api_key")) {
-            char **dst = key[0] == 's' ? &r->source : key[0] == 't' ? &r->target : &r->api_key;
-            if (vlen == 0 || vlen >= MAX_NAME)
-                st = dg_api_error_set(e, DG_API_INVALID_REQUEST, "'%s' must have 1 to %d bytes",
-                                      key, MAX_NAME - 1);
-            else {
-                free(*dst);
-                *dst = val;
-                val = NULL;
-            }
-        } else if (!strcmp(key, "format")) {
-            free(format);
-            format = val;
-            val = NULL;
-        } else if (!strcmp(key, "alternatives")) {
-            char *endp;
-            long x = strtol(val, &endp, 10);
-            if (!*val || *endp || x < 0 || x > 31)
-                st = dg_api_error_set(e, DG_API_INVALID_REQUEST,
-                                      "'alternatives' must be an integer in [0, 31]");
-            else
-                r->lt_alternatives = (int)x;
-        }
-        free(key);
-        free(val);
-        i = end + 1;
-    }
-    if (!st)
-        st = lt_finish(r, format, e);
-    free(format);
-    return st;
-}
-
 /* ---- responses ---- */
 
 /* Detokenized text should be UTF-8; if a model emits broken byte pieces, bad bytes become
@@ -484,7 +334,25 @@ fail:
     return NULL;
 }
 
-char *dg_api_lt_response(const dg_translation *t, int n, bool as_array, int alternatives)
+/* LibreTranslate's alternatives: hypotheses 1.. whose text differs from the best one and from
+ * each other (its filter_unique), at most `alternatives`. */
+static json_t *lt_alternatives(const dg_translation *t, int alternatives)
+{
+    json_t *a = json_array();
+    for (int k = 1; a && k < t->n_hyps && (int)json_array_size(a) < alternatives; k++) {
+        bool seen = !t->hyps[k][0] || !strcmp(t->hyps[k], t->hyps[0]);
+        for (int j = 1; j < k && !seen; j++)
+            seen = !strcmp(t->hyps[k], t->hyps[j]);
+        if (!seen && json_array_append_new(a, text_value(t->hyps[k]))) {
+            json_decref(a);
+            return NULL;
+        }
+    }
+    return a;
+}
+
+char *dg_api_lt_response(const dg_translation *t, int n, bool as_array, int alternatives,
+                         const dg_detected_language *detected)
 {
     json_t *root = json_object(), *texts = NULL, *alts = NULL;
     if (!root)
@@ -498,15 +366,8 @@ char *dg_api_lt_response(const dg_translation *t, int n, bool as_array, int alte
     }
     for (int i = 0; i < n; i++) {
         json_t *a = NULL;
-        if (alternatives > 0) {
-            if (!(a = json_array()))
-                goto fail;
-            for (int k = 1; k < t[i].n_hyps && k <= alternatives; k++)
-                if (json_array_append_new(a, text_value(t[i].hyps[k]))) {
-                    json_decref(a);
-                    goto fail;
-                }
-        }
+        if (alternatives > 0 && !(a = lt_alternatives(&t[i], alternatives)))
+            goto fail;
         if (as_array) {
             if (json_array_append_new(texts, text_value(t[i].hyps[0]))) {
                 json_decref(a);
@@ -522,6 +383,20 @@ char *dg_api_lt_response(const dg_translation *t, int n, bool as_array, int alte
             if (a && json_object_set_new(root, "alternatives", a))
                 goto fail;
         }
+    }
+    if (detected) {
+        /* LibreTranslate repeats the one detection of the whole batch for every text */
+        json_t *d = json_pack("{s:f, s:s}", "confidence", detected->confidence, "language",
+                              detected->language);
+        json_t *v = d;
+        if (d && as_array) {
+            v = json_array();
+            for (int i = 0; v && i < n; i++)
+                json_array_append(v, d);
+            json_decref(d);
+        }
+        if (!v || json_object_set_new(root, "detectedLanguage", v))
+            goto fail;
     }
     return dump(root);
 fail:

@@ -37,19 +37,13 @@ typedef struct {
     char **texts;               /* valid UTF-8, no NUL */
     bool text_is_array;         /* answer with an array (LibreTranslate mirrors the input) */
     char *model, *source, *target; /* NULL when absent */
-    char *api_key;              /* LibreTranslate's body field; NULL when absent */
-    int lt_alternatives;        /* LibreTranslate's "alternatives" count */
     dg_translate_options opts;
 } dg_translate_request;
 
-/* Each returns 0 and fills r, or the HTTP status with e set; r is freed either way by
+/* Returns 0 and fills r, or the HTTP status with e set; r is freed either way by
  * dg_translate_request_free. */
 int dg_api_parse_translate(const char *body, size_t len, int max_texts, dg_translate_request *r,
                            dg_api_error *e);
-int dg_api_parse_lt_json(const char *body, size_t len, int max_texts, dg_translate_request *r,
-                         dg_api_error *e);
-int dg_api_parse_lt_form(const char *body, size_t len, int max_texts, dg_translate_request *r,
-                         dg_api_error *e);
 void dg_translate_request_free(dg_translate_request *r);
 
 /* Checks UTF-8 (shortest forms, no surrogates, no NUL); returns the offset of the first bad
@@ -66,6 +60,15 @@ typedef struct {
 /* Response bodies, malloc'ed; NULL when out of memory. */
 char *dg_api_translate_response(const char *model, const dg_translation *t, int n,
                                 bool return_scores);
-char *dg_api_lt_response(const dg_translation *t, int n, bool as_array, int alternatives);
+/* The language "auto" resolved to, as LibreTranslate reports it (confidence 0..100). */
+typedef struct {
+    char language[16];
+    double confidence;
+} dg_detected_language;
+
+/* LibreTranslate's reply: translatedText (a string, or an array when the input was one),
+ * alternatives (distinct, when asked), detectedLanguage (when detected is not NULL). */
+char *dg_api_lt_response(const dg_translation *t, int n, bool as_array, int alternatives,
+                         const dg_detected_language *detected);
 
 #endif

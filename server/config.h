@@ -18,6 +18,7 @@ typedef struct {
     char *models[DG_MAX_MODELS];
     char *host;
     char *api_keys;          /* file path, NULL = no authentication */
+    char *cors_origins;      /* comma-separated origins or "*", NULL = no CORS headers */
     int port;                /* 0 = pick a free port */
     int workers;
     int threads_per_worker;  /* 0 = cores / workers */

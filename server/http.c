@@ -28,20 +28,73 @@ void dg_req_reply(dg_req *rq, int status, char *body)
 void dg_req_error(dg_req *rq, const dg_api_error *e)
 {
     dg_metrics_error(e->kind);
-    char *body = dg_api_error_body(e);
-    dg_req_reply(rq, dg_api_error_status(e->kind), body);
+    bool lt = dg_route_is_lt(rq->route);
+    char *body = dg_api_error_body(e, lt);
+    dg_req_reply(rq, lt ? dg_api_error_lt_status(e->kind) : dg_api_error_status(e->kind), body);
     if (e->kind == DG_API_QUEUE_FULL)
         rq->retry_after = 1;
 }
 
-static enum MHD_Result send_reply(dg_req *rq)
+static const char *header(struct MHD_Connection *c, const char *name)
+{
+    return MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
+}
+
+/* The Access-Control-Allow-Origin value for this request's Origin under --cors-origins, or NULL
+ * (no CORS headers: the browser then refuses the reply, as without CORS support). */
+static const char *cors_origin(const dg_server *srv, dg_req *rq)
+{
+    const char *list = srv->cfg->cors_origins;
+    const char *origin = header(rq->conn, "Origin");
+    if (!list || !*list)
+        return NULL;
+    if (!strcmp(list, "*"))
+        return "*";
+    if (!origin)
+        return NULL;
+    size_t n = strlen(origin);
+    for (const char *p = list; *p;) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        size_t k = strcspn(p, ",");
+        while (k && p[k - 1] == ' ')
+            k--;
+        if (k && k == n && !strncmp(p, origin, n))
+            return origin;
+        p += strcspn(p, ",");
+    }
+    return NULL;
+}
+
+static void add_cors(const dg_server *srv, dg_req *rq, struct MHD_Response *resp)
+{
+    const char *o = cors_origin(srv, rq);
+    if (!o)
+        return;
+    MHD_add_response_header(resp, "Access-Control-Allow-Origin", o);
+    if (strcmp(o, "*"))
+        MHD_add_response_header(resp, "Vary", "Origin");
+    if (!strcmp(rq->method, "OPTIONS")) {
+        MHD_add_response_header(resp, "Access-Control-Allow-Methods",
+                                rq->allow ? rq->allow : "GET, POST");
+        MHD_add_response_header(resp, "Access-Control-Allow-Headers",
+                                "Authorization, Content-Type, X-API-Key");
+        MHD_add_response_header(resp, "Access-Control-Max-Age", "86400");
+    }
+}
+
+static enum MHD_Result send_reply(const dg_server *srv, dg_req *rq)
 {
     const char *body = rq->reply ? rq->reply : "";
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
     if (!resp)
         return MHD_NO;
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, rq->reply_type);
+    if (rq->status != 204)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, rq->reply_type);
+    if (rq->disposition)
+        MHD_add_response_header(resp, "Content-Disposition", rq->disposition);
+    add_cors(srv, rq, resp);
     if (rq->allow)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, rq->allow);
     if (rq->retry_after) {
@@ -53,11 +106,6 @@ static enum MHD_Result send_reply(dg_req *rq)
     MHD_destroy_response(resp);
     rq->queued = true;
     return r;
-}
-
-static const char *header(struct MHD_Connection *c, const char *name)
-{
-    return MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
 }
 
 /* The API key from "Authorization: Bearer KEY" or "X-API-Key: KEY"; NULL when neither. */
@@ -75,6 +123,10 @@ static int check_headers(dg_server *srv, dg_req *rq, const char *url)
 {
     dg_api_error e;
     int st = dg_route_match(rq->method, url, &rq->route, &rq->allow);
+    if (st == 405 && !strcmp(rq->method, "OPTIONS")) {  /* CORS preflight, or plain OPTIONS */
+        dg_req_reply(rq, 204, NULL);
+        return 1;
+    }
     if (st == 404) {
         dg_api_error_set(&e, DG_API_NOT_FOUND, "no route %.200s", url);
         dg_req_error(rq, &e);
@@ -89,12 +141,12 @@ static int check_headers(dg_server *srv, dg_req *rq, const char *url)
     if (srv->api_keys && dg_route_needs_key(rq->route)) {
         const char *key = header_key(rq->conn);
         if (key && !dg_api_key_ok(srv, key)) {
-            dg_api_error_set(&e, DG_API_UNAUTHORIZED, "invalid API key");
+            dg_api_error_set(&e, DG_API_INVALID_KEY, "Invalid API key");
             dg_req_error(rq, &e);
             return 1;
         }
         /* LibreTranslate clients may send the key in the body instead */
-        if (!key && rq->route != DG_ROUTE_LT_TRANSLATE) {
+        if (!key && !dg_route_is_lt(rq->route)) {
             dg_api_error_set(&e, DG_API_UNAUTHORIZED,
                              "missing API key (Authorization: Bearer KEY or X-API-Key)");
             dg_req_error(rq, &e);
@@ -139,7 +191,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
         snprintf(rq->path, sizeof rq->path, "%s", url);
         atomic_fetch_add(&srv->open_requests, 1);
         if (check_headers(srv, rq, url))
-            return send_reply(rq);
+            return send_reply(srv, rq);
         return MHD_YES;
     }
     if (rq->queued) {  /* replied from the headers already: ignore any body */
@@ -186,13 +238,13 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
             }
             dg_route_finish(srv, rq);
         }
-        return send_reply(rq);
+        return send_reply(srv, rq);
     }
     if (!rq->status)
         dg_route_handle(srv, rq);
     if (rq->suspended)
         return MHD_YES;
-    return send_reply(rq);
+    return send_reply(srv, rq);
 }
 
 static void request_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
@@ -227,10 +279,12 @@ static void request_completed(void *cls, struct MHD_Connection *conn, void **req
         dg_metrics_inflight(-1);
     dg_job_release(rq->job);
     dg_translate_request_free(&rq->treq);
+    dg_lt_free(rq->lt);
     free(rq->text_first);
     free(rq->spans);
     free(rq->body);
     free(rq->reply);
+    free(rq->disposition);
     free(rq);
     atomic_fetch_sub(&srv->open_requests, 1);
 }

@@ -14,6 +14,10 @@ typedef enum {
     DG_ROUTE_READY,
     DG_ROUTE_METRICS,
     DG_ROUTE_OPENAPI,
+    DG_ROUTE_LT_DETECT,     /* POST /detect */
+    DG_ROUTE_LT_SETTINGS,   /* GET /frontend/settings */
+    DG_ROUTE_LT_FILE,       /* POST /translate_file */
+    DG_ROUTE_LT_DOWNLOAD,   /* GET /download_file/NAME */
     DG_ROUTE_OTHER,         /* unknown paths */
     DG_ROUTE_COUNT
 } dg_route;

@@ -18,25 +18,40 @@ extern const char dg_openapi_json[];  /* server/openapi.c: server/openapi.json, 
 #define MAX_BEAMS 32
 
 static const struct {
-    const char *path;
+    const char *path;         /* a prefix when it ends with '/' */
     dg_route route;
     const char *allow;
+    bool lt;                  /* LibreTranslate's: its error envelope, key in the body */
 } routes[] = {
-    {"/v1/translate", DG_ROUTE_TRANSLATE, "POST"},
-    {"/translate", DG_ROUTE_LT_TRANSLATE, "POST"},
-    {"/languages", DG_ROUTE_LANGUAGES, "GET, HEAD"},
-    {"/v1/models", DG_ROUTE_MODELS, "GET, HEAD"},
-    {"/health", DG_ROUTE_HEALTH, "GET, HEAD"},
-    {"/ready", DG_ROUTE_READY, "GET, HEAD"},
-    {"/metrics", DG_ROUTE_METRICS, "GET, HEAD"},
-    {"/openapi.json", DG_ROUTE_OPENAPI, "GET, HEAD"},
+    {"/v1/translate", DG_ROUTE_TRANSLATE, "POST", false},
+    {"/translate", DG_ROUTE_LT_TRANSLATE, "POST", true},
+    {"/languages", DG_ROUTE_LANGUAGES, "GET, HEAD", true},
+    {"/detect", DG_ROUTE_LT_DETECT, "POST", true},
+    {"/frontend/settings", DG_ROUTE_LT_SETTINGS, "GET, HEAD", true},
+    {"/translate_file", DG_ROUTE_LT_FILE, "POST", true},
+    {"/download_file/", DG_ROUTE_LT_DOWNLOAD, "GET, HEAD", true},
+    {"/v1/models", DG_ROUTE_MODELS, "GET, HEAD", false},
+    {"/health", DG_ROUTE_HEALTH, "GET, HEAD", false},
+    {"/ready", DG_ROUTE_READY, "GET, HEAD", false},
+    {"/metrics", DG_ROUTE_METRICS, "GET, HEAD", false},
+    {"/openapi.json", DG_ROUTE_OPENAPI, "GET, HEAD", false},
 };
+
+bool dg_route_is_lt(dg_route route)
+{
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
+        if (routes[i].route == route)
+            return routes[i].lt;
+    return false;
+}
 
 int dg_route_match(const char *method, const char *path, dg_route *route, const char **allow)
 {
     *route = DG_ROUTE_OTHER;
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-        if (strcmp(path, routes[i].path))
+        size_t plen = strlen(routes[i].path);
+        if (routes[i].path[plen - 1] == '/' ? strncmp(path, routes[i].path, plen)
+                                            : strcmp(path, routes[i].path))
             continue;
         *route = routes[i].route;
         *allow = routes[i].allow;
@@ -57,7 +72,7 @@ int dg_route_match(const char *method, const char *path, dg_route *route, const 
 bool dg_route_needs_key(dg_route route)
 {
     return route == DG_ROUTE_TRANSLATE || route == DG_ROUTE_LT_TRANSLATE ||
-           route == DG_ROUTE_MODELS;
+           route == DG_ROUTE_LT_DETECT || route == DG_ROUTE_LT_FILE || route == DG_ROUTE_MODELS;
 }
 
 /* media type before any ";" parameter, case-insensitive */
@@ -74,13 +89,17 @@ static bool media_is(const char *ct, const char *want)
 
 bool dg_route_content_type_ok(dg_route route, const char *ct)
 {
-    if (route != DG_ROUTE_TRANSLATE && route != DG_ROUTE_LT_TRANSLATE)
+    if (route == DG_ROUTE_LT_FILE)
+        return ct && media_is(ct, "multipart/form-data");
+    if (route != DG_ROUTE_TRANSLATE && route != DG_ROUTE_LT_TRANSLATE &&
+        route != DG_ROUTE_LT_DETECT)
         return true;
     if (!ct)
         return false;
     if (media_is(ct, "application/json"))
         return true;
-    return route == DG_ROUTE_LT_TRANSLATE && media_is(ct, "application/x-www-form-urlencoded");
+    return route != DG_ROUTE_TRANSLATE && (media_is(ct, "application/x-www-form-urlencoded") ||
+                                           media_is(ct, "multipart/form-data"));
 }
 
 bool dg_api_key_ok(const dg_server *srv, const char *key)
@@ -128,30 +147,6 @@ static void reply_error(dg_req *rq, dg_api_error_kind kind, const char *fmt, con
 }
 
 /* ---- informational routes ---- */
-
-static void handle_languages(dg_server *srv, dg_req *rq)
-{
-    json_t *arr = json_array();
-    const dg_registry *r = srv->reg;
-    for (int i = 0; i < r->n; i++) {
-        const char *src = r->models[i].source;
-        if (!src[0])
-            continue;
-        int first = 1;
-        for (int k = 0; k < i; k++)
-            if (!strcmp(r->models[k].source, src))
-                first = 0;
-        if (!first)
-            continue;
-        json_t *targets = json_array();
-        for (int k = i; k < r->n; k++)
-            if (!strcmp(r->models[k].source, src))
-                json_array_append_new(targets, json_string(r->models[k].target));
-        json_array_append_new(arr, json_pack("{s:s, s:s, s:o}", "code", src, "name",
-                                             dg_language_name(src), "targets", targets));
-    }
-    reply_json(rq, 200, arr);
-}
 
 static void handle_models(dg_server *srv, dg_req *rq)
 {
@@ -256,9 +251,8 @@ static int tokenize(dg_server *srv, dg_req *rq, const dg_served_model *m, dg_api
             dg_err err;
             if (dg_tokenizer_encode(m->tok, DG_SIDE_SOURCE, t->texts[i] + sp->start, sp->len,
                                     &x->ids, &x->n_ids, &err))
-                return dg_api_error_set(e, err.code == DG_E_INPUT ? DG_API_INVALID_REQUEST
-                                                                  : DG_API_INTERNAL,
-                                        "text %d: %s", i, err.msg);
+                return dg_api_error_set(e, dg_api_error_from_code(err.code), "text %d: %s", i,
+                                        err.msg);
             if (x->n_ids > limit) {
                 if (!t->opts.truncate)
                     return dg_api_error_set(e, DG_API_INPUT_TOO_LONG,
@@ -279,23 +273,13 @@ static void translate_start(dg_server *srv, dg_req *rq)
 {
     dg_api_error e;
     dg_translate_request *t = &rq->treq;
-    int st;
-    rq->libretranslate = rq->route == DG_ROUTE_LT_TRANSLATE;
-    const char *ct = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND,
-                                                 MHD_HTTP_HEADER_CONTENT_TYPE);
-    const char *body = rq->body ? rq->body : "";
-    if (!rq->libretranslate)
-        st = dg_api_parse_translate(body, rq->len, srv->cfg->max_texts, t, &e);
-    else if (ct && !strncasecmp(ct, "application/json", 16))
-        st = dg_api_parse_lt_json(body, rq->len, srv->cfg->max_texts, t, &e);
-    else
-        st = dg_api_parse_lt_form(body, rq->len, srv->cfg->max_texts, t, &e);
+    rq->libretranslate = dg_route_is_lt(rq->route);
+    int st = rq->libretranslate
+                 ? dg_lt_parse_translate(srv, rq, &e)
+                 : dg_api_parse_translate(rq->body ? rq->body : "", rq->len, srv->cfg->max_texts,
+                                          t, &e);
     if (st) {
         dg_req_error(rq, &e);
-        return;
-    }
-    if (srv->api_keys && !rq->key_checked && !(t->api_key && dg_api_key_ok(srv, t->api_key))) {
-        reply_error(rq, DG_API_UNAUTHORIZED, "%s", t->api_key ? "invalid API key" : "missing API key");
         return;
     }
     if (atomic_load(&srv->draining)) {
@@ -341,7 +325,6 @@ static void translate_start(dg_server *srv, dg_req *rq)
 
 void dg_route_finish(dg_server *srv, dg_req *rq)
 {
-    (void)srv;
     dg_job *j = rq->job;
     if (atomic_load(&j->state) == DG_JOB_FAILED) {
         dg_req_error(rq, &j->error);
@@ -377,7 +360,7 @@ void dg_route_finish(dg_server *srv, dg_req *rq)
     char *body = NULL;
     if (ok)
         body = rq->libretranslate
-                   ? dg_api_lt_response(out, t->n_texts, t->text_is_array, t->lt_alternatives)
+                   ? dg_lt_translate_reply(srv, rq, out, t->n_texts)
                    : dg_api_translate_response(rq->model_name, out, t->n_texts,
                                                t->opts.return_scores);
     for (int i = 0; out && i < t->n_texts; i++) {
@@ -428,13 +411,23 @@ void dg_route_handle(dg_server *srv, dg_req *rq)
         return;
     }
     case DG_ROUTE_LANGUAGES:
-        handle_languages(srv, rq);
+        dg_lt_languages(srv, rq);
+        return;
+    case DG_ROUTE_LT_SETTINGS:
+        dg_lt_settings(srv, rq);
+        return;
+    case DG_ROUTE_LT_DETECT:
+        dg_lt_detect(srv, rq);
+        return;
+    case DG_ROUTE_LT_DOWNLOAD:
+        dg_lt_download(srv, rq);
         return;
     case DG_ROUTE_MODELS:
         handle_models(srv, rq);
         return;
     case DG_ROUTE_TRANSLATE:
     case DG_ROUTE_LT_TRANSLATE:
+    case DG_ROUTE_LT_FILE:
         translate_start(srv, rq);
         return;
     case DG_ROUTE_OTHER:
