@@ -124,14 +124,16 @@ static int form_flush(form_state *f)
     if (!f->key[0])
         return 0;
     json_t *v = NULL;
-    if (dg_utf8_invalid_at(f->buf ? f->buf : "", f->len) >= 0) {
+    bool utf8 = dg_utf8_invalid_at(f->buf ? f->buf : "", f->len) < 0;
+    if (f->file)  /* data null: not text; judged after the file name (its format) */
+        v = json_pack("{s:s, s:o}", "filename", f->filename,
+                      "data", utf8 ? json_stringn(f->buf ? f->buf : "", f->len) : json_null());
+    else if (!utf8) {
         if (!f->bad)
             snprintf(f->bad_key, sizeof f->bad_key, "%s", f->key);
         f->bad = true;
-    } else {
-        json_t *s = json_stringn(f->buf ? f->buf : "", f->len);
-        v = f->file ? json_pack("{s:s, s:o}", "filename", f->filename, "data", s) : s;
-    }
+    } else
+        v = json_stringn(f->buf ? f->buf : "", f->len);
     if (v) {
         json_t *old = json_object_get(f->obj, f->key);
         if (!old)
@@ -485,6 +487,9 @@ static int take_file(dg_req *rq, json_t *fields, dg_api_error *e)
     for (const char *p = base; *p && j + 1 < sizeof rq->lt->filename; p++)
         rq->lt->filename[j++] = isalnum((unsigned char)*p) || strchr(".-_", *p) ? *p : '_';
     rq->lt->filename[j] = 0;
+    if (!json_is_string(json_object_get(file, "data")))
+        return dg_api_error_set(e, DG_API_INVALID_REQUEST,
+                                "Invalid request: the file is not UTF-8 text (or contains NUL)");
     if (json_object_set(fields, "q", json_object_get(file, "data")))
         return dg_api_error_set(e, DG_API_INTERNAL, "out of memory");
     return 0;
@@ -576,9 +581,24 @@ int dg_lt_parse_translate(dg_server *srv, dg_req *rq, dg_api_error *e)
 char *dg_lt_translate_reply(dg_server *srv, dg_req *rq, const dg_translation *out, int n)
 {
     dg_lt_req *lt = rq->lt;
-    if (rq->route != DG_ROUTE_LT_FILE)
-        return dg_api_lt_response(out, n, rq->treq.text_is_array, lt->alternatives,
-                                  lt->detected ? &lt->detection : NULL);
+    if (rq->route != DG_ROUTE_LT_FILE) {
+        /* app.py's improve_translation_formatting: an empty translation (a text the model
+         * cannot translate, such as an emoji) gives back the source text */
+        char **first = malloc((size_t)(n ? n : 1) * sizeof *first);
+        if (!first)
+            return NULL;
+        for (int i = 0; i < n; i++) {  /* swapped in for the rendering, then restored */
+            first[i] = out[i].hyps[0];
+            if (!out[i].hyps[0][0])
+                out[i].hyps[0] = rq->treq.texts[i];
+        }
+        char *s = dg_api_lt_response(out, n, rq->treq.text_is_array, lt->alternatives,
+                                     lt->detected ? &lt->detection : NULL);
+        for (int i = 0; i < n; i++)
+            out[i].hyps[0] = first[i];
+        free(first);
+        return s;
+    }
     char *data = n ? strdup(out[0].hyps[0]) : NULL;
     if (!data)
         return NULL;
