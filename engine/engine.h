@@ -27,6 +27,8 @@
 typedef struct dg_model dg_model;
 typedef struct dg_batch dg_batch;
 
+#define DG_MAX_BEAMS 64  /* num_beams accepted by dg_search_opts_check (and so by every caller) */
+
 /* Hugging Face generate() settings; dg_search_opts_default fills them from the model's
  * generation_config.json / config.json. */
 typedef struct {

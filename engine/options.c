@@ -8,8 +8,6 @@
 
 #include "engine/model.h"
 
-#define DG_MAX_BEAMS 64
-
 void dg_search_opts_default(dg_search_opts *o, const dg_model *m)
 {
     const dg_config *c = &m->cfg;

@@ -136,19 +136,6 @@ static int take_int(json_t *v, const char *name, int lo, int hi, int *out, dg_ap
     return 0;
 }
 
-static int take_real(json_t *v, const char *name, double lo, double hi, double *out,
-                     dg_api_error *e)
-{
-    if (!json_is_number(v))
-        return dg_api_error_set(e, DG_API_INVALID_REQUEST, "option '%s' must be a number", name);
-    double x = json_number_value(v);
-    if (!(x >= lo && x <= hi))
-        return dg_api_error_set(e, DG_API_INVALID_REQUEST, "option '%s' must be in [%g, %g]",
-                                name, lo, hi);
-    *out = x;
-    return 0;
-}
-
 static int take_bool(json_t *v, const char *name, bool *out, dg_api_error *e)
 {
     if (!json_is_boolean(v))
@@ -158,46 +145,34 @@ static int take_bool(json_t *v, const char *name, bool *out, dg_api_error *e)
     return 0;
 }
 
-/* The numeric options: name, bit in dg_translate_options.set, bounds, field. */
-static const struct {
-    const char *name;
-    unsigned bit;
-    double lo, hi;
-    size_t offset;
-    bool integer;
-} numeric_options[] = {
-    {"beam_size", DG_OPT_BEAM_SIZE, 1, 32, offsetof(dg_translate_options, beam_size), true},
-    {"max_length", DG_OPT_MAX_LENGTH, 2, 4096, offsetof(dg_translate_options, max_length), true},
-    {"n_best", DG_OPT_N_BEST, 1, 32, offsetof(dg_translate_options, n_best), true},
-    {"no_repeat_ngram_size", DG_OPT_NO_REPEAT_NGRAM, 0, 64,
-     offsetof(dg_translate_options, no_repeat_ngram_size), true},
-    {"length_penalty", DG_OPT_LENGTH_PENALTY, -10, 10,
-     offsetof(dg_translate_options, length_penalty), false},
-    {"repetition_penalty", DG_OPT_REPETITION_PENALTY, 1e-3, 100,
-     offsetof(dg_translate_options, repetition_penalty), false},
-};
-
 static int take_option(const char *k, json_t *v, dg_translate_options *opts, dg_api_error *e)
 {
     if (!strcmp(k, "return_scores"))
         return take_bool(v, k, &opts->return_scores, e);
     if (!strcmp(k, "truncate"))
         return take_bool(v, k, &opts->truncate, e);
-    for (size_t i = 0; i < sizeof numeric_options / sizeof numeric_options[0]; i++) {
-        if (strcmp(k, numeric_options[i].name))
-            continue;
-        char *field = (char *)opts + numeric_options[i].offset;
-        int st = numeric_options[i].integer
-                     ? take_int(v, k, (int)numeric_options[i].lo, (int)numeric_options[i].hi,
-                                (int *)field, e)
-                     : take_real(v, k, numeric_options[i].lo, numeric_options[i].hi,
-                                 (double *)field, e);
-        if (!st)
-            opts->set |= numeric_options[i].bit;
-        return st;
-    }
-    /* the key is valid UTF-8 (jansson checked it); %.64s bounds the message */
-    return dg_api_error_set(e, DG_API_INVALID_REQUEST, "unknown option '%.64s'", k);
+    if (!strcmp(k, "timeout_ms"))
+        return take_int(v, k, 1, 86400000, &opts->timeout_ms, e);
+    int o = dg_gen_find(k, DG_GEN_HTTP);
+    if (o < 0)  /* the key is valid UTF-8 (jansson checked it); %.64s bounds the message */
+        return dg_api_error_set(e, DG_API_INVALID_REQUEST, "unknown option '%.64s'", k);
+    char msg[256];
+    double x;
+    if (o == DG_GEN_EARLY_STOPPING) {  /* as generate() takes it: true, false or "never" */
+        if (json_is_boolean(v))
+            x = json_is_true(v);
+        else if (json_is_string(v) && !strcmp(json_string_value(v), "never"))
+            x = 2;
+        else
+            return dg_api_error_set(e, DG_API_INVALID_REQUEST,
+                                    "option 'early_stopping' must be true, false or \"never\"");
+    } else if (json_is_number(v))
+        x = json_number_value(v);
+    else
+        return dg_api_error_set(e, DG_API_INVALID_REQUEST, "option '%s' must be a number", k);
+    if (dg_gen_set_number(&opts->gen, o, x, !json_is_real(v), DG_GEN_HTTP, msg, sizeof msg))
+        return dg_api_error_set(e, DG_API_INVALID_REQUEST, "%s", msg);
+    return 0;
 }
 
 static int take_options(json_t *o, dg_translate_options *opts, dg_api_error *e)

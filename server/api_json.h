@@ -1,7 +1,7 @@
 /* The wire format: translation requests (Dragoman's /v1/translate, LibreTranslate's /translate
  * as JSON or form data) parsed and validated into dg_translate_request, and translations
  * rendered back into response bodies. No model knowledge here: option ranges that depend on
- * the model are checked by the route handler. */
+ * the model are checked by dg_gen_apply in the route handler. */
 #ifndef DG_API_JSON_H
 #define DG_API_JSON_H
 
@@ -9,25 +9,11 @@
 #include <stddef.h>
 
 #include "server/api_error.h"
-
-/* bits of dg_translate_options.set */
-enum {
-    DG_OPT_BEAM_SIZE = 1 << 0,
-    DG_OPT_MAX_LENGTH = 1 << 1,
-    DG_OPT_LENGTH_PENALTY = 1 << 2,
-    DG_OPT_N_BEST = 1 << 3,
-    DG_OPT_NO_REPEAT_NGRAM = 1 << 4,
-    DG_OPT_REPETITION_PENALTY = 1 << 5,
-};
+#include "server/gen_options.h"
 
 typedef struct {
-    unsigned set;               /* which numeric fields the client gave */
-    int beam_size;
-    int max_length;             /* HF max_length: counts the decoder start token */
-    int n_best;
-    int no_repeat_ngram_size;
-    double length_penalty;
-    double repetition_penalty;
+    dg_gen_values gen;          /* the generation options given (server/gen_options.h) */
+    int timeout_ms;             /* 0 = the server's --timeout-ms (a larger value is capped) */
     bool return_scores;
     bool truncate;
 } dg_translate_options;

@@ -571,10 +571,11 @@ int dg_lt_parse_translate(dg_server *srv, dg_req *rq, dg_api_error *e)
             return dg_api_error_set(e, DG_API_INTERNAL, "out of memory");
         t->n_texts++;
     }
-    if (lt->alternatives > 0) {
-        t->opts.n_best = lt->alternatives + 1;
-        t->opts.set |= DG_OPT_N_BEST;
-    }
+    char msg[128];
+    if (lt->alternatives > 0 && dg_gen_set_number(&t->opts.gen, DG_GEN_N_BEST,
+                                                  lt->alternatives + 1, true, DG_GEN_HTTP, msg,
+                                                  sizeof msg))
+        return dg_api_error_set(e, DG_API_INVALID_REQUEST, "%s", msg);
     return 0;
 }
 

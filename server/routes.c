@@ -15,8 +15,6 @@
 
 extern const char dg_openapi_json[];  /* server/openapi.c: server/openapi.json, embedded */
 
-#define MAX_BEAMS 32
-
 static const struct {
     const char *path;         /* a prefix when it ends with '/' */
     dg_route route;
@@ -183,39 +181,13 @@ static void on_job_done(dg_job *job, void *arg)
     MHD_resume_connection(rq->conn);
 }
 
-/* Model defaults, overridden by the request's options; the model checks the result. */
+/* Model defaults, overridden by the request's options (server/gen_options.c). */
 static int build_opts(const dg_served_model *m, const dg_translate_options *o,
                       dg_search_opts *s, dg_api_error *e)
 {
-    *s = m->defaults;
-    if (o->set & DG_OPT_BEAM_SIZE)
-        s->num_beams = o->beam_size;
-    if (o->set & DG_OPT_N_BEST) {
-        s->num_return_sequences = o->n_best;
-        if (!(o->set & DG_OPT_BEAM_SIZE) && s->num_beams < o->n_best)
-            s->num_beams = o->n_best;  /* n-best needs at least that many beams */
-    }
-    if (o->set & DG_OPT_MAX_LENGTH)
-        s->max_new_tokens = o->max_length - 1;
-    if (o->set & DG_OPT_LENGTH_PENALTY)
-        s->length_penalty = (float)o->length_penalty;
-    if (o->set & DG_OPT_NO_REPEAT_NGRAM)
-        s->no_repeat_ngram_size = o->no_repeat_ngram_size;
-    if (o->set & DG_OPT_REPETITION_PENALTY)
-        s->repetition_penalty = (float)o->repetition_penalty;
-    if (s->num_return_sequences > s->num_beams)
-        return dg_api_error_set(e, DG_API_INVALID_REQUEST,
-                                "n_best (%d) cannot exceed beam_size (%d)",
-                                s->num_return_sequences, s->num_beams);
-    if (s->num_beams > MAX_BEAMS)
-        return dg_api_error_set(e, DG_API_INVALID_REQUEST, "beam_size is at most %d", MAX_BEAMS);
-    if (s->max_new_tokens + 1 > m->max_positions)
-        return dg_api_error_set(e, DG_API_INVALID_REQUEST,
-                                "max_length %d exceeds the model's %d positions",
-                                s->max_new_tokens + 1, m->max_positions);
-    dg_err err;
-    if (dg_search_opts_check(s, m->model, &err))
-        return dg_api_error_set(e, DG_API_INVALID_REQUEST, "%s", err.msg);
+    char msg[256];
+    if (dg_gen_apply(&o->gen, m->model, m->max_positions, DG_GEN_HTTP, s, msg, sizeof msg))
+        return dg_api_error_set(e, DG_API_INVALID_REQUEST, "%s", msg);
     return 0;
 }
 
@@ -303,6 +275,7 @@ static void translate_start(dg_server *srv, dg_req *rq)
     }
     dg_job *j = rq->job;
     j->opts = opts;
+    j->timeout_ms = t->opts.timeout_ms;
     rq->n_best = opts.num_return_sequences;
     j->model = m;
     j->model_index = (int)(m - srv->reg->models);

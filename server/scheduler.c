@@ -195,7 +195,9 @@ int dg_scheduler_submit(dg_scheduler *s, dg_job *j, dg_api_error *e)
     }
     double now = dg_now();
     j->t_submit = now;
-    j->deadline = now + s->timeout_ms / 1000.0;
+    if (j->timeout_ms <= 0 || j->timeout_ms > s->timeout_ms)
+        j->timeout_ms = s->timeout_ms;  /* a request may shorten the server's deadline only */
+    j->deadline = now + j->timeout_ms / 1000.0;
     j->pending = j->n;
     int beams = j->opts.num_beams > 0 ? j->opts.num_beams : 1;
     atomic_fetch_add(&j->refs, j->n);
@@ -252,7 +254,7 @@ static void *reaper_main(void *arg)
             if (now >= j->deadline) {
                 char msg[96];
                 snprintf(msg, sizeof msg, "the translation did not finish within %d ms",
-                         s->timeout_ms);
+                         j->timeout_ms);
                 if (dg_job_finish_locked(s, j, DG_JOB_FAILED, DG_API_TIMEOUT, msg))
                     fired[n_fired++] = j;
             } else if (j->fd >= 0 && n_watch < cap) {

@@ -52,6 +52,7 @@ struct dg_job {
     int n;
     dg_sentence *s;           /* [n] */
     int fd;                   /* client socket watched for hang-up while queued; -1 = none */
+    int timeout_ms;           /* the request's deadline; 0 or above the server's: the server's */
     void (*done)(dg_job *job, void *arg);
     void *done_arg;
     /* set by the scheduler */

@@ -137,7 +137,8 @@ static void test_parse_v1(void)
                        "\"target\": \"de\", \"options\": {\"beam_size\": 4, \"max_length\": 50, "
                        "\"length_penalty\": 0.5, \"n_best\": 2, \"return_scores\": true, "
                        "\"no_repeat_ngram_size\": 3, \"repetition_penalty\": 1.2, "
-                       "\"truncate\": true}}";
+                       "\"truncate\": true, \"min_length\": 3, \"early_stopping\": \"never\", "
+                       "\"timeout_ms\": 250}}";
     CHECK_INT_EQ(parse_v1(full, &r, &e), 0);
     CHECK_INT_EQ(r.n_texts, 2);
     CHECK(r.text_is_array);
@@ -145,16 +146,30 @@ static void test_parse_v1(void)
     CHECK_STR_EQ(r.model, "m");
     CHECK_STR_EQ(r.source, "en");
     CHECK_STR_EQ(r.target, "de");
-    CHECK_INT_EQ(r.opts.beam_size, 4);
-    CHECK_INT_EQ(r.opts.max_length, 50);
-    CHECK_NEAR(r.opts.length_penalty, 0.5, 0);
-    CHECK_INT_EQ(r.opts.n_best, 2);
-    CHECK_INT_EQ(r.opts.no_repeat_ngram_size, 3);
-    CHECK_NEAR(r.opts.repetition_penalty, 1.2, 1e-12);
+    const double *g = r.opts.gen.v;
+    CHECK_INT_EQ(g[DG_GEN_BEAM_SIZE], 4);
+    CHECK_INT_EQ(g[DG_GEN_MAX_LENGTH], 50);
+    CHECK_NEAR(g[DG_GEN_LENGTH_PENALTY], 0.5, 0);
+    CHECK_INT_EQ(g[DG_GEN_N_BEST], 2);
+    CHECK_INT_EQ(g[DG_GEN_NO_REPEAT_NGRAM], 3);
+    CHECK_NEAR(g[DG_GEN_REPETITION_PENALTY], 1.2, 1e-12);
+    CHECK_INT_EQ(g[DG_GEN_MIN_LENGTH], 3);
+    CHECK_INT_EQ(g[DG_GEN_EARLY_STOPPING], 2);
     CHECK(r.opts.return_scores && r.opts.truncate);
-    CHECK_INT_EQ(r.opts.set, DG_OPT_BEAM_SIZE | DG_OPT_MAX_LENGTH | DG_OPT_LENGTH_PENALTY |
-                                 DG_OPT_N_BEST | DG_OPT_NO_REPEAT_NGRAM |
-                                 DG_OPT_REPETITION_PENALTY);
+    CHECK_INT_EQ(r.opts.timeout_ms, 250);
+    CHECK_INT_EQ(r.opts.gen.set, 1u << DG_GEN_BEAM_SIZE | 1u << DG_GEN_MAX_LENGTH |
+                                     1u << DG_GEN_LENGTH_PENALTY | 1u << DG_GEN_N_BEST |
+                                     1u << DG_GEN_NO_REPEAT_NGRAM | 1u << DG_GEN_MIN_LENGTH |
+                                     1u << DG_GEN_REPETITION_PENALTY | 1u << DG_GEN_EARLY_STOPPING);
+    dg_translate_request_free(&r);
+    /* Hugging Face's names for two of them */
+    const char *hf = "{\"text\": \"a\", \"options\": {\"num_beams\": 3, "
+                     "\"num_return_sequences\": 2, \"max_new_tokens\": 9, \"early_stopping\": true}}";
+    CHECK_INT_EQ(parse_v1(hf, &r, &e), 0);
+    CHECK_INT_EQ(r.opts.gen.v[DG_GEN_BEAM_SIZE], 3);
+    CHECK_INT_EQ(r.opts.gen.v[DG_GEN_N_BEST], 2);
+    CHECK_INT_EQ(r.opts.gen.v[DG_GEN_MAX_NEW_TOKENS], 9);
+    CHECK_INT_EQ(r.opts.gen.v[DG_GEN_EARLY_STOPPING], 1);
     dg_translate_request_free(&r);
 
     bad_v1("{\"text\": \"a\"", DG_API_INVALID_JSON, "malformed JSON at line 1");
@@ -174,7 +189,11 @@ static void test_parse_v1(void)
     bad_v1("{\"text\": \"a\", \"options\": {\"beam\": 2}}", DG_API_INVALID_REQUEST,
            "unknown option 'beam'");
     bad_v1("{\"text\": \"a\", \"options\": {\"beam_size\": 0}}", DG_API_INVALID_REQUEST,
-           "option 'beam_size' must be in [1, 32]");
+           "option 'beam_size' must be in [1, 64]");
+    bad_v1("{\"text\": \"a\", \"options\": {\"early_stopping\": 1}}", DG_API_INVALID_REQUEST,
+           "option 'early_stopping' must be true, false or \"never\"");
+    bad_v1("{\"text\": \"a\", \"options\": {\"timeout_ms\": 0}}", DG_API_INVALID_REQUEST,
+           "option 'timeout_ms' must be in [1, 86400000]");
     bad_v1("{\"text\": \"a\", \"options\": {\"beam_size\": 2.5}}", DG_API_INVALID_REQUEST,
            "option 'beam_size' must be an integer");
     bad_v1("{\"text\": \"a\", \"options\": {\"length_penalty\": \"x\"}}", DG_API_INVALID_REQUEST,
