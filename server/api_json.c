@@ -6,6 +6,8 @@
  * translation); LibreTranslate's /translate ignores them, as LibreTranslate does. */
 #include "server/api_json.h"
 
+#include "tokenizer/utf8.h"
+
 #include <jansson.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -13,37 +15,14 @@
 
 #define MAX_NAME 128  /* model, source, target, api_key */
 
-long dg_utf8_invalid_at(const char *str, size_t len)
+long dg_utf8_invalid_at(const char *s, size_t len)
 {
-    const unsigned char *s = (const unsigned char *)str;
-    size_t i = 0;
-    while (i < len) {
-        unsigned c = s[i];
-        int n;
-        unsigned min;
-        if (c == 0)
-            return (long)i;
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        if (c >= 0xc2 && c <= 0xdf) n = 1, min = 0x80;
-        else if (c >= 0xe0 && c <= 0xef) n = 2, min = 0x800;
-        else if (c >= 0xf0 && c <= 0xf4) n = 3, min = 0x10000;
-        else return (long)i;
-        if (len - i <= (size_t)n)
-            return (long)i;
-        unsigned cp = c & (0x3f >> n);
-        for (int k = 1; k <= n; k++) {
-            if ((s[i + k] & 0xc0) != 0x80)
-                return (long)i;
-            cp = cp << 6 | (s[i + k] & 0x3f);
-        }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return (long)i;
-        i += (size_t)n + 1;
-    }
-    return -1;
+    /* tokenizer/utf8.c is the one validator; API text must not hold NUL besides */
+    const char *nul = memchr(s, 0, len);
+    size_t limit = nul ? (size_t)(nul - s) : len, bad;
+    if (!dg_utf8_valid(s, limit, &bad))
+        return (long)bad;
+    return nul ? (long)limit : -1;
 }
 
 void dg_translate_request_free(dg_translate_request *r)
