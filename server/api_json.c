@@ -1,19 +1,19 @@
 /* DESIGN: validation is an early-return chain: each check either passes or fills the
  * dg_api_error and returns its status (Redis processCommand style), so the first problem is
  * reported with a message naming the field. jansson parses with JSON_REJECT_DUPLICATES and
- * without JSON_ALLOW_NUL, so texts are NUL-free UTF-8 by construction; form bodies are decoded
- * and checked by hand. /v1/translate rejects unknown fields (typos must not silently change a
- * translation); LibreTranslate's /translate ignores them, as LibreTranslate does. */
+ * without JSON_ALLOW_NUL, so texts are NUL-free UTF-8 by construction. /v1/translate rejects
+ * unknown fields (typos must not silently change a translation). LibreTranslate's routes are
+ * parsed in server/lt.c; the responses of both are rendered here. */
 #include "server/api_json.h"
-
-#include "tokenizer/utf8.h"
 
 #include <jansson.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_NAME 128  /* model, source, target, api_key */
+#include "tokenizer/utf8.h"
+
+#define MAX_NAME 128  /* model, source, target */
 
 long dg_utf8_invalid_at(const char *s, size_t len)
 {
