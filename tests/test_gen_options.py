@@ -57,6 +57,16 @@ def cli(extra, lines=LINES):
 
 
 def main():
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+    doc = json.load(open(os.path.join(src, "server", "openapi.json")))
+    documented = doc["components"]["schemas"]["TranslateRequest"]["properties"]["options"][
+        "properties"]
+    for opts, _ in CASES:
+        for k in opts:
+            ck(k in documented, "openapi documents option %s" % k)
+    readme = open(os.path.join(src, "README.md"), encoding="utf-8").read()
+    for k in documented:
+        ck("`%s`" % k in readme, "README lists option %s" % k)
     srv = Server(BIN, None)
     try:
         for opts, flags in CASES:

@@ -277,6 +277,11 @@ def test_frontend_and_languages(srv):
     ck.eq((st, json.loads(data)), (200, [{"code": "en", "name": "English", "targets": ["de"]},
                                          {"code": "de", "name": "German", "targets": []}]),
           "/languages lists sources and targets")
+    st, _, data = srv.request("GET", "/openapi.json")
+    doc = json.loads(data)
+    for p in ["/translate", "/detect", "/languages", "/frontend/settings", "/translate_file",
+              "/download_file/{filename}"]:
+        ck(p in doc["paths"], "openapi documents " + p)
 
 
 def test_cors(ref):
