@@ -312,7 +312,9 @@ def test_two_models(ref):
     srv = Server(BIN, MODEL, "--model", "pt=" + other)
     try:
         st, _, body = srv.request("GET", "/languages")
-        ck.eq(json.loads(body), [{"code": "en", "name": "English", "targets": ["mg", "pt"]}],
+        ck.eq(json.loads(body), [{"code": "en", "name": "English", "targets": ["mg", "pt"]},
+                                 {"code": "mg", "name": "Malagasy", "targets": []},
+                                 {"code": "pt", "name": "Portuguese", "targets": []}],
               "/languages with two models")
         want = reference_translations(BIN, other, LINES[:2])
         st, _, body = srv.post_json("/v1/translate", {"text": LINES[:2], "target": "pt"})
