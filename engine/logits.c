@@ -15,19 +15,27 @@ dg_code dg_logits_scratch_init(dg_logits_scratch *sc, int V, dg_err *err)
 {
     if (sc->V == V)
         return DG_OK;
-    free(sc->stamp);
+    dg_logits_scratch_free(sc);
     sc->stamp = calloc((size_t)V, sizeof *sc->stamp);
-    sc->V = sc->stamp ? V : 0;
+    sc->order = malloc((size_t)V * sizeof *sc->order);
+    sc->prob = malloc((size_t)V * sizeof *sc->prob);
     sc->gen = 0;
-    if (!sc->stamp)
+    if (!sc->stamp || !sc->order || !sc->prob) {
+        dg_logits_scratch_free(sc);
         return dg_err_set(err, DG_E_NOMEM, "logits: out of memory");
+    }
+    sc->V = V;
     return DG_OK;
 }
 
 void dg_logits_scratch_free(dg_logits_scratch *sc)
 {
     free(sc->stamp);
+    free(sc->order);
+    free(sc->prob);
     sc->stamp = NULL;
+    sc->order = NULL;
+    sc->prob = NULL;
     sc->V = 0;
 }
 

@@ -22,6 +22,12 @@ void dg_search_opts_default(dg_search_opts *o, const dg_model *m)
     o->forced_bos_token_id = c->forced_bos_token_id;
     o->forced_eos_token_id = c->forced_eos_token_id;
     o->renormalize_logits = c->renormalize_logits;
+    /* HF GenerationConfig's defaults; dg_config does not read sampling settings */
+    o->do_sample = 0;
+    o->temperature = 1.0f;
+    o->top_k = 50;
+    o->top_p = 1.0f;
+    o->seed = 0;
 }
 
 dg_code dg_search_opts_check(const dg_search_opts *o, const dg_model *m, dg_err *err)
@@ -54,5 +60,14 @@ dg_code dg_search_opts_check(const dg_search_opts *o, const dg_model *m, dg_err 
     if (o->forced_eos_token_id < -1 || o->forced_eos_token_id >= Vt)
         return dg_err_set(err, DG_E_INPUT, "forced_eos_token_id %d outside the vocabulary (%d)",
                           o->forced_eos_token_id, Vt);
+    if (o->do_sample && o->num_beams != 1)
+        return dg_err_set(err, DG_E_INPUT, "do_sample needs num_beams 1 (beam sampling is not "
+                          "supported)");
+    if (!(o->temperature > 0.0f) || !isfinite(o->temperature))
+        return dg_err_set(err, DG_E_INPUT, "temperature must be a positive number");
+    if (o->top_k < 0)
+        return dg_err_set(err, DG_E_INPUT, "top_k %d is negative", o->top_k);
+    if (!(o->top_p > 0.0f && o->top_p <= 1.0f))
+        return dg_err_set(err, DG_E_INPUT, "top_p must be in (0, 1]");
     return DG_OK;
 }

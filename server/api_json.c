@@ -137,7 +137,12 @@ static int take_option(const char *k, json_t *v, dg_translate_options *opts, dg_
         return dg_api_error_set(e, DG_API_INVALID_REQUEST, "unknown option '%.64s'", k);
     char msg[256];
     double x;
-    if (o == DG_GEN_EARLY_STOPPING) {  /* as generate() takes it: true, false or "never" */
+    if (dg_gen_is_bool(o)) {
+        if (!json_is_boolean(v))
+            return dg_api_error_set(e, DG_API_INVALID_REQUEST, "option '%s' must be true or false",
+                                    k);
+        x = json_is_true(v);
+    } else if (o == DG_GEN_EARLY_STOPPING) {  /* as generate() takes it: true, false or "never" */
         if (json_is_boolean(v))
             x = json_is_true(v);
         else if (json_is_string(v) && !strcmp(json_string_value(v), "never"))

@@ -87,8 +87,9 @@ static int parse_args(int argc, char **argv, translate_args *a)
     struct option opts[N_FIXED + DG_GEN_COUNT + 1];
     memcpy(opts, fixed, sizeof fixed);
     for (int i = 0; i < DG_GEN_COUNT; i++)
-        opts[N_FIXED + i] = (struct option){dg_gen_name(i, DG_GEN_CLI) + 2, required_argument, 0,
-                                            OPT_GEN + i};
+        opts[N_FIXED + i] = (struct option){dg_gen_name(i, DG_GEN_CLI) + 2,
+                                            dg_gen_is_bool(i) ? no_argument : required_argument,
+                                            0, OPT_GEN + i};
     opts[N_FIXED + DG_GEN_COUNT] = (struct option){0, 0, 0, 0};
     *a = (translate_args){.batch_size = 32, .threads = 1};
     optind = 1;
@@ -96,7 +97,9 @@ static int parse_args(int argc, char **argv, translate_args *a)
     char msg[256];
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (c >= OPT_GEN && c < OPT_GEN + DG_GEN_COUNT) {
-            if (dg_gen_set_text(&a->gen, c - OPT_GEN, optarg, DG_GEN_CLI, msg, sizeof msg)) {
+            if (dg_gen_is_bool(c - OPT_GEN)
+                    ? dg_gen_set_number(&a->gen, c - OPT_GEN, 1, true, DG_GEN_CLI, msg, sizeof msg)
+                    : dg_gen_set_text(&a->gen, c - OPT_GEN, optarg, DG_GEN_CLI, msg, sizeof msg)) {
                 fprintf(stderr, "dragoman translate: %s\n", msg);
                 return -1;
             }

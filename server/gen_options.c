@@ -6,34 +6,49 @@
 #include "server/gen_options.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef enum { NUM, INT, BOOL } kind;  /* INT: an integer; BOOL: a switch */
 
 static const struct {
     const char *http, *alias, *cli;  /* alias: Hugging Face's name, accepted over HTTP */
     double lo, hi;
-    bool integer;
+    kind type;
     const char *help;
 } table[DG_GEN_COUNT] = {
-    [DG_GEN_BEAM_SIZE] = {"beam_size", "num_beams", "beam-size", 1, DG_MAX_BEAMS, true,
+    [DG_GEN_BEAM_SIZE] = {"beam_size", "num_beams", "beam-size", 1, DG_MAX_BEAMS, INT,
                           "beams (1 = greedy search)"},
-    [DG_GEN_N_BEST] = {"n_best", "num_return_sequences", "n-best", 1, DG_MAX_BEAMS, true,
+    [DG_GEN_N_BEST] = {"n_best", "num_return_sequences", "n-best", 1, DG_MAX_BEAMS, INT,
                        "hypotheses returned per text, at most the beam size"},
-    [DG_GEN_MAX_LENGTH] = {"max_length", NULL, "max-length", 2, 1 << 16, true,
+    [DG_GEN_MAX_LENGTH] = {"max_length", NULL, "max-length", 2, 1 << 16, INT,
                            "output length limit counting the decoder start token"},
-    [DG_GEN_MAX_NEW_TOKENS] = {"max_new_tokens", NULL, "max-new-tokens", 1, 1 << 16, true,
+    [DG_GEN_MAX_NEW_TOKENS] = {"max_new_tokens", NULL, "max-new-tokens", 1, 1 << 16, INT,
                                "generated tokens at most (instead of max_length)"},
-    [DG_GEN_MIN_LENGTH] = {"min_length", NULL, "min-length", 0, 1 << 16, true,
+    [DG_GEN_MIN_LENGTH] = {"min_length", NULL, "min-length", 0, 1 << 16, INT,
                            "EOS is blocked until the output has this length (counting the "
                            "decoder start token)"},
-    [DG_GEN_LENGTH_PENALTY] = {"length_penalty", NULL, "length-penalty", -10, 10, false,
+    [DG_GEN_LENGTH_PENALTY] = {"length_penalty", NULL, "length-penalty", -10, 10, NUM,
                                "beam scores are divided by length^length_penalty"},
-    [DG_GEN_EARLY_STOPPING] = {"early_stopping", NULL, "early-stopping", 0, 2, true,
+    [DG_GEN_EARLY_STOPPING] = {"early_stopping", NULL, "early-stopping", 0, 2, INT,
                                "beam search stop rule: true, false or \"never\""},
     [DG_GEN_NO_REPEAT_NGRAM] = {"no_repeat_ngram_size", NULL, "no-repeat-ngram-size", 0, 64,
-                                true, "no n-gram of this size is generated twice (0 = off)"},
+                                INT, "no n-gram of this size is generated twice (0 = off)"},
     [DG_GEN_REPETITION_PENALTY] = {"repetition_penalty", NULL, "repetition-penalty", 1e-3, 100,
-                                   false, "CTRL repetition penalty (1 = off)"},
+                                   NUM, "CTRL repetition penalty (1 = off)"},
+    [DG_GEN_DO_SAMPLE] = {"do_sample", NULL, "do-sample", 0, 1, BOOL,
+                          "draw tokens at random from the model's distribution (beam size 1)"},
+    [DG_GEN_TEMPERATURE] = {"temperature", NULL, "temperature", 1e-3, 100, NUM,
+                            "sampling: logits are divided by it (default 1)"},
+    [DG_GEN_TOP_K] = {"top_k", NULL, "top-k", 0, 1 << 20, INT,
+                      "sampling: only the k most likely tokens (default 50; 0 = all)"},
+    [DG_GEN_TOP_P] = {"top_p", NULL, "top-p", 1e-6, 1, NUM,
+                      "sampling: the most likely tokens holding this probability (default 1)"},
+    [DG_GEN_SEED] = {"seed", NULL, "seed", 0, 9007199254740991.0, INT,
+                     "sampling: same seed, same translation (default: a fresh seed)"},
 };
 
 int dg_gen_find(const char *name, dg_gen_spelling sp)
@@ -55,9 +70,16 @@ const char *dg_gen_name(dg_gen_option o, dg_gen_spelling sp)
         [DG_GEN_MIN_LENGTH] = "--min-length", [DG_GEN_LENGTH_PENALTY] = "--length-penalty",
         [DG_GEN_EARLY_STOPPING] = "--early-stopping",
         [DG_GEN_NO_REPEAT_NGRAM] = "--no-repeat-ngram-size",
-        [DG_GEN_REPETITION_PENALTY] = "--repetition-penalty",
+        [DG_GEN_REPETITION_PENALTY] = "--repetition-penalty", [DG_GEN_DO_SAMPLE] = "--do-sample",
+        [DG_GEN_TEMPERATURE] = "--temperature", [DG_GEN_TOP_K] = "--top-k",
+        [DG_GEN_TOP_P] = "--top-p", [DG_GEN_SEED] = "--seed",
     };
     return sp == DG_GEN_CLI ? flags[o] : table[o].http;
+}
+
+bool dg_gen_is_bool(dg_gen_option o)
+{
+    return table[o].type == BOOL;
 }
 
 int dg_gen_set_number(dg_gen_values *v, dg_gen_option o, double x, bool integer,
@@ -66,7 +88,7 @@ int dg_gen_set_number(dg_gen_values *v, dg_gen_option o, double x, bool integer,
     /* "option 'beam_size'" over HTTP, "--beam-size" on the command line */
     char name[64];
     snprintf(name, sizeof name, sp == DG_GEN_CLI ? "%s" : "option '%s'", dg_gen_name(o, sp));
-    if (table[o].integer && !integer) {
+    if (table[o].type != NUM && !integer) {
         snprintf(msg, size, "%s must be an integer", name);
         return -1;
     }
@@ -96,7 +118,18 @@ int dg_gen_set_text(dg_gen_values *v, dg_gen_option o, const char *s, dg_gen_spe
         snprintf(msg, size, "%s expects a number, got '%.40s'", dg_gen_name(o, sp), s);
         return -1;
     }
-    return dg_gen_set_number(v, o, x, x == floor(x), sp, msg, size);
+    return dg_gen_set_number(v, o, x, x == floor(x) && fabs(x) < 9.1e15, sp, msg, size);
+}
+
+/* A seed for a sampling call that gave none: different per call and per process. */
+static uint64_t fresh_seed(void)
+{
+    static _Atomic uint64_t counter;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t c = atomic_fetch_add(&counter, 1);
+    return ((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec) ^ (c << 48) ^
+           ((uint64_t)getpid() << 32);
 }
 
 static bool has(const dg_gen_values *v, dg_gen_option o)
@@ -135,6 +168,26 @@ int dg_gen_apply(const dg_gen_values *v, const dg_model *m, int max_positions,
         s->no_repeat_ngram_size = (int)v->v[DG_GEN_NO_REPEAT_NGRAM];
     if (has(v, DG_GEN_REPETITION_PENALTY))
         s->repetition_penalty = (float)v->v[DG_GEN_REPETITION_PENALTY];
+    if (has(v, DG_GEN_DO_SAMPLE))
+        s->do_sample = v->v[DG_GEN_DO_SAMPLE] != 0;
+    if (has(v, DG_GEN_TEMPERATURE))
+        s->temperature = (float)v->v[DG_GEN_TEMPERATURE];
+    if (has(v, DG_GEN_TOP_K))
+        s->top_k = (int)v->v[DG_GEN_TOP_K];
+    if (has(v, DG_GEN_TOP_P))
+        s->top_p = (float)v->v[DG_GEN_TOP_P];
+    if (has(v, DG_GEN_SEED))
+        s->seed = (uint64_t)v->v[DG_GEN_SEED];
+    else if (s->do_sample)
+        s->seed = fresh_seed();
+    if (s->do_sample && s->num_beams != 1) {
+        if (has(v, DG_GEN_BEAM_SIZE) || has(v, DG_GEN_N_BEST)) {
+            snprintf(msg, size, "%s needs %s 1 (beam sampling is not supported)",
+                     dg_gen_name(DG_GEN_DO_SAMPLE, sp), dg_gen_name(DG_GEN_BEAM_SIZE, sp));
+            return -1;
+        }
+        s->num_beams = 1;  /* sampling replaces the model's default beam search */
+    }
     if (s->num_return_sequences > s->num_beams) {
         snprintf(msg, size, "%s (%d) cannot exceed %s (%d)", dg_gen_name(DG_GEN_N_BEST, sp),
                  s->num_return_sequences, dg_gen_name(DG_GEN_BEAM_SIZE, sp), s->num_beams);
@@ -165,7 +218,8 @@ void dg_gen_usage(FILE *f)
     for (int i = 0; i < DG_GEN_COUNT; i++) {
         char flag[64];
         snprintf(flag, sizeof flag, "--%s %s", table[i].cli,
-                 i == DG_GEN_EARLY_STOPPING ? "B" : table[i].integer ? "N" : "F");
+                 i == DG_GEN_EARLY_STOPPING ? "B" : table[i].type == BOOL ? ""
+                                                : table[i].type == INT  ? "N" : "F");
         fprintf(f, "  %-26s %s\n", flag, table[i].help);
     }
 }

@@ -21,6 +21,11 @@ typedef enum {
     DG_GEN_EARLY_STOPPING,    /* false 0, true 1, "never" 2 */
     DG_GEN_NO_REPEAT_NGRAM,
     DG_GEN_REPETITION_PENALTY,
+    DG_GEN_DO_SAMPLE,         /* sampling (greedy search's place; beam_size 1) */
+    DG_GEN_TEMPERATURE,
+    DG_GEN_TOP_K,
+    DG_GEN_TOP_P,
+    DG_GEN_SEED,              /* same seed, same translation; absent: a fresh one per call */
     DG_GEN_COUNT
 } dg_gen_option;
 
@@ -34,6 +39,8 @@ typedef struct {
 /* The option named name ("beam_size", or HF's "num_beams"/"num_return_sequences" over HTTP;
  * "beam-size" without the dashes on the CLI), or -1. */
 int dg_gen_find(const char *name, dg_gen_spelling sp);
+/* Whether option o is a switch (true/false over HTTP, a flag without value on the CLI). */
+bool dg_gen_is_bool(dg_gen_option o);
 /* How the caller spells option o: "beam_size" or "--beam-size". */
 const char *dg_gen_name(dg_gen_option o, dg_gen_spelling sp);
 /* Sets o from a JSON value's number (integer says whether it was an integer) or, for

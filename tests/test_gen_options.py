@@ -35,6 +35,9 @@ CASES = [
     ({"early_stopping": False}, ["--early-stopping", "false"]),
     ({"no_repeat_ngram_size": 1}, ["--no-repeat-ngram-size", "1"]),
     ({"repetition_penalty": 3.5}, ["--repetition-penalty", "3.5"]),
+    ({"do_sample": True, "seed": 7, "temperature": 1.3, "top_k": 20, "top_p": 0.95},
+     ["--do-sample", "--seed", "7", "--temperature", "1.3", "--top-k", "20", "--top-p", "0.95"]),
+    ({"do_sample": True, "top_k": 1}, ["--beam-size", "1"]),  # top-k 1 sampling is greedy
 ]
 
 # (HTTP options, CLI flags, what both messages must say once the spelling is taken out)
@@ -46,6 +49,9 @@ BAD = [
      "not both"),
     ({"min_length": -1}, ["--min-length", "-1"], "must be in [0, 65536]"),
     ({"repetition_penalty": 0}, ["--repetition-penalty", "0"], "must be in [0.001, 100]"),
+    ({"do_sample": True, "beam_size": 4}, ["--do-sample", "--beam-size", "4"],
+     "1 (beam sampling is not supported)"),
+    ({"top_p": 0}, ["--top-p", "0"], "must be in [1e-06, 1]"),
 ]
 
 
@@ -92,6 +98,14 @@ def main():
             ck(rc != 0 and needle in err, "CLI %r: %d %r" % (flags, rc, err))
             ck("--" + name.replace("_", "-") in err and "num_beams" not in err
                and "num_return_sequences" not in err, "CLI message names the flag: %r" % err)
+        # sampling: the same seed gives the same translations, other seeds others
+        sampled = []
+        for seed in (11, 11, 12, 13):
+            st, _, body = srv.post_json("/v1/translate", {"text": LINES, "options": {
+                "do_sample": True, "seed": seed, "temperature": 2.0}})
+            sampled.append([t["text"] for t in body["translations"]] if st == 200 else st)
+        ck.eq(sampled[0], sampled[1], "same seed, same sample")
+        ck(sampled[0] != sampled[2] or sampled[0] != sampled[3], "other seeds, other samples")
         # a request may shorten the server's deadline, never lengthen it
         st, _, body = srv.post_json("/v1/translate", {"text": [LINES[2] + " %d" % i
                                                                for i in range(100)],
