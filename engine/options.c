@@ -28,6 +28,7 @@ void dg_search_opts_default(dg_search_opts *o, const dg_model *m)
     o->top_k = 50;
     o->top_p = 1.0f;
     o->seed = 0;
+    o->n_prefix = 0;
 }
 
 dg_code dg_search_opts_check(const dg_search_opts *o, const dg_model *m, dg_err *err)
@@ -60,6 +61,17 @@ dg_code dg_search_opts_check(const dg_search_opts *o, const dg_model *m, dg_err 
     if (o->forced_eos_token_id < -1 || o->forced_eos_token_id >= Vt)
         return dg_err_set(err, DG_E_INPUT, "forced_eos_token_id %d outside the vocabulary (%d)",
                           o->forced_eos_token_id, Vt);
+    if (o->n_prefix < 0 || o->n_prefix > DG_MAX_PREFIX)
+        return dg_err_set(err, DG_E_INPUT, "the target prefix has %d tokens, at most %d",
+                          o->n_prefix, DG_MAX_PREFIX);
+    for (int i = 0; i < o->n_prefix; i++)
+        if (o->prefix[i] < 0 || o->prefix[i] >= Vt)
+            return dg_err_set(err, DG_E_INPUT, "target prefix token %d outside the vocabulary (%d)",
+                              o->prefix[i], Vt);
+    /* the prefix (and a forced BOS before it) must leave room for at least one more token */
+    if (o->n_prefix + (o->forced_bos_token_id >= 0) >= o->max_new_tokens)
+        return dg_err_set(err, DG_E_INPUT, "the target prefix (%d tokens) leaves no room under "
+                          "max_new_tokens %d", o->n_prefix, o->max_new_tokens);
     if (o->do_sample && o->num_beams != 1)
         return dg_err_set(err, DG_E_INPUT, "do_sample needs num_beams 1 (beam sampling is not "
                           "supported)");

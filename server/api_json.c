@@ -35,6 +35,7 @@ void dg_translate_request_free(dg_translate_request *r)
     free(r->model);
     free(r->source);
     free(r->target);
+    free(r->opts.target_prefix);
     memset(r, 0, sizeof *r);
 }
 
@@ -132,6 +133,16 @@ static int take_option(const char *k, json_t *v, dg_translate_options *opts, dg_
         return take_bool(v, k, &opts->truncate, e);
     if (!strcmp(k, "timeout_ms"))
         return take_int(v, k, 1, 86400000, &opts->timeout_ms, e);
+    if (!strcmp(k, "target_prefix")) {
+        if (!json_is_string(v) || !json_string_length(v))
+            return dg_api_error_set(e, DG_API_INVALID_REQUEST,
+                                    "option 'target_prefix' must be a non-empty string");
+        free(opts->target_prefix);
+        if (!(opts->target_prefix = strdup(json_string_value(v))))
+            return nomem(e);
+        opts->gen.target_prefix = opts->target_prefix;
+        return 0;
+    }
     int o = dg_gen_find(k, DG_GEN_HTTP);
     if (o < 0)  /* the key is valid UTF-8 (jansson checked it); %.64s bounds the message */
         return dg_api_error_set(e, DG_API_INVALID_REQUEST, "unknown option '%.64s'", k);

@@ -14,6 +14,7 @@
 typedef struct {
     dg_gen_values gen;          /* the generation options given (server/gen_options.h) */
     int timeout_ms;             /* 0 = the server's --timeout-ms (a larger value is capped) */
+    char *target_prefix;        /* owned; gen.target_prefix points here */
     bool return_scores;
     bool truncate;
 } dg_translate_options;

@@ -82,7 +82,7 @@ static int parse_args(int argc, char **argv, translate_args *a)
         {"model", required_argument, 0, 'm'},       {"batch-size", required_argument, 0, 's'},
         {"threads", required_argument, 0, 't'},     {"format", required_argument, 0, 'f'},
         {"input-ids", no_argument, 0, 'i'},         {"no-split", no_argument, 0, 'p'},
-        {"help", no_argument, 0, 'h'}};
+        {"target-prefix", required_argument, 0, 'r'}, {"help", no_argument, 0, 'h'}};
     enum { N_FIXED = sizeof fixed / sizeof fixed[0] };
     struct option opts[N_FIXED + DG_GEN_COUNT + 1];
     memcpy(opts, fixed, sizeof fixed);
@@ -123,6 +123,14 @@ static int parse_args(int argc, char **argv, translate_args *a)
             break;
         case 'i': a->input_ids = a->no_split = 1; break;
         case 'p': a->no_split = 1; break;
+        case 'r':
+            if (!*optarg) {
+                fprintf(stderr, "dragoman translate: --target-prefix needs a non-empty text\n");
+                return -1;
+            }
+            a->gen.target_prefix = optarg;
+            a->no_split = 1;  /* the prefix begins the line's translation, not each sentence's */
+            break;
         case 'h': usage(stdout); return 1;
         default: usage(stderr); return -1;
         }
@@ -368,8 +376,8 @@ int cmd_translate(int argc, char **argv)
     }
     dg_search_opts o;
     char msg[256];
-    if (dg_gen_apply(&a.gen, model, dg_model_config(model)->max_position_embeddings, DG_GEN_CLI,
-                     &o, msg, sizeof msg)) {
+    if (dg_gen_apply(&a.gen, model, tok, dg_model_config(model)->max_position_embeddings,
+                     DG_GEN_CLI, &o, msg, sizeof msg)) {
         fprintf(stderr, "dragoman translate: %s\n", msg);
         goto out;
     }

@@ -137,8 +137,33 @@ static bool has(const dg_gen_values *v, dg_gen_option o)
     return v && (v->set >> o & 1);
 }
 
-int dg_gen_apply(const dg_gen_values *v, const dg_model *m, int max_positions,
-                 dg_gen_spelling sp, dg_search_opts *s, char *msg, size_t size)
+/* The prefix's target-side ids without the EOS the tokenizer appends. */
+static int encode_prefix(const char *text, const dg_tokenizer *tok, dg_gen_spelling sp,
+                         dg_search_opts *s, char *msg, size_t size)
+{
+    const char *name = sp == DG_GEN_CLI ? "--target-prefix" : "target_prefix";
+    int *ids = NULL, n = 0;
+    dg_err err;
+    if (dg_tokenizer_encode(tok, DG_SIDE_TARGET, text, strlen(text), &ids, &n, &err)) {
+        snprintf(msg, size, "%s: %s", name, err.msg);
+        return -1;
+    }
+    if (n > 0 && ids[n - 1] == dg_tokenizer_eos_id(tok))
+        n--;
+    if (n > DG_MAX_PREFIX) {
+        snprintf(msg, size, "%s has %d tokens, at most %d", name, n, DG_MAX_PREFIX);
+        free(ids);
+        return -1;
+    }
+    memcpy(s->prefix, ids, (size_t)n * sizeof *ids);
+    s->n_prefix = n;
+    free(ids);
+    return 0;
+}
+
+int dg_gen_apply(const dg_gen_values *v, const dg_model *m, const dg_tokenizer *tok,
+                 int max_positions, dg_gen_spelling sp, dg_search_opts *s, char *msg,
+                 size_t size)
 {
     dg_search_opts_default(s, m);
     if (has(v, DG_GEN_BEAM_SIZE))
@@ -203,6 +228,8 @@ int dg_gen_apply(const dg_gen_values *v, const dg_model *m, int max_positions,
                  (int)v->v[len_opt], max_positions);
         return -1;
     }
+    if (v && v->target_prefix && encode_prefix(v->target_prefix, tok, sp, s, msg, size))
+        return -1;
     dg_err err;
     if (dg_search_opts_check(s, m, &err)) {
         snprintf(msg, size, "%s", err.msg);
@@ -215,6 +242,8 @@ void dg_gen_usage(FILE *f)
 {
     fprintf(f, "Generation (defaults: the model's generation_config.json; over HTTP the same\n"
                "options are /v1/translate's \"options\", with snake_case names):\n");
+    fprintf(f, "  %-26s %s\n", "--target-prefix TEXT",
+            "every translation begins with TEXT (each line is then one sentence)");
     for (int i = 0; i < DG_GEN_COUNT; i++) {
         char flag[64];
         snprintf(flag, sizeof flag, "--%s %s", table[i].cli,

@@ -10,6 +10,7 @@
 #include <stdio.h>
 
 #include "engine/engine.h"
+#include "tokenizer/tokenizer.h"
 
 typedef enum {
     DG_GEN_BEAM_SIZE,         /* HF num_beams */
@@ -34,6 +35,8 @@ typedef enum { DG_GEN_HTTP, DG_GEN_CLI } dg_gen_spelling;
 typedef struct {
     unsigned set;             /* bit (1 << dg_gen_option) per option given */
     double v[DG_GEN_COUNT];
+    const char *target_prefix; /* text the translation must begin with; NULL = none (owned by
+                                * the caller); it makes each text one sentence */
 } dg_gen_values;
 
 /* The option named name ("beam_size", or HF's "num_beams"/"num_return_sequences" over HTTP;
@@ -51,9 +54,11 @@ int dg_gen_set_number(dg_gen_values *v, dg_gen_option o, double x, bool integer,
 int dg_gen_set_text(dg_gen_values *v, dg_gen_option o, const char *s, dg_gen_spelling sp,
                     char *msg, size_t size);
 /* The model's defaults overridden by v, checked against the model (max_positions: source and
- * target positions it has). 0, or -1 with msg naming the options as sp spells them. */
-int dg_gen_apply(const dg_gen_values *v, const dg_model *m, int max_positions,
-                 dg_gen_spelling sp, dg_search_opts *out, char *msg, size_t size);
+ * target positions it has; tok encodes the target prefix). 0, or -1 with msg naming the
+ * options as sp spells them. */
+int dg_gen_apply(const dg_gen_values *v, const dg_model *m, const dg_tokenizer *tok,
+                 int max_positions, dg_gen_spelling sp, dg_search_opts *out, char *msg,
+                 size_t size);
 /* One help line per option, for `dragoman translate --help`. */
 void dg_gen_usage(FILE *f);
 

@@ -186,9 +186,21 @@ static int build_opts(const dg_served_model *m, const dg_translate_options *o,
                       dg_search_opts *s, dg_api_error *e)
 {
     char msg[256];
-    if (dg_gen_apply(&o->gen, m->model, m->max_positions, DG_GEN_HTTP, s, msg, sizeof msg))
+    if (dg_gen_apply(&o->gen, m->model, m->tok, m->max_positions, DG_GEN_HTTP, s, msg,
+                     sizeof msg))
         return dg_api_error_set(e, DG_API_INVALID_REQUEST, "%s", msg);
     return 0;
+}
+
+/* Text i's sentences; with a target prefix the whole text is one (the prefix begins it). */
+static int split(const dg_translate_request *t, int i, dg_span *spans, int max)
+{
+    size_t len = strlen(t->texts[i]);
+    if (!t->opts.target_prefix)
+        return dg_split_sentences(t->texts[i], len, spans, max);
+    if (max > 0)
+        spans[0] = (dg_span){0, len};
+    return 1;
 }
 
 /* Splits every text and tokenizes every sentence into the job. */
@@ -203,7 +215,7 @@ static int tokenize(dg_server *srv, dg_req *rq, const dg_served_model *m, dg_api
         return dg_api_error_set(e, DG_API_INTERNAL, "out of memory");
     for (int i = 0; i < t->n_texts; i++) {
         rq->text_first[i] = total;
-        total += dg_split_sentences(t->texts[i], strlen(t->texts[i]), NULL, 0);
+        total += split(t, i, NULL, 0);
         if (total > srv->cfg->max_queue)
             return dg_api_error_set(e, DG_API_INVALID_REQUEST,
                                     "the texts split into more than %d sentences (--max-queue)",
@@ -216,7 +228,7 @@ static int tokenize(dg_server *srv, dg_req *rq, const dg_served_model *m, dg_api
     dg_metrics_inflight(1);
     for (int i = 0; i < t->n_texts; i++) {
         int first = rq->text_first[i], n = rq->text_first[i + 1] - first;
-        dg_split_sentences(t->texts[i], strlen(t->texts[i]), rq->spans + first, n);
+        split(t, i, rq->spans + first, n);
         for (int k = 0; k < n; k++) {
             const dg_span *sp = &rq->spans[first + k];
             dg_sentence *x = &rq->job->s[first + k];

@@ -106,6 +106,27 @@ def main():
             sampled.append([t["text"] for t in body["translations"]] if st == 200 else st)
         ck.eq(sampled[0], sampled[1], "same seed, same sample")
         ck(sampled[0] != sampled[2] or sampled[0] != sampled[3], "other seeds, other samples")
+        # target_prefix: forcing the words greedy search picks anyway changes no token; another
+        # prefix begins the translation; HTTP = CLI
+        q = LINES[1]
+        greedy = reference_translations(BIN, MODEL, [q], ["--beam-size", "1", "--no-split"])[0]
+        first = greedy["text"][0].split()[0]
+        forced = reference_translations(BIN, MODEL, [q], ["--beam-size", "1", "--target-prefix",
+                                                          first])[0]
+        ck.eq(forced["ids"], greedy["ids"], "prefix %r = the greedy choice: same ids" % first)
+        st, _, body = srv.post_json("/v1/translate", {"text": [q, LINES[0]], "options": {
+            "target_prefix": "Bitte", "beam_size": 3}})
+        cli_out = reference_translations(BIN, MODEL, [q, LINES[0]], ["--beam-size", "3",
+                                                                     "--target-prefix", "Bitte"])
+        ck.eq(st, 200, "target_prefix status")
+        ck.eq([t["text"] for t in body["translations"]], [r["text"][0] for r in cli_out],
+              "target_prefix: HTTP = CLI")
+        ck(all(t["text"].startswith("Bitte") for t in body["translations"]),
+           "translations begin with the prefix: %r" % body)
+        st, _, body = srv.post_json("/v1/translate", {"text": "a", "options": {
+            "target_prefix": " ".join(["Datei"] * 70)}})
+        ck.eq((st, body["error"]["message"]), (400, "target_prefix has 70 tokens, at most 64"),
+              "target_prefix limit")
         # a request may shorten the server's deadline, never lengthen it
         st, _, body = srv.post_json("/v1/translate", {"text": [LINES[2] + " %d" % i
                                                                for i in range(100)],
