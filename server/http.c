@@ -275,9 +275,11 @@ static void request_completed(void *cls, struct MHD_Connection *conn, void **req
         .total_ms = total * 1e3,
     };
     dg_log_request(&line);
-    if (rq->job)
+    if (rq->inflight)
         dg_metrics_inflight(-1);
     dg_job_release(rq->job);
+    dg_job_release(rq->all);
+    free(rq->miss);
     dg_translate_request_free(&rq->treq);
     dg_lt_free(rq->lt);
     free(rq->text_first);

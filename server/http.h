@@ -23,6 +23,7 @@ typedef struct {
     atomic_int ready;         /* models loaded, scheduler running */
     atomic_int draining;      /* SIGTERM received: new work gets 503 */
     atomic_int open_requests; /* request contexts alive (drain waits for them) */
+    struct dg_cache *cache;   /* translation cache; NULL when --cache-bytes is 0 */
     char **api_keys;          /* NULL when authentication is off */
     int n_api_keys;
     struct MHD_Daemon *daemon;
@@ -58,7 +59,11 @@ typedef struct {
     int n_best;               /* hypotheses per text in the reply */
     int *text_first;          /* [n_texts + 1]: first sentence of each text in job->s */
     dg_span *spans;           /* [sentences] */
-    dg_job *job;
+    dg_job *job;              /* the job submitted to the scheduler (sentences not in the cache) */
+    dg_job *all;              /* every sentence, when some came from the cache (never submitted) */
+    int *miss;                /* [job->n]: the sentence of all each submitted one is */
+    bool inflight;            /* counted in dragoman_inflight_requests (job submitted) */
+    bool cacheable;           /* results may be stored in the cache */
     bool suspended;
     const char *model_name;
     int sentences;

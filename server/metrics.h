@@ -3,6 +3,8 @@
 #ifndef DG_METRICS_H
 #define DG_METRICS_H
 
+#include <stddef.h>
+
 #include "server/api_error.h"
 
 typedef enum {
@@ -32,6 +34,8 @@ void dg_metrics_batch(int sentences);             /* per decoder step */
 void dg_metrics_tokens(long in, long out);
 void dg_metrics_cancelled(long sentences);
 void dg_metrics_inflight(int delta);
+void dg_metrics_cache(int hit);                          /* one lookup of the translation cache */
+void dg_metrics_cache_size(long entries, size_t bytes);  /* gauges, after a store */
 /* Registers a loaded model (at most DG_MAX_MODELS; later ones are not listed). Called by the
  * one thread that loads models; scrapes may run concurrently. */
 void dg_metrics_model(const char *name, const char *source, const char *target, double load_s);

@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 
+#include "server/cache.h"
 #include "server/http.h"
 #include "server/log.h"
 
@@ -225,7 +226,6 @@ static int tokenize(dg_server *srv, dg_req *rq, const dg_served_model *m, dg_api
     rq->spans = calloc((size_t)(total ? total : 1), sizeof *rq->spans);
     if (!rq->spans || !(rq->job = dg_job_create(total)))
         return dg_api_error_set(e, DG_API_INTERNAL, "out of memory");
-    dg_metrics_inflight(1);
     for (int i = 0; i < t->n_texts; i++) {
         int first = rq->text_first[i], n = rq->text_first[i + 1] - first;
         split(t, i, rq->spans + first, n);
@@ -251,6 +251,55 @@ static int tokenize(dg_server *srv, dg_req *rq, const dg_served_model *m, dg_api
     }
     rq->sentences = total;
     return 0;
+}
+
+/* Answers what it can from the cache: rq->all keeps every sentence, rq->job becomes a job of
+ * the others only (NULL when none is left), rq->miss maps them back. Without hits nothing
+ * changes. */
+static int use_cache(dg_server *srv, dg_req *rq, const dg_search_opts *o, int model,
+                     dg_api_error *e)
+{
+    dg_job *j = rq->job;
+    if (!(rq->cacheable = dg_cache_cacheable(o, rq->treq.opts.gen.set >> DG_GEN_SEED & 1)))
+        return 0;
+    int hits = 0;
+    for (int i = 0; i < j->n; i++)
+        hits += dg_cache_get(srv->cache, model, o, &j->s[i]);
+    if (!hits)
+        return 0;
+    dg_job *sub = hits < j->n ? dg_job_create(j->n - hits) : NULL;
+    if (hits < j->n && (!sub || !(rq->miss = calloc((size_t)(j->n - hits), sizeof *rq->miss)))) {
+        dg_job_release(sub);
+        return dg_api_error_set(e, DG_API_INTERNAL, "out of memory");
+    }
+    for (int i = 0, m = 0; sub && i < j->n; i++) {
+        if (j->s[i].n_hyps)
+            continue;
+        sub->s[m].ids = j->s[i].ids;  /* moved: the submitted job owns them now */
+        sub->s[m].n_ids = j->s[i].n_ids;
+        j->s[i].ids = NULL;
+        rq->miss[m++] = i;
+    }
+    rq->all = j;
+    rq->job = sub;
+    return 0;
+}
+
+/* After the submitted job finished: its results into rq->all, and into the cache. */
+static void merge_cached(dg_server *srv, dg_req *rq)
+{
+    dg_job *j = rq->job, *all = rq->all ? rq->all : rq->job;
+    for (int m = 0; j && m < j->n; m++) {
+        dg_sentence *x = &j->s[m], *y = rq->all ? &all->s[rq->miss[m]] : x;
+        if (rq->cacheable)
+            dg_cache_put(srv->cache, j->model_index, &j->opts, x);
+        if (y == x)
+            continue;
+        y->hyps = x->hyps, y->scores = x->scores, y->n_hyps = x->n_hyps;
+        y->out_tokens = x->out_tokens;
+        y->ids = x->ids, y->n_ids = x->n_ids;
+        x->hyps = NULL, x->scores = NULL, x->n_hyps = 0, x->ids = NULL;
+    }
 }
 
 static void translate_start(dg_server *srv, dg_req *rq)
@@ -285,12 +334,23 @@ static void translate_start(dg_server *srv, dg_req *rq)
         dg_req_error(rq, &e);
         return;
     }
+    rq->n_best = opts.num_return_sequences;
+    int model_index = (int)(m - srv->reg->models);
+    if (srv->cache && (use_cache(srv, rq, &opts, model_index, &e))) {
+        dg_req_error(rq, &e);
+        return;
+    }
     dg_job *j = rq->job;
+    if (!j) {  /* every sentence came from the cache: no queue, no suspension */
+        dg_route_finish(srv, rq);
+        return;
+    }
+    dg_metrics_inflight(1);
+    rq->inflight = true;
     j->opts = opts;
     j->timeout_ms = t->opts.timeout_ms;
-    rq->n_best = opts.num_return_sequences;
     j->model = m;
-    j->model_index = (int)(m - srv->reg->models);
+    j->model_index = model_index;
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(rq->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
     j->fd = ci ? ci->connect_fd : -1;
@@ -304,17 +364,19 @@ static void translate_start(dg_server *srv, dg_req *rq)
         rq->job = NULL;  /* never submitted: nothing will call done */
         dg_job_release(j);
         dg_metrics_inflight(-1);
+        rq->inflight = false;
         MHD_resume_connection(rq->conn);
     }
 }
 
 void dg_route_finish(dg_server *srv, dg_req *rq)
 {
-    dg_job *j = rq->job;
-    if (atomic_load(&j->state) == DG_JOB_FAILED) {
-        dg_req_error(rq, &j->error);
+    if (rq->job && atomic_load(&rq->job->state) == DG_JOB_FAILED) {
+        dg_req_error(rq, &rq->job->error);
         return;
     }
+    merge_cached(srv, rq);
+    dg_job *j = rq->all ? rq->all : rq->job;
     const dg_translate_request *t = &rq->treq;
     int nb = rq->n_best > 0 ? rq->n_best : 1;
     dg_translation *out = calloc((size_t)t->n_texts, sizeof *out);
