@@ -21,11 +21,16 @@
 #ifndef DG_ENGINE_H
 #define DG_ENGINE_H
 
+#include <stdint.h>
+
 #include "common/error.h"
 #include "models/config.h"
 
 typedef struct dg_model dg_model;
 typedef struct dg_batch dg_batch;
+
+#define DG_MAX_BEAMS 64  /* num_beams accepted by dg_search_opts_check (and so by every caller) */
+#define DG_MAX_PREFIX 64 /* target prefix tokens */
 
 /* Hugging Face generate() settings; dg_search_opts_default fills them from the model's
  * generation_config.json / config.json. */
@@ -44,6 +49,18 @@ typedef struct {
     int forced_bos_token_id;  /* -1 = none; forced as the first generated token */
     int forced_eos_token_id;  /* -1 = none; forced as the last token max_new_tokens allows */
     int renormalize_logits;   /* 1: log_softmax again after the processors */
+    /* sampling (HF _sample, num_beams 1): the processed logits go through HF's warpers
+     * (temperature, top-k, top-p, in that order) and the token is drawn from their softmax */
+    int do_sample;            /* 0 = greedy or beam search */
+    float temperature;        /* > 0; default 1 */
+    int top_k;                /* 0 = off; default 50 (HF) */
+    float top_p;              /* (0, 1]; 1 = off */
+    uint64_t seed;            /* the draws of a sentence depend on the seed only */
+    /* target prefix (CTranslate2's target_prefix): the first generated tokens are forced to
+     * these (after a forced BOS), then decoding continues from them; kept by value so options
+     * can be copied freely */
+    int n_prefix;
+    int prefix[DG_MAX_PREFIX];
 } dg_search_opts;
 
 /* One finished sentence: n hypotheses, best first. ids exclude the decoder start token and

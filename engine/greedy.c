@@ -1,5 +1,7 @@
 /* Greedy search (HF `_greedy_search`): the next token is the argmax of the processed raw logits;
- * a sentence stops at EOS or after max_new_tokens tokens.
+ * a sentence stops at EOS or after max_new_tokens tokens. With do_sample it is HF's `_sample`:
+ * the token is drawn from the warped logits instead (engine/sample.c); everything else is the
+ * same, the score included (log-softmax of the processed, unwarped logits).
  *
  * DESIGN. HF returns no score for greedy search. Dragoman's score is the one
  * tests/reference/marian_ref.py defines: the sum over generated tokens of
@@ -17,7 +19,8 @@ dg_code dg_greedy_step(dg_sent *s, float *logits, int V, const dg_config *cfg,
     int *seq = s->seq;
     int cur_len = s->t + 1;
     dg_logits_process(logits, V, seq, cur_len, &s->o, cfg, sc);
-    int tok = dg_k_argmax(logits, V);
+    int tok = s->o.do_sample ? dg_sample_token(logits, V, &s->o, &s->rng, sc)
+                             : dg_k_argmax(logits, V);
     dg_k_log_softmax(logits, V);
     s->sum += logits[tok];
     seq[cur_len] = tok;

@@ -1,6 +1,7 @@
 /* Hugging Face logits processors (transformers 4.40 `_get_logits_processor` order):
  * RepetitionPenalty, NoRepeatNGram, NoBadWords, MinLength, ForcedBOS, ForcedEOS, then
- * LogitNormalization (renormalize_logits) last.
+ * LogitNormalization (renormalize_logits) last; Dragoman's target prefix is forced right after
+ * ForcedBOS.
  *
  * DESIGN. They act in place on one row: raw logits under greedy search, log-probs under beam
  * search (HF applies the same processors to both). cur_len is HF's input_ids length, i.e. it
@@ -15,19 +16,27 @@ dg_code dg_logits_scratch_init(dg_logits_scratch *sc, int V, dg_err *err)
 {
     if (sc->V == V)
         return DG_OK;
-    free(sc->stamp);
+    dg_logits_scratch_free(sc);
     sc->stamp = calloc((size_t)V, sizeof *sc->stamp);
-    sc->V = sc->stamp ? V : 0;
+    sc->order = malloc((size_t)V * sizeof *sc->order);
+    sc->prob = malloc((size_t)V * sizeof *sc->prob);
     sc->gen = 0;
-    if (!sc->stamp)
+    if (!sc->stamp || !sc->order || !sc->prob) {
+        dg_logits_scratch_free(sc);
         return dg_err_set(err, DG_E_NOMEM, "logits: out of memory");
+    }
+    sc->V = V;
     return DG_OK;
 }
 
 void dg_logits_scratch_free(dg_logits_scratch *sc)
 {
     free(sc->stamp);
+    free(sc->order);
+    free(sc->prob);
     sc->stamp = NULL;
+    sc->order = NULL;
+    sc->prob = NULL;
     sc->V = 0;
 }
 
@@ -87,6 +96,10 @@ void dg_logits_process(float *x, int V, const int *seq, int cur_len, const dg_se
         x[eos] = -INFINITY;
     if (o->forced_bos_token_id >= 0 && cur_len == 1)
         force(x, V, o->forced_bos_token_id);
+    /* the target prefix follows the forced BOS, if any; like ForcedBOS it adds 0 to scores */
+    int at = cur_len - 1 - (o->forced_bos_token_id >= 0);
+    if (at >= 0 && at < o->n_prefix)
+        force(x, V, o->prefix[at]);
     /* max_length = 1 + max_new_tokens: the last allowed token is forced */
     if (o->forced_eos_token_id >= 0 && cur_len == o->max_new_tokens)
         force(x, V, o->forced_eos_token_id);

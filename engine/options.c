@@ -8,8 +8,6 @@
 
 #include "engine/model.h"
 
-#define DG_MAX_BEAMS 64
-
 void dg_search_opts_default(dg_search_opts *o, const dg_model *m)
 {
     const dg_config *c = &m->cfg;
@@ -24,6 +22,13 @@ void dg_search_opts_default(dg_search_opts *o, const dg_model *m)
     o->forced_bos_token_id = c->forced_bos_token_id;
     o->forced_eos_token_id = c->forced_eos_token_id;
     o->renormalize_logits = c->renormalize_logits;
+    /* HF GenerationConfig's defaults; dg_config does not read sampling settings */
+    o->do_sample = 0;
+    o->temperature = 1.0f;
+    o->top_k = 50;
+    o->top_p = 1.0f;
+    o->seed = 0;
+    o->n_prefix = 0;
 }
 
 dg_code dg_search_opts_check(const dg_search_opts *o, const dg_model *m, dg_err *err)
@@ -56,5 +61,25 @@ dg_code dg_search_opts_check(const dg_search_opts *o, const dg_model *m, dg_err 
     if (o->forced_eos_token_id < -1 || o->forced_eos_token_id >= Vt)
         return dg_err_set(err, DG_E_INPUT, "forced_eos_token_id %d outside the vocabulary (%d)",
                           o->forced_eos_token_id, Vt);
+    if (o->n_prefix < 0 || o->n_prefix > DG_MAX_PREFIX)
+        return dg_err_set(err, DG_E_INPUT, "the target prefix has %d tokens, at most %d",
+                          o->n_prefix, DG_MAX_PREFIX);
+    for (int i = 0; i < o->n_prefix; i++)
+        if (o->prefix[i] < 0 || o->prefix[i] >= Vt)
+            return dg_err_set(err, DG_E_INPUT, "target prefix token %d outside the vocabulary (%d)",
+                              o->prefix[i], Vt);
+    /* the prefix (and a forced BOS before it) must leave room for at least one more token */
+    if (o->n_prefix + (o->forced_bos_token_id >= 0) >= o->max_new_tokens)
+        return dg_err_set(err, DG_E_INPUT, "the target prefix (%d tokens) leaves no room under "
+                          "max_new_tokens %d", o->n_prefix, o->max_new_tokens);
+    if (o->do_sample && o->num_beams != 1)
+        return dg_err_set(err, DG_E_INPUT, "do_sample needs num_beams 1 (beam sampling is not "
+                          "supported)");
+    if (!(o->temperature > 0.0f) || !isfinite(o->temperature))
+        return dg_err_set(err, DG_E_INPUT, "temperature must be a positive number");
+    if (o->top_k < 0)
+        return dg_err_set(err, DG_E_INPUT, "top_k %d is negative", o->top_k);
+    if (!(o->top_p > 0.0f && o->top_p <= 1.0f))
+        return dg_err_set(err, DG_E_INPUT, "top_p must be in (0, 1]");
     return DG_OK;
 }

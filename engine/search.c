@@ -55,6 +55,7 @@ dg_code dg_search_reset(dg_sent *s, const dg_config *cfg, int Ld, int D, dg_err 
     s->worst = 1e9;
     s->done = 0;
     s->sum = 0;
+    s->rng = s->o.seed;
     for (int b = 0; b < nb; b++) {
         s->seq[(size_t)b * s->seq_cap] = cfg->decoder_start_token_id;
         /* HF starts beams at [0, -1e9, ...] so that only the first expands in step one */

@@ -41,12 +41,16 @@ typedef struct {
     double worst;            /* BeamHypotheses.worst_score */
     int done;                /* BeamSearchScorer._done */
     double sum;              /* greedy: sum of log-probs of the chosen tokens */
+    uint64_t rng;            /* sampling: generator state, from o.seed at reset */
     dg_result res;           /* filled when state becomes DG_SENT_DONE */
 } dg_sent;
 
-/* Scratch for the processors: a stamp per vocabulary entry dedupes repeated tokens. */
+/* Scratch for the processors: a stamp per vocabulary entry dedupes repeated tokens; order and
+ * prob hold sampling's sorted candidates. */
 typedef struct {
     int *stamp;              /* [V] */
+    int *order;              /* [V] */
+    double *prob;            /* [V] */
     int gen, V;
 } dg_logits_scratch;
 
@@ -57,6 +61,12 @@ void dg_logits_scratch_free(dg_logits_scratch *sc);
  * whose decoder inputs so far are seq[cur_len] (decoder start included). */
 void dg_logits_process(float *x, int V, const int *seq, int cur_len, const dg_search_opts *o,
                        const dg_config *cfg, dg_logits_scratch *sc);
+
+/* Draws the next token from the processed logits x[V] (left unchanged) as HF's _sample does:
+ * temperature, top-k and top-p warpers, then a draw from the softmax of what remains, with the
+ * generator state *rng (splitmix64). */
+int dg_sample_token(const float *x, int V, const dg_search_opts *o, uint64_t *rng,
+                    dg_logits_scratch *sc);
 
 /* Prepares s (buffers reused when large enough) for decoding with s->o; state stays NEW. */
 dg_code dg_search_reset(dg_sent *s, const dg_config *cfg, int Ld, int D, dg_err *err);

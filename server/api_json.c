@@ -1,9 +1,9 @@
 /* DESIGN: validation is an early-return chain: each check either passes or fills the
  * dg_api_error and returns its status (Redis processCommand style), so the first problem is
  * reported with a message naming the field. jansson parses with JSON_REJECT_DUPLICATES and
- * without JSON_ALLOW_NUL, so texts are NUL-free UTF-8 by construction; form bodies are decoded
- * and checked by hand. /v1/translate rejects unknown fields (typos must not silently change a
- * translation); LibreTranslate's /translate ignores them, as LibreTranslate does. */
+ * without JSON_ALLOW_NUL, so texts are NUL-free UTF-8 by construction. /v1/translate rejects
+ * unknown fields (typos must not silently change a translation). LibreTranslate's routes are
+ * parsed in server/lt.c; the responses of both are rendered here. */
 #include "server/api_json.h"
 
 #include <jansson.h>
@@ -11,39 +11,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_NAME 128  /* model, source, target, api_key */
+#include "tokenizer/utf8.h"
 
-long dg_utf8_invalid_at(const char *str, size_t len)
+#define MAX_NAME 128  /* model, source, target */
+
+long dg_utf8_invalid_at(const char *s, size_t len)
 {
-    const unsigned char *s = (const unsigned char *)str;
-    size_t i = 0;
-    while (i < len) {
-        unsigned c = s[i];
-        int n;
-        unsigned min;
-        if (c == 0)
-            return (long)i;
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        if (c >= 0xc2 && c <= 0xdf) n = 1, min = 0x80;
-        else if (c >= 0xe0 && c <= 0xef) n = 2, min = 0x800;
-        else if (c >= 0xf0 && c <= 0xf4) n = 3, min = 0x10000;
-        else return (long)i;
-        if (len - i <= (size_t)n)
-            return (long)i;
-        unsigned cp = c & (0x3f >> n);
-        for (int k = 1; k <= n; k++) {
-            if ((s[i + k] & 0xc0) != 0x80)
-                return (long)i;
-            cp = cp << 6 | (s[i + k] & 0x3f);
-        }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return (long)i;
-        i += (size_t)n + 1;
-    }
-    return -1;
+    /* tokenizer/utf8.c is the one validator; API text must not hold NUL besides */
+    const char *nul = memchr(s, 0, len);
+    size_t limit = nul ? (size_t)(nul - s) : len, bad;
+    if (!dg_utf8_valid(s, limit, &bad))
+        return (long)bad;
+    return nul ? (long)limit : -1;
 }
 
 void dg_translate_request_free(dg_translate_request *r)
@@ -56,7 +35,7 @@ void dg_translate_request_free(dg_translate_request *r)
     free(r->model);
     free(r->source);
     free(r->target);
-    free(r->api_key);
+    free(r->opts.target_prefix);
     memset(r, 0, sizeof *r);
 }
 
@@ -137,19 +116,6 @@ static int take_int(json_t *v, const char *name, int lo, int hi, int *out, dg_ap
     return 0;
 }
 
-static int take_real(json_t *v, const char *name, double lo, double hi, double *out,
-                     dg_api_error *e)
-{
-    if (!json_is_number(v))
-        return dg_api_error_set(e, DG_API_INVALID_REQUEST, "option '%s' must be a number", name);
-    double x = json_number_value(v);
-    if (!(x >= lo && x <= hi))
-        return dg_api_error_set(e, DG_API_INVALID_REQUEST, "option '%s' must be in [%g, %g]",
-                                name, lo, hi);
-    *out = x;
-    return 0;
-}
-
 static int take_bool(json_t *v, const char *name, bool *out, dg_api_error *e)
 {
     if (!json_is_boolean(v))
@@ -159,46 +125,49 @@ static int take_bool(json_t *v, const char *name, bool *out, dg_api_error *e)
     return 0;
 }
 
-/* The numeric options: name, bit in dg_translate_options.set, bounds, field. */
-static const struct {
-    const char *name;
-    unsigned bit;
-    double lo, hi;
-    size_t offset;
-    bool integer;
-} numeric_options[] = {
-    {"beam_size", DG_OPT_BEAM_SIZE, 1, 32, offsetof(dg_translate_options, beam_size), true},
-    {"max_length", DG_OPT_MAX_LENGTH, 2, 4096, offsetof(dg_translate_options, max_length), true},
-    {"n_best", DG_OPT_N_BEST, 1, 32, offsetof(dg_translate_options, n_best), true},
-    {"no_repeat_ngram_size", DG_OPT_NO_REPEAT_NGRAM, 0, 64,
-     offsetof(dg_translate_options, no_repeat_ngram_size), true},
-    {"length_penalty", DG_OPT_LENGTH_PENALTY, -10, 10,
-     offsetof(dg_translate_options, length_penalty), false},
-    {"repetition_penalty", DG_OPT_REPETITION_PENALTY, 1e-3, 100,
-     offsetof(dg_translate_options, repetition_penalty), false},
-};
-
 static int take_option(const char *k, json_t *v, dg_translate_options *opts, dg_api_error *e)
 {
     if (!strcmp(k, "return_scores"))
         return take_bool(v, k, &opts->return_scores, e);
     if (!strcmp(k, "truncate"))
         return take_bool(v, k, &opts->truncate, e);
-    for (size_t i = 0; i < sizeof numeric_options / sizeof numeric_options[0]; i++) {
-        if (strcmp(k, numeric_options[i].name))
-            continue;
-        char *field = (char *)opts + numeric_options[i].offset;
-        int st = numeric_options[i].integer
-                     ? take_int(v, k, (int)numeric_options[i].lo, (int)numeric_options[i].hi,
-                                (int *)field, e)
-                     : take_real(v, k, numeric_options[i].lo, numeric_options[i].hi,
-                                 (double *)field, e);
-        if (!st)
-            opts->set |= numeric_options[i].bit;
-        return st;
+    if (!strcmp(k, "timeout_ms"))
+        return take_int(v, k, 1, 86400000, &opts->timeout_ms, e);
+    if (!strcmp(k, "target_prefix")) {
+        if (!json_is_string(v) || !json_string_length(v))
+            return dg_api_error_set(e, DG_API_INVALID_REQUEST,
+                                    "option 'target_prefix' must be a non-empty string");
+        free(opts->target_prefix);
+        if (!(opts->target_prefix = strdup(json_string_value(v))))
+            return nomem(e);
+        opts->gen.target_prefix = opts->target_prefix;
+        return 0;
     }
-    /* the key is valid UTF-8 (jansson checked it); %.64s bounds the message */
-    return dg_api_error_set(e, DG_API_INVALID_REQUEST, "unknown option '%.64s'", k);
+    int o = dg_gen_find(k, DG_GEN_HTTP);
+    if (o < 0)  /* the key is valid UTF-8 (jansson checked it); %.64s bounds the message */
+        return dg_api_error_set(e, DG_API_INVALID_REQUEST, "unknown option '%.64s'", k);
+    char msg[256];
+    double x;
+    if (dg_gen_is_bool(o)) {
+        if (!json_is_boolean(v))
+            return dg_api_error_set(e, DG_API_INVALID_REQUEST, "option '%s' must be true or false",
+                                    k);
+        x = json_is_true(v);
+    } else if (o == DG_GEN_EARLY_STOPPING) {  /* as generate() takes it: true, false or "never" */
+        if (json_is_boolean(v))
+            x = json_is_true(v);
+        else if (json_is_string(v) && !strcmp(json_string_value(v), "never"))
+            x = 2;
+        else
+            return dg_api_error_set(e, DG_API_INVALID_REQUEST,
+                                    "option 'early_stopping' must be true, false or \"never\"");
+    } else if (json_is_number(v))
+        x = json_number_value(v);
+    else
+        return dg_api_error_set(e, DG_API_INVALID_REQUEST, "option '%s' must be a number", k);
+    if (dg_gen_set_number(&opts->gen, o, x, !json_is_real(v), DG_GEN_HTTP, msg, sizeof msg))
+        return dg_api_error_set(e, DG_API_INVALID_REQUEST, "%s", msg);
+    return 0;
 }
 
 static int take_options(json_t *o, dg_translate_options *opts, dg_api_error *e)
@@ -265,155 +234,6 @@ int dg_api_parse_translate(const char *body, size_t len, int max_texts, dg_trans
     if (!st && !r->n_texts)
         st = dg_api_error_set(e, DG_API_INVALID_REQUEST, "missing field 'text'");
     json_decref(root);
-    return st;
-}
-
-/* LibreTranslate's own checks: "format" is "text" (HTML is not supported), "alternatives" an
- * integer, "target" required. */
-static int lt_finish(dg_translate_request *r, const char *format, dg_api_error *e)
-{
-    if (!r->n_texts)
-        return dg_api_error_set(e, DG_API_INVALID_REQUEST, "missing field 'q'");
-    if (!r->target)
-        return dg_api_error_set(e, DG_API_INVALID_REQUEST, "missing field 'target'");
-    if (format && strcmp(format, "text"))
-        return dg_api_error_set(e, DG_API_INVALID_REQUEST,
-                                "format '%.32s' is not supported (only \"text\")", format);
-    if (r->source && !strcmp(r->source, "auto")) {
-        free(r->source);
-        r->source = NULL;
-    }
-    if (r->lt_alternatives > 0) {
-        r->opts.n_best = r->lt_alternatives + 1;
-        r->opts.set |= DG_OPT_N_BEST;
-    }
-    return 0;
-}
-
-int dg_api_parse_lt_json(const char *body, size_t len, int max_texts, dg_translate_request *r,
-                         dg_api_error *e)
-{
-    request_init(r);
-    int st = 0;
-    json_t *root = load_object(body, len, &st, e);
-    if (!root)
-        return st;
-    const char *k, *format = NULL;
-    json_t *v;
-    json_object_foreach(root, k, v) {
-        if (!strcmp(k, "q"))
-            st = take_texts(v, "q", max_texts, r, e);
-        else if (!strcmp(k, "source"))
-            st = take_name(v, "source", &r->source, e);
-        else if (!strcmp(k, "target"))
-            st = take_name(v, "target", &r->target, e);
-        else if (!strcmp(k, "api_key"))
-            st = take_name(v, "api_key", &r->api_key, e);
-        else if (!strcmp(k, "alternatives"))
-            st = take_int(v, "alternatives", 0, 31, &r->lt_alternatives, e);
-        else if (!strcmp(k, "format")) {
-            if (!json_is_string(v))
-                st = dg_api_error_set(e, DG_API_INVALID_REQUEST, "'format' must be a string");
-            else
-                format = json_string_value(v);
-        }
-        if (st)
-            break;
-    }
-    if (!st)
-        st = lt_finish(r, format, e);
-    json_decref(root);
-    return st;
-}
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-/* Decodes one application/x-www-form-urlencoded component into a new NUL-terminated string. */
-static char *form_decode(const char *s, size_t n, size_t *out_len)
-{
-    char *d = malloc(n + 1);
-    if (!d)
-        return NULL;
-    size_t j = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '+')
-            d[j++] = ' ';
-        else if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-            d[j++] = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
-            i += 2;
-        } else
-            d[j++] = s[i];
-    }
-    d[j] = 0;
-    *out_len = j;
-    return d;
-}
-
-int dg_api_parse_lt_form(const char *body, size_t len, int max_texts, dg_translate_request *r,
-                         dg_api_error *e)
-{
-    request_init(r);
-    char *format = NULL;
-    int st = 0, n_q = 0;
-    for (size_t i = 0; i < len && !st;) {
-        size_t end = i;
-        while (end < len && body[end] != '&')
-            end++;
-        size_t eq = i;
-        while (eq < end && body[eq] != '=')
-            eq++;
-        size_t klen, vlen;
-        char *key = form_decode(body + i, eq - i, &klen);
-        char *val = form_decode(body + (eq < end ? eq + 1 : end), eq < end ? end - eq - 1 : 0,
-                                &vlen);
-        if (!key || !val)
-            st = nomem(e);
-        else if (dg_utf8_invalid_at(key, klen) >= 0 || dg_utf8_invalid_at(val, vlen) >= 0)
-            st = dg_api_error_set(e, DG_API_INVALID_REQUEST,
-                                  "form field is not valid UTF-8 (or contains NUL)");
-        else if (!strcmp(key, "q")) {
-            if (++n_q > max_texts)
-                st = dg_api_error_set(e, DG_API_INVALID_REQUEST,
-                                      "more than the limit of %d texts", max_texts);
-            else
-                st = add_text(r, val, vlen, e);
-            r->text_is_array = n_q > 1;
-        } else if (!strcmp(key, "source") || !strcmp(key, "target") || !strcmp(key, "api_key")) {
-            char **dst = key[0] == 's' ? &r->source : key[0] == 't' ? &r->target : &r->api_key;
-            if (vlen == 0 || vlen >= MAX_NAME)
-                st = dg_api_error_set(e, DG_API_INVALID_REQUEST, "'%s' must have 1 to %d bytes",
-                                      key, MAX_NAME - 1);
-            else {
-                free(*dst);
-                *dst = val;
-                val = NULL;
-            }
-        } else if (!strcmp(key, "format")) {
-            free(format);
-            format = val;
-            val = NULL;
-        } else if (!strcmp(key, "alternatives")) {
-            char *endp;
-            long x = strtol(val, &endp, 10);
-            if (!*val || *endp || x < 0 || x > 31)
-                st = dg_api_error_set(e, DG_API_INVALID_REQUEST,
-                                      "'alternatives' must be an integer in [0, 31]");
-            else
-                r->lt_alternatives = (int)x;
-        }
-        free(key);
-        free(val);
-        i = end + 1;
-    }
-    if (!st)
-        st = lt_finish(r, format, e);
-    free(format);
     return st;
 }
 
@@ -484,7 +304,25 @@ fail:
     return NULL;
 }
 
-char *dg_api_lt_response(const dg_translation *t, int n, bool as_array, int alternatives)
+/* LibreTranslate's alternatives: hypotheses 1.. whose text differs from the best one and from
+ * each other (its filter_unique), at most `alternatives`. */
+static json_t *lt_alternatives(const dg_translation *t, int alternatives)
+{
+    json_t *a = json_array();
+    for (int k = 1; a && k < t->n_hyps && (int)json_array_size(a) < alternatives; k++) {
+        bool seen = !t->hyps[k][0] || !strcmp(t->hyps[k], t->hyps[0]);
+        for (int j = 1; j < k && !seen; j++)
+            seen = !strcmp(t->hyps[k], t->hyps[j]);
+        if (!seen && json_array_append_new(a, text_value(t->hyps[k]))) {
+            json_decref(a);
+            return NULL;
+        }
+    }
+    return a;
+}
+
+char *dg_api_lt_response(const dg_translation *t, int n, bool as_array, int alternatives,
+                         const dg_detected_language *detected)
 {
     json_t *root = json_object(), *texts = NULL, *alts = NULL;
     if (!root)
@@ -498,15 +336,8 @@ char *dg_api_lt_response(const dg_translation *t, int n, bool as_array, int alte
     }
     for (int i = 0; i < n; i++) {
         json_t *a = NULL;
-        if (alternatives > 0) {
-            if (!(a = json_array()))
-                goto fail;
-            for (int k = 1; k < t[i].n_hyps && k <= alternatives; k++)
-                if (json_array_append_new(a, text_value(t[i].hyps[k]))) {
-                    json_decref(a);
-                    goto fail;
-                }
-        }
+        if (alternatives > 0 && !(a = lt_alternatives(&t[i], alternatives)))
+            goto fail;
         if (as_array) {
             if (json_array_append_new(texts, text_value(t[i].hyps[0]))) {
                 json_decref(a);
@@ -522,6 +353,20 @@ char *dg_api_lt_response(const dg_translation *t, int n, bool as_array, int alte
             if (a && json_object_set_new(root, "alternatives", a))
                 goto fail;
         }
+    }
+    if (detected) {
+        /* LibreTranslate repeats the one detection of the whole batch for every text */
+        json_t *d = json_pack("{s:f, s:s}", "confidence", detected->confidence, "language",
+                              detected->language);
+        json_t *v = d;
+        if (d && as_array) {
+            v = json_array();
+            for (int i = 0; v && i < n; i++)
+                json_array_append(v, d);
+            json_decref(d);
+        }
+        if (!v || json_object_set_new(root, "detectedLanguage", v))
+            goto fail;
     }
     return dump(root);
 fail:

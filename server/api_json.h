@@ -1,7 +1,7 @@
 /* The wire format: translation requests (Dragoman's /v1/translate, LibreTranslate's /translate
  * as JSON or form data) parsed and validated into dg_translate_request, and translations
  * rendered back into response bodies. No model knowledge here: option ranges that depend on
- * the model are checked by the route handler. */
+ * the model are checked by dg_gen_apply in the route handler. */
 #ifndef DG_API_JSON_H
 #define DG_API_JSON_H
 
@@ -9,25 +9,12 @@
 #include <stddef.h>
 
 #include "server/api_error.h"
-
-/* bits of dg_translate_options.set */
-enum {
-    DG_OPT_BEAM_SIZE = 1 << 0,
-    DG_OPT_MAX_LENGTH = 1 << 1,
-    DG_OPT_LENGTH_PENALTY = 1 << 2,
-    DG_OPT_N_BEST = 1 << 3,
-    DG_OPT_NO_REPEAT_NGRAM = 1 << 4,
-    DG_OPT_REPETITION_PENALTY = 1 << 5,
-};
+#include "server/gen_options.h"
 
 typedef struct {
-    unsigned set;               /* which numeric fields the client gave */
-    int beam_size;
-    int max_length;             /* HF max_length: counts the decoder start token */
-    int n_best;
-    int no_repeat_ngram_size;
-    double length_penalty;
-    double repetition_penalty;
+    dg_gen_values gen;          /* the generation options given (server/gen_options.h) */
+    int timeout_ms;             /* 0 = the server's --timeout-ms (a larger value is capped) */
+    char *target_prefix;        /* owned; gen.target_prefix points here */
     bool return_scores;
     bool truncate;
 } dg_translate_options;
@@ -37,19 +24,13 @@ typedef struct {
     char **texts;               /* valid UTF-8, no NUL */
     bool text_is_array;         /* answer with an array (LibreTranslate mirrors the input) */
     char *model, *source, *target; /* NULL when absent */
-    char *api_key;              /* LibreTranslate's body field; NULL when absent */
-    int lt_alternatives;        /* LibreTranslate's "alternatives" count */
     dg_translate_options opts;
 } dg_translate_request;
 
-/* Each returns 0 and fills r, or the HTTP status with e set; r is freed either way by
+/* Returns 0 and fills r, or the HTTP status with e set; r is freed either way by
  * dg_translate_request_free. */
 int dg_api_parse_translate(const char *body, size_t len, int max_texts, dg_translate_request *r,
                            dg_api_error *e);
-int dg_api_parse_lt_json(const char *body, size_t len, int max_texts, dg_translate_request *r,
-                         dg_api_error *e);
-int dg_api_parse_lt_form(const char *body, size_t len, int max_texts, dg_translate_request *r,
-                         dg_api_error *e);
 void dg_translate_request_free(dg_translate_request *r);
 
 /* Checks UTF-8 (shortest forms, no surrogates, no NUL); returns the offset of the first bad
@@ -66,6 +47,15 @@ typedef struct {
 /* Response bodies, malloc'ed; NULL when out of memory. */
 char *dg_api_translate_response(const char *model, const dg_translation *t, int n,
                                 bool return_scores);
-char *dg_api_lt_response(const dg_translation *t, int n, bool as_array, int alternatives);
+/* The language "auto" resolved to, as LibreTranslate reports it (confidence 0..100). */
+typedef struct {
+    char language[16];
+    double confidence;
+} dg_detected_language;
+
+/* LibreTranslate's reply: translatedText (a string, or an array when the input was one),
+ * alternatives (distinct, when asked), detectedLanguage (when detected is not NULL). */
+char *dg_api_lt_response(const dg_translation *t, int n, bool as_array, int alternatives,
+                         const dg_detected_language *detected);
 
 #endif

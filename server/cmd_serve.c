@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "server/cache.h"
 #include "server/commands.h"
 #include "server/default_model.h"
 #include "server/http.h"
@@ -107,11 +108,12 @@ int cmd_serve(int argc, char **argv)
     }
     dg_log_init(cfg.log_format);
     static dg_registry reg;  /* large (paths per model): static, one server per process */
-    dg_server srv = {.cfg = &cfg, .reg = &reg};
+    dg_server srv = {.cfg = &cfg, .reg = &reg, .cache = dg_cache_create((size_t)cfg.cache_bytes)};
     if ((cfg.api_keys && load_keys(&srv, cfg.api_keys, &err)) ||
         dg_registry_init(&reg, &cfg, dg_default_model_dir(), &err)) {
         fprintf(stderr, "dragoman serve: %s\n", err.msg);
         free_keys(&srv);
+        dg_cache_free(srv.cache);
         dg_serve_config_free(&cfg);
         return 2;
     }
@@ -148,6 +150,7 @@ int cmd_serve(int argc, char **argv)
         ;
     rc = shutdown_server(&srv, sig);
 out:
+    dg_cache_free(srv.cache);
     dg_registry_free(&reg);
     free_keys(&srv);
     dg_serve_config_free(&cfg);

@@ -1,12 +1,16 @@
 /* DESIGN: `dragoman translate`: one input per stdin line → translations on stdout, through the
- * same tokenizer and engine the server uses. All lines are read and tokenized first (a bad line
- * fails the run before any compute, naming its line number), then translated with dg_translate,
- * which sorts by length and batches; results come back in input order.
+ * same tokenizer, sentence splitter, generation options (server/gen_options.c) and engine the
+ * server uses, so a line translates here exactly as the same text does over HTTP. All lines
+ * are read, split into sentences and tokenized first (a bad line fails the run before any
+ * compute, naming its line number), then every sentence is translated with dg_translate,
+ * which sorts by length and batches; results come back in input order and each line is put
+ * back together from its sentences as the server does (--no-split: one line, one sentence).
  *
  * Output: `text` prints the n-best hypotheses of each input, one per line (n lines per input);
  * `jsonl` prints per input {"text": [...], "ids": [[...]], "scores": [...]} with lists of length
  * n-best. ids are the generated target ids (no decoder start token, EOS included when
- * generated); scores follow Hugging Face's sequences_scores convention. */
+ * generated), the line's sentences one after another; a score is Hugging Face's
+ * sequences_scores, averaged over the line's sentences as the server's score is. */
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -17,43 +21,50 @@
 #include "server/cli_lang.h"
 #include "server/commands.h"
 #include "server/default_model.h"
+#include "server/gen_options.h"
+#include "server/sentences.h"
 #include "tokenizer/tokenizer.h"
 
 typedef struct {
     const char *model_dir;
     const char *source, *target; /* --source / --target, NULL when not given */
-    int beam_size, n_best, max_new_tokens, batch_size, threads;
-    float length_penalty;
-    int have_beam, have_max_new, have_lp;
-    int jsonl, input_ids;
+    dg_gen_values gen;
+    int batch_size, threads;
+    int jsonl, input_ids, no_split;
 } translate_args;
 
+/* The sentences of all lines (ids: encoder input of each), and per line its text and spans. */
 typedef struct {
     int **ids;
     int *len;
     int n, cap;
+    int n_lines, lines_cap;
+    char **text;          /* [n_lines] the line, for putting its translation back together */
+    int *first;           /* [n_lines + 1] its first sentence */
+    dg_span *spans;       /* [n] each sentence's bytes in its line */
 } line_set;
 
 static void usage(FILE *f)
 {
     fprintf(f,
             "usage: dragoman translate [--model DIR] [options] < input\n"
-            "One input per line; translations on stdout in input order.\n"
-            "  --model DIR            Hugging Face checkpoint folder (weights + tokenizer);\n"
-            "                         default: the bundled demo model (English to German)\n"
-            "  --beam-size N          beams (default: the model's num_beams; 1 = greedy)\n"
-            "  --n-best K             hypotheses per input (default 1, at most the beam size)\n"
-            "  --max-new-tokens N     generated tokens at most (default: from the model)\n"
-            "  --length-penalty F     Hugging Face length_penalty (default: from the model)\n"
-            "  --batch-size N         sentences decoded together (default 32)\n"
-            "  --threads N            compute threads (default 1)\n"
-            "  --format text|jsonl    text: n-best lines per input; jsonl: one JSON object per input\n"
-            "  --input-ids            lines are space-separated source ids, the exact encoder input\n"
-            "  --source LANG          language of the input (de, deu, de_DE, ...; default: the\n"
-            "                         model's src_lang)\n"
-            "  --target LANG          language to translate into: the forced first token\n"
-            "                         (mBART-50, M2M100, NLLB), >>xx<< (multi-target OPUS-MT) or\n"
-            "                         the task prefix (T5)\n");
+            "One input per line; translations on stdout in input order. A line is split into\n"
+            "sentences and put back together as the server does.\n"
+            "  --model DIR                Hugging Face checkpoint folder (weights + tokenizer);\n"
+            "                             default: the bundled demo model (English to German)\n");
+    dg_gen_usage(f);
+    fprintf(f,
+            "  --no-split                 translate each line as one sentence\n"
+            "  --batch-size N             sentences decoded together (default 32)\n"
+            "  --threads N                compute threads (default 1)\n"
+            "  --format text|jsonl        text: n-best lines per input; jsonl: one JSON object per input\n"
+            "  --input-ids                lines are space-separated source ids, the exact encoder\n"
+            "                             input (implies --no-split)\n"
+            "  --source LANG              language of the input (de, deu, de_DE, ...; default:\n"
+            "                             the model's src_lang)\n"
+            "  --target LANG              language to translate into: the forced first token\n"
+            "                             (mBART-50, M2M100, NLLB), >>xx<< (multi-target OPUS-MT)\n"
+            "                             or the task prefix (T5)\n");
 }
 
 /* Strict integer parsing: the whole argument must be a number in [lo, hi]. */
@@ -70,44 +81,40 @@ static int parse_int(const char *opt, const char *s, int lo, int hi, int *out)
     return 0;
 }
 
+enum { OPT_GEN = 1000 };  /* getopt values OPT_GEN + dg_gen_option for the generation options */
+
 static int parse_args(int argc, char **argv, translate_args *a)
 {
-    static const struct option opts[] = {
-        {"model", required_argument, 0, 'm'},       {"beam-size", required_argument, 0, 'b'},
-        {"n-best", required_argument, 0, 'n'},      {"max-new-tokens", required_argument, 0, 'x'},
-        {"length-penalty", required_argument, 0, 'l'}, {"batch-size", required_argument, 0, 's'},
+    static const struct option fixed[] = {
+        {"model", required_argument, 0, 'm'},       {"batch-size", required_argument, 0, 's'},
         {"threads", required_argument, 0, 't'},     {"format", required_argument, 0, 'f'},
-        {"input-ids", no_argument, 0, 'i'},         {"help", no_argument, 0, 'h'},
-        {"source", required_argument, 0, 'S'},      {"target", required_argument, 0, 'T'},
-        {0, 0, 0, 0}};
-    *a = (translate_args){.n_best = 1, .batch_size = 32, .threads = 1};
+        {"input-ids", no_argument, 0, 'i'},         {"no-split", no_argument, 0, 'p'},
+        {"target-prefix", required_argument, 0, 'r'}, {"help", no_argument, 0, 'h'},
+        {"source", required_argument, 0, 'S'},      {"target", required_argument, 0, 'T'}};
+    enum { N_FIXED = sizeof fixed / sizeof fixed[0] };
+    struct option opts[N_FIXED + DG_GEN_COUNT + 1];
+    memcpy(opts, fixed, sizeof fixed);
+    for (int i = 0; i < DG_GEN_COUNT; i++)
+        opts[N_FIXED + i] = (struct option){dg_gen_name(i, DG_GEN_CLI) + 2,
+                                            dg_gen_is_bool(i) ? no_argument : required_argument,
+                                            0, OPT_GEN + i};
+    opts[N_FIXED + DG_GEN_COUNT] = (struct option){0, 0, 0, 0};
+    *a = (translate_args){.batch_size = 32, .threads = 1};
     optind = 1;
     int c;
+    char msg[256];
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case 'm': a->model_dir = optarg; break;
-        case 'b':
-            if (parse_int("--beam-size", optarg, 1, 64, &a->beam_size)) return -1;
-            a->have_beam = 1;
-            break;
-        case 'n':
-            if (parse_int("--n-best", optarg, 1, 64, &a->n_best)) return -1;
-            break;
-        case 'x':
-            if (parse_int("--max-new-tokens", optarg, 1, 1 << 20, &a->max_new_tokens)) return -1;
-            a->have_max_new = 1;
-            break;
-        case 'l': {
-            char *end;
-            a->length_penalty = strtof(optarg, &end);
-            if (!*optarg || *end) {
-                fprintf(stderr, "dragoman translate: --length-penalty expects a number, got '%s'\n",
-                        optarg);
+        if (c >= OPT_GEN && c < OPT_GEN + DG_GEN_COUNT) {
+            if (dg_gen_is_bool(c - OPT_GEN)
+                    ? dg_gen_set_number(&a->gen, c - OPT_GEN, 1, true, DG_GEN_CLI, msg, sizeof msg)
+                    : dg_gen_set_text(&a->gen, c - OPT_GEN, optarg, DG_GEN_CLI, msg, sizeof msg)) {
+                fprintf(stderr, "dragoman translate: %s\n", msg);
                 return -1;
             }
-            a->have_lp = 1;
-            break;
+            continue;
         }
+        switch (c) {
+        case 'm': a->model_dir = optarg; break;
         case 's':
             if (parse_int("--batch-size", optarg, 1, 4096, &a->batch_size)) return -1;
             break;
@@ -122,7 +129,16 @@ static int parse_args(int argc, char **argv, translate_args *a)
                 return -1;
             }
             break;
-        case 'i': a->input_ids = 1; break;
+        case 'i': a->input_ids = a->no_split = 1; break;
+        case 'p': a->no_split = 1; break;
+        case 'r':
+            if (!*optarg) {
+                fprintf(stderr, "dragoman translate: --target-prefix needs a non-empty text\n");
+                return -1;
+            }
+            a->gen.target_prefix = optarg;
+            a->no_split = 1;  /* the prefix begins the line's translation, not each sentence's */
+            break;
         case 'S': a->source = optarg; break;
         case 'T': a->target = optarg; break;
         case 'h': usage(stdout); return 1;
@@ -138,7 +154,7 @@ static int parse_args(int argc, char **argv, translate_args *a)
     return 0;
 }
 
-static int line_set_push(line_set *s, int *ids, int n)
+static int line_set_push(line_set *s, int *ids, int n, dg_span span)
 {
     if (s->n == s->cap) {
         int cap = s->cap ? 2 * s->cap : 64;
@@ -148,11 +164,34 @@ static int line_set_push(line_set *s, int *ids, int n)
         int *len2 = realloc(s->len, cap * sizeof *len2);
         if (!len2) return -1;
         s->len = len2;
+        dg_span *sp2 = realloc(s->spans, cap * sizeof *sp2);
+        if (!sp2) return -1;
+        s->spans = sp2;
         s->cap = cap;
     }
     s->ids[s->n] = ids;
     s->len[s->n] = n;
+    s->spans[s->n] = span;
     s->n++;
+    return 0;
+}
+
+/* Starts a line (its sentences follow); takes text over. */
+static int line_set_begin(line_set *s, char *text)
+{
+    if (s->n_lines + 1 >= s->lines_cap) {
+        int cap = s->lines_cap ? 2 * s->lines_cap : 64;
+        char **t2 = realloc(s->text, cap * sizeof *t2);
+        if (!t2) return -1;
+        s->text = t2;
+        int *f2 = realloc(s->first, (cap + 1) * sizeof *f2);
+        if (!f2) return -1;
+        s->first = f2;
+        s->lines_cap = cap;
+    }
+    s->text[s->n_lines] = text;
+    s->first[s->n_lines++] = s->n;
+    s->first[s->n_lines] = s->n;
     return 0;
 }
 
@@ -160,8 +199,13 @@ static void line_set_free(line_set *s)
 {
     for (int i = 0; i < s->n; i++)
         free(s->ids[i]);
+    for (int i = 0; i < s->n_lines; i++)
+        free(s->text[i]);
     free(s->ids);
     free(s->len);
+    free(s->spans);
+    free(s->text);
+    free(s->first);
 }
 
 /* "12 5 0" → ids; anything but non-negative integers separated by blanks is an error. */
@@ -198,6 +242,27 @@ static dg_code parse_id_line(const char *line, int **ids, int *n, dg_err *err)
     return DG_OK;
 }
 
+/* One sentence (or a whole --no-split line) into ids, checked so the message names the line;
+ * the engine re-checks on its own. */
+static dg_code encode(const translate_args *a, const dg_tokenizer *tok, const dg_config *cfg,
+                      int src, int tgt, const char *text, size_t len, int **ids, int *n,
+                      dg_err *err)
+{
+    dg_code code = a->input_ids ? parse_id_line(text, ids, n, err)
+                   : a->source || a->target
+                       ? dg_tokenizer_encode_pair(tok, src, tgt, text, len, ids, n, err)
+                       : dg_tokenizer_encode(tok, DG_SIDE_SOURCE, text, len, ids, n, err);
+    if (code == DG_OK && *n > cfg->max_positions)
+        code = dg_err_set(err, DG_E_INPUT,
+                          "%d tokens, the model accepts at most %d (max_position_embeddings)",
+                          *n, cfg->max_positions);
+    for (int k = 0; code == DG_OK && k < *n; k++)
+        if ((*ids)[k] >= cfg->vocab_size)
+            code = dg_err_set(err, DG_E_INPUT, "token id %d is outside the vocabulary (%d)",
+                              (*ids)[k], cfg->vocab_size);
+    return code;
+}
+
 static int read_inputs(const translate_args *a, const dg_tokenizer *tok, const dg_config *cfg,
                        int src, int tgt, line_set *lines)
 {
@@ -210,25 +275,32 @@ static int read_inputs(const translate_args *a, const dg_tokenizer *tok, const d
         if (len > 0 && line[len - 1] == '\n') line[--len] = 0;
         if (len > 0 && line[len - 1] == '\r') line[--len] = 0;
         dg_err err = {0};
-        int *ids = NULL, n = 0;
-        dg_code code =
-            a->input_ids ? parse_id_line(line, &ids, &n, &err)
-            : a->source || a->target
-                ? dg_tokenizer_encode_pair(tok, src, tgt, line, (size_t)len, &ids, &n, &err)
-                : dg_tokenizer_encode(tok, DG_SIDE_SOURCE, line, (size_t)len, &ids, &n, &err);
-        /* checked here so the message names the line; the engine re-checks on its own */
-        if (code == DG_OK && n > cfg->max_positions)
-            code = dg_err_set(&err, DG_E_INPUT,
-                              "%d tokens, the model accepts at most %d (max_position_embeddings)",
-                              n, cfg->max_positions);
-        for (int k = 0; code == DG_OK && k < n; k++)
-            if (ids[k] >= cfg->vocab_size)
-                code = dg_err_set(&err, DG_E_INPUT, "token id %d is outside the vocabulary (%d)",
-                                  ids[k], cfg->vocab_size);
-        if (code != DG_OK || line_set_push(lines, ids, n)) {
-            fprintf(stderr, "dragoman translate: line %d: %s\n", lineno,
-                    code != DG_OK ? err.msg : "out of memory");
-            free(ids);
+        dg_code code = DG_OK;
+        char *text = strndup(line, (size_t)len);
+        if (!text || line_set_begin(lines, text)) {
+            free(text);
+            code = dg_err_set(&err, DG_E_NOMEM, "out of memory");
+        }
+        int n_sent = a->no_split ? 1 : dg_split_sentences(line, (size_t)len, NULL, 0);
+        dg_span one = {0, (size_t)len}, *spans = a->no_split ? &one : NULL;
+        if (code == DG_OK && !a->no_split && n_sent > 0 &&
+            (!(spans = calloc((size_t)n_sent, sizeof *spans)) ||
+             dg_split_sentences(line, (size_t)len, spans, n_sent) != n_sent))
+            code = dg_err_set(&err, DG_E_NOMEM, "out of memory");
+        for (int k = 0; code == DG_OK && k < n_sent; k++) {
+            int *ids = NULL, n = 0;
+            code = encode(a, tok, cfg, src, tgt, line + spans[k].start, spans[k].len, &ids, &n, &err);
+            if (code == DG_OK && line_set_push(lines, ids, n, spans[k]))
+                code = dg_err_set(&err, DG_E_NOMEM, "out of memory");
+            if (code != DG_OK)
+                free(ids);
+        }
+        if (code == DG_OK)
+            lines->first[lines->n_lines] = lines->n;
+        if (spans != &one)
+            free(spans);
+        if (code != DG_OK) {
+            fprintf(stderr, "dragoman translate: line %d: %s\n", lineno, err.msg);
             rc = -1;
         }
     }
@@ -236,38 +308,64 @@ static int read_inputs(const translate_args *a, const dg_tokenizer *tok, const d
     return rc;
 }
 
-static int print_result(const translate_args *a, const dg_tokenizer *tok, const dg_result *r)
+/* Prints line i: hypothesis h is the line with each sentence replaced by that sentence's
+ * hypothesis h (its best when it has fewer), as the server answers. */
+static int print_line(const translate_args *a, const dg_tokenizer *tok, const line_set *lines,
+                      int i, const dg_result *results, int n_best)
 {
+    int first = lines->first[i], n = lines->first[i + 1] - first;
+    const char *line = lines->text[i];
     json_t *texts = a->jsonl ? json_array() : NULL, *ids = a->jsonl ? json_array() : NULL,
            *scores = a->jsonl ? json_array() : NULL;
-    for (int h = 0; h < r->n; h++) {
-        dg_err err = {0};
-        char *text = NULL;
-        if (dg_tokenizer_decode(tok, r->ids[h], r->len[h], true, &text, &err) != DG_OK) {
-            fprintf(stderr, "dragoman translate: decoding output: %s\n", err.msg);
-            json_decref(texts), json_decref(ids), json_decref(scores);
-            return -1;
+    char **pieces = calloc((size_t)(n ? n : 1), sizeof *pieces);
+    int rc = pieces ? 0 : -1;
+    for (int h = 0; !rc && h < n_best; h++) {
+        json_t *row = a->jsonl ? json_array() : NULL;
+        double score = 0;
+        for (int k = 0; !rc && k < n; k++) {
+            const dg_result *r = &results[first + k];
+            int hh = h < r->n ? h : 0;
+            dg_err err = {0};
+            free(pieces[k]);
+            pieces[k] = NULL;
+            if (dg_tokenizer_decode(tok, r->ids[hh], r->len[hh], true, &pieces[k], &err) != DG_OK) {
+                fprintf(stderr, "dragoman translate: decoding output: %s\n", err.msg);
+                rc = -1;
+            }
+            for (int t = 0; row && t < r->len[hh]; t++)
+                json_array_append_new(row, json_integer(r->ids[hh][t]));
+            score += r->scores[hh];
         }
-        if (a->jsonl) {
-            json_t *row = json_array();
-            for (int k = 0; k < r->len[h]; k++)
-                json_array_append_new(row, json_integer(r->ids[h][k]));
+        char *text = rc ? NULL
+                     : a->no_split ? (n ? strdup(pieces[0]) : strdup(""))
+                                   : dg_join_sentences(line, strlen(line), lines->spans + first, n,
+                                                       pieces);
+        if (!rc && !text) {
+            fprintf(stderr, "dragoman translate: out of memory\n");
+            rc = -1;
+        }
+        if (!rc && a->jsonl) {
             json_array_append_new(texts, json_string(text));
             json_array_append_new(ids, row);
-            json_array_append_new(scores, json_real(r->scores[h]));
-        } else {
+            row = NULL;
+            json_array_append_new(scores, json_real(n ? score / n : 0));
+        } else if (!rc)
             puts(text);
-        }
+        json_decref(row);
         free(text);
     }
+    for (int k = 0; pieces && k < n; k++)
+        free(pieces[k]);
+    free(pieces);
     if (a->jsonl) {
         json_t *obj = json_pack("{s:o,s:o,s:o}", "text", texts, "ids", ids, "scores", scores);
-        char *s = json_dumps(obj, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(9));
-        puts(s);
+        char *s = rc ? NULL : json_dumps(obj, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(9));
+        if (s)
+            puts(s);
         free(s);
         json_decref(obj);
     }
-    return 0;
+    return rc;
 }
 
 int cmd_translate(int argc, char **argv)
@@ -293,18 +391,15 @@ int cmd_translate(int argc, char **argv)
     if (dg_cli_langs("translate", tok, a.source, a.target, &src, &tgt))
         goto out;
     dg_search_opts o;
-    dg_search_opts_default(&o, model);
+    char msg[256];
+    if (dg_gen_apply(&a.gen, model, tok, dg_model_config(model)->max_positions,
+                     DG_GEN_CLI, &o, msg, sizeof msg)) {
+        fprintf(stderr, "dragoman translate: %s\n", msg);
+        goto out;
+    }
     /* the target language's token forced first, as generate(forced_bos_token_id=...) */
     if (a.target && dg_tokenizer_forced_bos(tok, tgt) >= 0)
         o.forced_bos_token_id = dg_tokenizer_forced_bos(tok, tgt);
-    if (a.have_beam) o.num_beams = a.beam_size;
-    o.num_return_sequences = a.n_best;
-    if (a.have_max_new) o.max_new_tokens = a.max_new_tokens;
-    if (a.have_lp) o.length_penalty = a.length_penalty;
-    if (dg_search_opts_check(&o, model, &err) != DG_OK) {
-        fprintf(stderr, "dragoman translate: %s\n", err.msg);
-        goto out;
-    }
     if (read_inputs(&a, tok, dg_model_config(model), src, tgt, &lines)) goto out;
     if (lines.n && !(results = calloc(lines.n, sizeof *results))) {
         fprintf(stderr, "dragoman translate: out of memory\n");
@@ -316,8 +411,8 @@ int cmd_translate(int argc, char **argv)
         goto out;
     }
     rc = 0;
-    for (int i = 0; i < lines.n && !rc; i++)
-        rc = print_result(&a, tok, &results[i]) ? 1 : 0;
+    for (int i = 0; i < lines.n_lines && !rc; i++)
+        rc = print_line(&a, tok, &lines, i, results, o.num_return_sequences) ? 1 : 0;
 out:
     for (int i = 0; results && i < lines.n; i++)
         dg_result_free(&results[i]);

@@ -66,6 +66,11 @@ static const option options[] = {
      "512", NULL, "N", "tokens of one sentence; longer is 400 unless options.truncate"},
     {"api-keys", "DRAGOMAN_API_KEYS", OPT_STR, F(api_keys), 0, 0, NULL, NULL, "FILE",
      "file of accepted API keys, one per line; when set every API call needs one"},
+    {"cache-bytes", "DRAGOMAN_CACHE_BYTES", OPT_INT, F(cache_bytes), 0, 2147483647, "0", NULL,
+     "N", "translation cache: finished sentences kept (LRU) up to N bytes; 0 = off"},
+    {"cors-origins", "DRAGOMAN_CORS_ORIGINS", OPT_STR, F(cors_origins), 0, 0, NULL, NULL,
+     "LIST", "browser origins allowed to call the API (comma-separated, or *); answers CORS "
+     "preflight (OPTIONS)"},
     {"grace-ms", "DRAGOMAN_GRACE_MS", OPT_INT, F(grace_ms), 0, 3600000, "10000", NULL, "MS",
      "on SIGTERM/SIGINT, time left to in-flight requests before exit"},
     {"log-format", "DRAGOMAN_LOG_FORMAT", OPT_ENUM, F(log_format), 0, 0, "text", "text|json",

@@ -18,6 +18,7 @@ typedef struct {
     char *models[DG_MAX_MODELS];
     char *host;
     char *api_keys;          /* file path, NULL = no authentication */
+    char *cors_origins;      /* comma-separated origins or "*", NULL = no CORS headers */
     int port;                /* 0 = pick a free port */
     int workers;
     int threads_per_worker;  /* 0 = cores / workers */
@@ -33,6 +34,7 @@ typedef struct {
     int max_texts;
     int max_input_tokens;
     int grace_ms;
+    int cache_bytes;         /* translation cache budget; 0 = no cache */
     int log_format;          /* dg_log_format */
     unsigned char source[24];/* per table row: 0 default, 1 environment, 2 command line */
 } dg_serve_config;

@@ -31,10 +31,59 @@ void dg_req_reply(dg_req *rq, int status, char *body)
 void dg_req_error(dg_req *rq, const dg_api_error *e)
 {
     dg_metrics_error(e->kind);
-    char *body = dg_api_error_body(e);
-    dg_req_reply(rq, dg_api_error_status(e->kind), body);
+    bool lt = dg_route_is_lt(rq->route);
+    char *body = dg_api_error_body(e, lt);
+    dg_req_reply(rq, lt ? dg_api_error_lt_status(e->kind) : dg_api_error_status(e->kind), body);
     if (e->kind == DG_API_QUEUE_FULL || e->kind == DG_API_BUSY)
         rq->retry_after = 1;
+}
+
+static const char *header(struct MHD_Connection *c, const char *name)
+{
+    return MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
+}
+
+/* The Access-Control-Allow-Origin value for this request's Origin under --cors-origins, or NULL
+ * (no CORS headers: the browser then refuses the reply, as without CORS support). */
+static const char *cors_origin(const dg_server *srv, dg_req *rq)
+{
+    const char *list = srv->cfg->cors_origins;
+    const char *origin = header(rq->conn, "Origin");
+    if (!list || !*list)
+        return NULL;
+    if (!strcmp(list, "*"))
+        return "*";
+    if (!origin)
+        return NULL;
+    size_t n = strlen(origin);
+    for (const char *p = list; *p;) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        size_t k = strcspn(p, ",");
+        while (k && p[k - 1] == ' ')
+            k--;
+        if (k && k == n && !strncmp(p, origin, n))
+            return origin;
+        p += strcspn(p, ",");
+    }
+    return NULL;
+}
+
+static void add_cors(const dg_server *srv, dg_req *rq, struct MHD_Response *resp)
+{
+    const char *o = cors_origin(srv, rq);
+    if (!o)
+        return;
+    MHD_add_response_header(resp, "Access-Control-Allow-Origin", o);
+    if (strcmp(o, "*"))
+        MHD_add_response_header(resp, "Vary", "Origin");
+    if (!strcmp(rq->method, "OPTIONS")) {
+        MHD_add_response_header(resp, "Access-Control-Allow-Methods",
+                                rq->allow ? rq->allow : "GET, POST");
+        MHD_add_response_header(resp, "Access-Control-Allow-Headers",
+                                "Authorization, Content-Type, X-API-Key");
+        MHD_add_response_header(resp, "Access-Control-Max-Age", "86400");
+    }
 }
 
 static enum MHD_Result send_reply(dg_server *srv, dg_req *rq)
@@ -44,7 +93,11 @@ static enum MHD_Result send_reply(dg_server *srv, dg_req *rq)
         MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
     if (!resp)
         return MHD_NO;
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, rq->reply_type);
+    if (rq->status != 204)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, rq->reply_type);
+    if (rq->disposition)
+        MHD_add_response_header(resp, "Content-Disposition", rq->disposition);
+    add_cors(srv, rq, resp);
     if (rq->allow)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, rq->allow);
     if (rq->retry_after) {
@@ -62,11 +115,6 @@ static enum MHD_Result send_reply(dg_server *srv, dg_req *rq)
     return r;
 }
 
-static const char *header(struct MHD_Connection *c, const char *name)
-{
-    return MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
-}
-
 /* The API key from "Authorization: Bearer KEY" or "X-API-Key: KEY"; NULL when neither. */
 static const char *header_key(struct MHD_Connection *c)
 {
@@ -82,6 +130,10 @@ static int check_headers(dg_server *srv, dg_req *rq, const char *url)
 {
     dg_api_error e;
     int st = dg_route_match(rq->method, url, &rq->route, &rq->allow);
+    if (st == 405 && !strcmp(rq->method, "OPTIONS")) {  /* CORS preflight, or plain OPTIONS */
+        dg_req_reply(rq, 204, NULL);
+        return 1;
+    }
     if (st == 404) {
         dg_api_error_set(&e, DG_API_NOT_FOUND, "no route %.200s", url);
         dg_req_error(rq, &e);
@@ -96,12 +148,12 @@ static int check_headers(dg_server *srv, dg_req *rq, const char *url)
     if (srv->api_keys && dg_route_needs_key(rq->route)) {
         const char *key = header_key(rq->conn);
         if (key && !dg_api_key_ok(srv, key)) {
-            dg_api_error_set(&e, DG_API_UNAUTHORIZED, "invalid API key");
+            dg_api_error_set(&e, DG_API_INVALID_KEY, "Invalid API key");
             dg_req_error(rq, &e);
             return 1;
         }
         /* LibreTranslate clients may send the key in the body instead */
-        if (!key && rq->route != DG_ROUTE_LT_TRANSLATE) {
+        if (!key && !dg_route_is_lt(rq->route)) {
             dg_api_error_set(&e, DG_API_UNAUTHORIZED,
                              "missing API key (Authorization: Bearer KEY or X-API-Key)");
             dg_req_error(rq, &e);
@@ -286,16 +338,20 @@ static void request_completed(void *cls, struct MHD_Connection *conn, void **req
         .total_ms = total * 1e3,
     };
     dg_log_request(&line);
-    if (rq->job)
+    if (rq->inflight)
         dg_metrics_inflight(-1);
     dg_job_release(rq->job);
+    dg_job_release(rq->all);
+    free(rq->miss);
     dg_translate_request_free(&rq->treq);
+    dg_lt_free(rq->lt);
     free(rq->text_first);
     free(rq->spans);
     free(rq->body);
     atomic_fetch_sub(&srv->body_bytes, (long)rq->cap);
     dg_metrics_body_bytes(-(long)rq->cap);
     free(rq->reply);
+    free(rq->disposition);
     free(rq);
     atomic_fetch_sub(&srv->open_requests, 1);
 }

@@ -24,11 +24,14 @@ typedef struct {
     atomic_int draining;      /* SIGTERM received: new work gets 503 */
     atomic_int open_requests; /* request contexts alive (drain waits for them) */
     atomic_long body_bytes;   /* request body buffers allocated, all connections */
+    struct dg_cache *cache;   /* translation cache; NULL when --cache-bytes is 0 */
     char **api_keys;          /* NULL when authentication is off */
     int n_api_keys;
     struct MHD_Daemon *daemon;
     int port;
 } dg_server;
+
+typedef struct dg_lt_req dg_lt_req;  /* server/lt.c: a LibreTranslate request's extra state */
 
 /* Per-request state, from the first access-handler call to MHD's completion notice. */
 typedef struct {
@@ -47,15 +50,21 @@ typedef struct {
     char *reply;              /* malloc'ed body */
     const char *reply_type;
     const char *allow;        /* 405: the Allow header */
+    char *disposition;        /* malloc'ed Content-Disposition (downloads), or NULL */
     int retry_after;          /* 429: seconds, 0 = none */
     bool queued;              /* handed to MHD */
     /* translation */
     dg_translate_request treq;
     bool libretranslate;
+    dg_lt_req *lt;            /* LibreTranslate routes; NULL elsewhere */
     int n_best;               /* hypotheses per text in the reply */
     int *text_first;          /* [n_texts + 1]: first sentence of each text in job->s */
     dg_span *spans;           /* [sentences] */
-    dg_job *job;
+    dg_job *job;              /* the job submitted to the scheduler (sentences not in the cache) */
+    dg_job *all;              /* every sentence, when some came from the cache (never submitted) */
+    int *miss;                /* [job->n]: the sentence of all each submitted one is */
+    bool inflight;            /* counted in dragoman_inflight_requests (job submitted) */
+    bool cacheable;           /* results may be stored in the cache */
     bool suspended;
     bool http11;              /* HTTP/1.1 request: interim 1xx responses allowed */
     const char *model_name;
@@ -80,6 +89,8 @@ void dg_req_error(dg_req *rq, const dg_api_error *e);
 
 /* 0 when method+path name a handler (route set), else 404 or 405 (allow set). */
 int dg_route_match(const char *method, const char *path, dg_route *route, const char **allow);
+/* Whether the route is one of LibreTranslate's (its error envelope and statuses). */
+bool dg_route_is_lt(dg_route route);
 /* Whether the route requires an API key when keys are configured. */
 bool dg_route_needs_key(dg_route route);
 /* Whether the route takes a body, and which content types it accepts (415 otherwise). */
@@ -90,5 +101,19 @@ void dg_route_handle(dg_server *srv, dg_req *rq);
 void dg_route_finish(dg_server *srv, dg_req *rq);
 /* Constant-time API key check. */
 bool dg_api_key_ok(const dg_server *srv, const char *key);
+
+/* ---- server/lt.c: LibreTranslate's API ---- */
+
+void dg_lt_languages(dg_server *srv, dg_req *rq);
+void dg_lt_settings(dg_server *srv, dg_req *rq);
+void dg_lt_detect(dg_server *srv, dg_req *rq);
+void dg_lt_download(dg_server *srv, dg_req *rq);
+/* /translate and /translate_file: decodes the body (JSON, form or multipart), checks the API
+ * key, validates as LibreTranslate does, detects the source for "auto" and fills rq->treq.
+ * Returns 0, or the status with e set. */
+int dg_lt_parse_translate(dg_server *srv, dg_req *rq, dg_api_error *e);
+/* The reply body of a finished /translate or /translate_file (malloc'ed; NULL = no memory). */
+char *dg_lt_translate_reply(dg_server *srv, dg_req *rq, const dg_translation *out, int n);
+void dg_lt_free(dg_lt_req *lt);
 
 #endif

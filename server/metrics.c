@@ -14,10 +14,11 @@
 
 static const char *route_labels[DG_ROUTE_COUNT] = {
     "/v1/translate", "/translate", "/languages", "/v1/models", "/health",
-    "/ready",        "/metrics",   "/openapi.json", "other",
+    "/ready",        "/metrics",   "/openapi.json", "/detect", "/frontend/settings",
+    "/translate_file", "/download_file", "other",
 };
 
-static const int statuses[] = {200, 400, 401, 404, 405, 413, 415, 422, 429, 500, 503, 504};
+static const int statuses[] = {200, 204, 400, 401, 403, 404, 405, 413, 415, 422, 429, 500, 501, 503, 504};
 #define N_STATUS (int)(sizeof statuses / sizeof statuses[0])
 
 /* seconds; +Inf is implicit */
@@ -39,6 +40,7 @@ static histogram latency[DG_ROUTE_COUNT];
 static histogram queue_wait, batch_size;
 static atomic_long errors[DG_API_ERROR_COUNT];
 static atomic_long queue_depth, tokens_in, tokens_out, cancelled, inflight, body_bytes;
+static atomic_long cache_hits, cache_misses, cache_entries, cache_bytes;
 
 static struct {
     char name[128], source[16], target[16];
@@ -107,6 +109,17 @@ void dg_metrics_tokens(long in, long out)
 void dg_metrics_cancelled(long sentences)
 {
     atomic_fetch_add_explicit(&cancelled, sentences, memory_order_relaxed);
+}
+
+void dg_metrics_cache(int hit)
+{
+    atomic_fetch_add_explicit(hit ? &cache_hits : &cache_misses, 1, memory_order_relaxed);
+}
+
+void dg_metrics_cache_size(long entries, size_t bytes)
+{
+    atomic_store_explicit(&cache_entries, entries, memory_order_relaxed);
+    atomic_store_explicit(&cache_bytes, (long)bytes, memory_order_relaxed);
 }
 
 void dg_metrics_inflight(int delta)
@@ -215,6 +228,15 @@ char *dg_metrics_render(void)
         put(&b, "dragoman_errors_total{code=\"%s\"} %ld\n", dg_api_error_code(k), get(&errors[k]));
     put(&b, "# HELP dragoman_queue_depth Sentences waiting for a worker.\n"
             "# TYPE dragoman_queue_depth gauge\ndragoman_queue_depth %ld\n", get(&queue_depth));
+    put(&b, "# HELP dragoman_cache_hits_total Sentences answered from the translation cache.\n"
+            "# TYPE dragoman_cache_hits_total counter\ndragoman_cache_hits_total %ld\n"
+            "# HELP dragoman_cache_misses_total Cache lookups that found nothing.\n"
+            "# TYPE dragoman_cache_misses_total counter\ndragoman_cache_misses_total %ld\n"
+            "# HELP dragoman_cache_entries Sentences in the translation cache.\n"
+            "# TYPE dragoman_cache_entries gauge\ndragoman_cache_entries %ld\n"
+            "# HELP dragoman_cache_bytes Bytes the translation cache holds (of --cache-bytes).\n"
+            "# TYPE dragoman_cache_bytes gauge\ndragoman_cache_bytes %ld\n",
+        get(&cache_hits), get(&cache_misses), get(&cache_entries), get(&cache_bytes));
     put(&b, "# HELP dragoman_inflight_requests Translation requests being processed.\n"
             "# TYPE dragoman_inflight_requests gauge\ndragoman_inflight_requests %ld\n",
         get(&inflight));

@@ -3,6 +3,8 @@
 #ifndef DG_METRICS_H
 #define DG_METRICS_H
 
+#include <stddef.h>
+
 #include "server/api_error.h"
 
 typedef enum {
@@ -14,6 +16,10 @@ typedef enum {
     DG_ROUTE_READY,
     DG_ROUTE_METRICS,
     DG_ROUTE_OPENAPI,
+    DG_ROUTE_LT_DETECT,     /* POST /detect */
+    DG_ROUTE_LT_SETTINGS,   /* GET /frontend/settings */
+    DG_ROUTE_LT_FILE,       /* POST /translate_file */
+    DG_ROUTE_LT_DOWNLOAD,   /* GET /download_file/NAME */
     DG_ROUTE_OTHER,         /* unknown paths */
     DG_ROUTE_COUNT
 } dg_route;
@@ -29,6 +35,8 @@ void dg_metrics_tokens(long in, long out);
 void dg_metrics_cancelled(long sentences);
 void dg_metrics_inflight(int delta);
 void dg_metrics_body_bytes(long delta);           /* request body buffers, all connections */
+void dg_metrics_cache(int hit);                          /* one lookup of the translation cache */
+void dg_metrics_cache_size(long entries, size_t bytes);  /* gauges, after a store */
 /* Registers a loaded model (at most DG_MAX_MODELS; later ones are not listed). Called by the
  * one thread that loads models; scrapes may run concurrently. */
 void dg_metrics_model(const char *name, const char *source, const char *target, double load_s);

@@ -311,6 +311,11 @@ static json_t *find_source(json_t *arr, const char *code)
     return NULL;
 }
 
+static int cmp_code(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 json_t *dg_registry_languages(const dg_registry *r)
 {
     enum { CAP = 512 };
@@ -343,6 +348,29 @@ json_t *dg_registry_languages(const dg_registry *r)
                     json_array_append_new(targets, json_string(tgt[b]));
             }
         }
+    }
+    /* LibreTranslate lists every language it knows, including those only translated into
+     * (targets []): its clients validate a request's target against the codes */
+    for (int i = 0; arr && i < r->n; i++) {
+        int nt = side_codes(&r->models[i], DG_SIDE_TARGET, tgt, CAP);
+        for (int b = 0; b < nt; b++)
+            if (!find_source(arr, tgt[b]))
+                json_array_append_new(arr, json_pack("{s:s, s:s, s:[]}", "code", tgt[b], "name",
+                                                     dg_language_name(tgt[b]), "targets"));
+    }
+    size_t k;
+    json_t *o;
+    json_array_foreach(arr, k, o) {
+        json_t *targets = json_object_get(o, "targets");
+        size_t nt = json_array_size(targets);
+        const char *sorted[CAP];
+        for (size_t j = 0; j < nt && j < CAP; j++)
+            sorted[j] = json_string_value(json_array_get(targets, j));
+        qsort(sorted, nt < CAP ? nt : CAP, sizeof *sorted, cmp_code);
+        json_t *t = json_array();
+        for (size_t j = 0; t && j < nt && j < CAP; j++)
+            json_array_append_new(t, json_string(sorted[j]));
+        json_object_set_new(o, "targets", t);
     }
     return arr;
 }

@@ -10,33 +10,47 @@
 
 #include <jansson.h>
 
+#include "server/cache.h"
 #include "server/http.h"
 #include "server/log.h"
 
 extern const char dg_openapi_json[];  /* server/openapi.c: server/openapi.json, embedded */
 
-#define MAX_BEAMS 32
-
 static const struct {
-    const char *path;
+    const char *path;         /* a prefix when it ends with '/' */
     dg_route route;
     const char *allow;
+    bool lt;                  /* LibreTranslate's: its error envelope, key in the body */
 } routes[] = {
-    {"/v1/translate", DG_ROUTE_TRANSLATE, "POST"},
-    {"/translate", DG_ROUTE_LT_TRANSLATE, "POST"},
-    {"/languages", DG_ROUTE_LANGUAGES, "GET, HEAD"},
-    {"/v1/models", DG_ROUTE_MODELS, "GET, HEAD"},
-    {"/health", DG_ROUTE_HEALTH, "GET, HEAD"},
-    {"/ready", DG_ROUTE_READY, "GET, HEAD"},
-    {"/metrics", DG_ROUTE_METRICS, "GET, HEAD"},
-    {"/openapi.json", DG_ROUTE_OPENAPI, "GET, HEAD"},
+    {"/v1/translate", DG_ROUTE_TRANSLATE, "POST", false},
+    {"/translate", DG_ROUTE_LT_TRANSLATE, "POST", true},
+    {"/languages", DG_ROUTE_LANGUAGES, "GET, HEAD", true},
+    {"/detect", DG_ROUTE_LT_DETECT, "POST", true},
+    {"/frontend/settings", DG_ROUTE_LT_SETTINGS, "GET, HEAD", true},
+    {"/translate_file", DG_ROUTE_LT_FILE, "POST", true},
+    {"/download_file/", DG_ROUTE_LT_DOWNLOAD, "GET, HEAD", true},
+    {"/v1/models", DG_ROUTE_MODELS, "GET, HEAD", false},
+    {"/health", DG_ROUTE_HEALTH, "GET, HEAD", false},
+    {"/ready", DG_ROUTE_READY, "GET, HEAD", false},
+    {"/metrics", DG_ROUTE_METRICS, "GET, HEAD", false},
+    {"/openapi.json", DG_ROUTE_OPENAPI, "GET, HEAD", false},
 };
+
+bool dg_route_is_lt(dg_route route)
+{
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
+        if (routes[i].route == route)
+            return routes[i].lt;
+    return false;
+}
 
 int dg_route_match(const char *method, const char *path, dg_route *route, const char **allow)
 {
     *route = DG_ROUTE_OTHER;
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-        if (strcmp(path, routes[i].path))
+        size_t plen = strlen(routes[i].path);
+        if (routes[i].path[plen - 1] == '/' ? strncmp(path, routes[i].path, plen)
+                                            : strcmp(path, routes[i].path))
             continue;
         *route = routes[i].route;
         *allow = routes[i].allow;
@@ -57,7 +71,7 @@ int dg_route_match(const char *method, const char *path, dg_route *route, const 
 bool dg_route_needs_key(dg_route route)
 {
     return route == DG_ROUTE_TRANSLATE || route == DG_ROUTE_LT_TRANSLATE ||
-           route == DG_ROUTE_MODELS;
+           route == DG_ROUTE_LT_DETECT || route == DG_ROUTE_LT_FILE || route == DG_ROUTE_MODELS;
 }
 
 /* media type before any ";" parameter, case-insensitive */
@@ -74,13 +88,17 @@ static bool media_is(const char *ct, const char *want)
 
 bool dg_route_content_type_ok(dg_route route, const char *ct)
 {
-    if (route != DG_ROUTE_TRANSLATE && route != DG_ROUTE_LT_TRANSLATE)
+    if (route == DG_ROUTE_LT_FILE)
+        return ct && media_is(ct, "multipart/form-data");
+    if (route != DG_ROUTE_TRANSLATE && route != DG_ROUTE_LT_TRANSLATE &&
+        route != DG_ROUTE_LT_DETECT)
         return true;
     if (!ct)
         return false;
     if (media_is(ct, "application/json"))
         return true;
-    return route == DG_ROUTE_LT_TRANSLATE && media_is(ct, "application/x-www-form-urlencoded");
+    return route != DG_ROUTE_TRANSLATE && (media_is(ct, "application/x-www-form-urlencoded") ||
+                                           media_is(ct, "multipart/form-data"));
 }
 
 bool dg_api_key_ok(const dg_server *srv, const char *key)
@@ -129,11 +147,6 @@ static void reply_error(dg_req *rq, dg_api_error_kind kind, const char *fmt, con
 
 /* ---- informational routes ---- */
 
-static void handle_languages(dg_server *srv, dg_req *rq)
-{
-    reply_json(rq, 200, dg_registry_languages(srv->reg));
-}
-
 static void handle_models(dg_server *srv, dg_req *rq)
 {
     json_t *arr = json_array();
@@ -170,40 +183,26 @@ static void on_job_done(dg_job *job, void *arg)
     MHD_resume_connection(rq->conn);
 }
 
-/* Model defaults, overridden by the request's options; the model checks the result. */
+/* Model defaults, overridden by the request's options (server/gen_options.c). */
 static int build_opts(const dg_served_model *m, const dg_translate_options *o,
                       dg_search_opts *s, dg_api_error *e)
 {
-    *s = m->defaults;
-    if (o->set & DG_OPT_BEAM_SIZE)
-        s->num_beams = o->beam_size;
-    if (o->set & DG_OPT_N_BEST) {
-        s->num_return_sequences = o->n_best;
-        if (!(o->set & DG_OPT_BEAM_SIZE) && s->num_beams < o->n_best)
-            s->num_beams = o->n_best;  /* n-best needs at least that many beams */
-    }
-    if (o->set & DG_OPT_MAX_LENGTH)
-        s->max_new_tokens = o->max_length - 1;
-    if (o->set & DG_OPT_LENGTH_PENALTY)
-        s->length_penalty = (float)o->length_penalty;
-    if (o->set & DG_OPT_NO_REPEAT_NGRAM)
-        s->no_repeat_ngram_size = o->no_repeat_ngram_size;
-    if (o->set & DG_OPT_REPETITION_PENALTY)
-        s->repetition_penalty = (float)o->repetition_penalty;
-    if (s->num_return_sequences > s->num_beams)
-        return dg_api_error_set(e, DG_API_INVALID_REQUEST,
-                                "n_best (%d) cannot exceed beam_size (%d)",
-                                s->num_return_sequences, s->num_beams);
-    if (s->num_beams > MAX_BEAMS)
-        return dg_api_error_set(e, DG_API_INVALID_REQUEST, "beam_size is at most %d", MAX_BEAMS);
-    if (s->max_new_tokens + 1 > m->max_positions)
-        return dg_api_error_set(e, DG_API_INVALID_REQUEST,
-                                "max_length %d exceeds the model's %d positions",
-                                s->max_new_tokens + 1, m->max_positions);
-    dg_err err;
-    if (dg_search_opts_check(s, m->model, &err))
-        return dg_api_error_set(e, DG_API_INVALID_REQUEST, "%s", err.msg);
+    char msg[256];
+    if (dg_gen_apply(&o->gen, m->model, m->tok, m->max_positions, DG_GEN_HTTP, s, msg,
+                     sizeof msg))
+        return dg_api_error_set(e, DG_API_INVALID_REQUEST, "%s", msg);
     return 0;
+}
+
+/* Text i's sentences; with a target prefix the whole text is one (the prefix begins it). */
+static int split(const dg_translate_request *t, int i, dg_span *spans, int max)
+{
+    size_t len = strlen(t->texts[i]);
+    if (!t->opts.target_prefix)
+        return dg_split_sentences(t->texts[i], len, spans, max);
+    if (max > 0)
+        spans[0] = (dg_span){0, len};
+    return 1;
 }
 
 /* Splits every text and tokenizes every sentence into the job. */
@@ -219,7 +218,7 @@ static int tokenize(dg_server *srv, dg_req *rq, const dg_served_model *m,
         return dg_api_error_set(e, DG_API_INTERNAL, "out of memory");
     for (int i = 0; i < t->n_texts; i++) {
         rq->text_first[i] = total;
-        total += dg_split_sentences(t->texts[i], strlen(t->texts[i]), NULL, 0);
+        total += split(t, i, NULL, 0);
         if (total > srv->cfg->max_queue)
             return dg_api_error_set(e, DG_API_INVALID_REQUEST,
                                     "the texts split into more than %d sentences (--max-queue)",
@@ -229,19 +228,17 @@ static int tokenize(dg_server *srv, dg_req *rq, const dg_served_model *m,
     rq->spans = calloc((size_t)(total ? total : 1), sizeof *rq->spans);
     if (!rq->spans || !(rq->job = dg_job_create(total)))
         return dg_api_error_set(e, DG_API_INTERNAL, "out of memory");
-    dg_metrics_inflight(1);
     for (int i = 0; i < t->n_texts; i++) {
         int first = rq->text_first[i], n = rq->text_first[i + 1] - first;
-        dg_split_sentences(t->texts[i], strlen(t->texts[i]), rq->spans + first, n);
+        split(t, i, rq->spans + first, n);
         for (int k = 0; k < n; k++) {
             const dg_span *sp = &rq->spans[first + k];
             dg_sentence *x = &rq->job->s[first + k];
             dg_err err;
             if (dg_registry_encode(m, lc, t->texts[i] + sp->start, sp->len, &x->ids, &x->n_ids,
                                    &err))
-                return dg_api_error_set(e, err.code == DG_E_INPUT ? DG_API_INVALID_REQUEST
-                                                                  : DG_API_INTERNAL,
-                                        "text %d: %s", i, err.msg);
+                return dg_api_error_set(e, dg_api_error_from_code(err.code), "text %d: %s", i,
+                                        err.msg);
             if (x->n_ids > limit) {
                 if (!t->opts.truncate)
                     return dg_api_error_set(e, DG_API_INPUT_TOO_LONG,
@@ -257,27 +254,66 @@ static int tokenize(dg_server *srv, dg_req *rq, const dg_served_model *m,
     return 0;
 }
 
+/* Answers what it can from the cache: rq->all keeps every sentence, rq->job becomes a job of
+ * the others only (NULL when none is left), rq->miss maps them back. Without hits nothing
+ * changes. */
+static int use_cache(dg_server *srv, dg_req *rq, const dg_search_opts *o, int model,
+                     dg_api_error *e)
+{
+    dg_job *j = rq->job;
+    if (!(rq->cacheable = dg_cache_cacheable(o, rq->treq.opts.gen.set >> DG_GEN_SEED & 1)))
+        return 0;
+    int hits = 0;
+    for (int i = 0; i < j->n; i++)
+        hits += dg_cache_get(srv->cache, model, o, &j->s[i]);
+    if (!hits)
+        return 0;
+    dg_job *sub = hits < j->n ? dg_job_create(j->n - hits) : NULL;
+    if (hits < j->n && (!sub || !(rq->miss = calloc((size_t)(j->n - hits), sizeof *rq->miss)))) {
+        dg_job_release(sub);
+        return dg_api_error_set(e, DG_API_INTERNAL, "out of memory");
+    }
+    for (int i = 0, m = 0; sub && i < j->n; i++) {
+        if (j->s[i].n_hyps)
+            continue;
+        sub->s[m].ids = j->s[i].ids;  /* moved: the submitted job owns them now */
+        sub->s[m].n_ids = j->s[i].n_ids;
+        j->s[i].ids = NULL;
+        rq->miss[m++] = i;
+    }
+    rq->all = j;
+    rq->job = sub;
+    return 0;
+}
+
+/* After the submitted job finished: its results into rq->all, and into the cache. */
+static void merge_cached(dg_server *srv, dg_req *rq)
+{
+    dg_job *j = rq->job, *all = rq->all ? rq->all : rq->job;
+    for (int m = 0; j && m < j->n; m++) {
+        dg_sentence *x = &j->s[m], *y = rq->all ? &all->s[rq->miss[m]] : x;
+        if (rq->cacheable)
+            dg_cache_put(srv->cache, j->model_index, &j->opts, x);
+        if (y == x)
+            continue;
+        y->hyps = x->hyps, y->scores = x->scores, y->n_hyps = x->n_hyps;
+        y->out_tokens = x->out_tokens;
+        y->ids = x->ids, y->n_ids = x->n_ids;
+        x->hyps = NULL, x->scores = NULL, x->n_hyps = 0, x->ids = NULL;
+    }
+}
+
 static void translate_start(dg_server *srv, dg_req *rq)
 {
     dg_api_error e;
     dg_translate_request *t = &rq->treq;
-    int st;
-    rq->libretranslate = rq->route == DG_ROUTE_LT_TRANSLATE;
-    const char *ct = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND,
-                                                 MHD_HTTP_HEADER_CONTENT_TYPE);
-    const char *body = rq->body ? rq->body : "";
-    if (!rq->libretranslate)
-        st = dg_api_parse_translate(body, rq->len, srv->cfg->max_texts, t, &e);
-    else if (ct && !strncasecmp(ct, "application/json", 16))
-        st = dg_api_parse_lt_json(body, rq->len, srv->cfg->max_texts, t, &e);
-    else
-        st = dg_api_parse_lt_form(body, rq->len, srv->cfg->max_texts, t, &e);
+    rq->libretranslate = dg_route_is_lt(rq->route);
+    int st = rq->libretranslate
+                 ? dg_lt_parse_translate(srv, rq, &e)
+                 : dg_api_parse_translate(rq->body ? rq->body : "", rq->len, srv->cfg->max_texts,
+                                          t, &e);
     if (st) {
         dg_req_error(rq, &e);
-        return;
-    }
-    if (srv->api_keys && !rq->key_checked && !(t->api_key && dg_api_key_ok(srv, t->api_key))) {
-        reply_error(rq, DG_API_UNAUTHORIZED, "%s", t->api_key ? "invalid API key" : "missing API key");
         return;
     }
     if (atomic_load(&srv->draining)) {
@@ -302,11 +338,23 @@ static void translate_start(dg_server *srv, dg_req *rq)
         dg_req_error(rq, &e);
         return;
     }
-    dg_job *j = rq->job;
-    j->opts = opts;
     rq->n_best = opts.num_return_sequences;
+    int model_index = (int)(m - srv->reg->models);
+    if (srv->cache && (use_cache(srv, rq, &opts, model_index, &e))) {
+        dg_req_error(rq, &e);
+        return;
+    }
+    dg_job *j = rq->job;
+    if (!j) {  /* every sentence came from the cache: no queue, no suspension */
+        dg_route_finish(srv, rq);
+        return;
+    }
+    dg_metrics_inflight(1);
+    rq->inflight = true;
+    j->opts = opts;
+    j->timeout_ms = t->opts.timeout_ms;
     j->model = m;
-    j->model_index = (int)(m - srv->reg->models);
+    j->model_index = model_index;
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(rq->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
     j->fd = ci ? ci->connect_fd : -1;
@@ -321,18 +369,19 @@ static void translate_start(dg_server *srv, dg_req *rq)
         rq->job = NULL;  /* never submitted: nothing will call done */
         dg_job_release(j);
         dg_metrics_inflight(-1);
+        rq->inflight = false;
         MHD_resume_connection(rq->conn);
     }
 }
 
 void dg_route_finish(dg_server *srv, dg_req *rq)
 {
-    (void)srv;
-    dg_job *j = rq->job;
-    if (atomic_load(&j->state) == DG_JOB_FAILED) {
-        dg_req_error(rq, &j->error);
+    if (rq->job && atomic_load(&rq->job->state) == DG_JOB_FAILED) {
+        dg_req_error(rq, &rq->job->error);
         return;
     }
+    merge_cached(srv, rq);
+    dg_job *j = rq->all ? rq->all : rq->job;
     const dg_translate_request *t = &rq->treq;
     int nb = rq->n_best > 0 ? rq->n_best : 1;
     dg_translation *out = calloc((size_t)t->n_texts, sizeof *out);
@@ -363,7 +412,7 @@ void dg_route_finish(dg_server *srv, dg_req *rq)
     char *body = NULL;
     if (ok)
         body = rq->libretranslate
-                   ? dg_api_lt_response(out, t->n_texts, t->text_is_array, t->lt_alternatives)
+                   ? dg_lt_translate_reply(srv, rq, out, t->n_texts)
                    : dg_api_translate_response(rq->model_name, out, t->n_texts,
                                                t->opts.return_scores);
     for (int i = 0; out && i < t->n_texts; i++) {
@@ -414,13 +463,23 @@ void dg_route_handle(dg_server *srv, dg_req *rq)
         return;
     }
     case DG_ROUTE_LANGUAGES:
-        handle_languages(srv, rq);
+        dg_lt_languages(srv, rq);
+        return;
+    case DG_ROUTE_LT_SETTINGS:
+        dg_lt_settings(srv, rq);
+        return;
+    case DG_ROUTE_LT_DETECT:
+        dg_lt_detect(srv, rq);
+        return;
+    case DG_ROUTE_LT_DOWNLOAD:
+        dg_lt_download(srv, rq);
         return;
     case DG_ROUTE_MODELS:
         handle_models(srv, rq);
         return;
     case DG_ROUTE_TRANSLATE:
     case DG_ROUTE_LT_TRANSLATE:
+    case DG_ROUTE_LT_FILE:
         translate_start(srv, rq);
         return;
     case DG_ROUTE_OTHER:

@@ -203,8 +203,8 @@ static int sentence_costs(dg_scheduler *s, dg_job *j, long long *total, dg_api_e
     const dg_config *cfg = dg_model_config(s->reg->models[j->model_index].model);
     int beams = j->opts.num_beams > 0 ? j->opts.num_beams : 1;
     int out = j->opts.max_new_tokens;
-    if (out > cfg->max_position_embeddings)
-        out = cfg->max_position_embeddings;  /* the engine clamps it there too */
+    if (out > cfg->max_positions)
+        out = cfg->max_positions;  /* the engine clamps it there too */
     *total = 0;
     for (int i = 0; i < j->n; i++) {
         dg_sentence *x = &j->s[i];
@@ -259,7 +259,9 @@ int dg_scheduler_submit(dg_scheduler *s, dg_job *j, dg_api_error *e)
     }
     double now = dg_now();
     j->t_submit = now;
-    j->deadline = now + s->timeout_ms / 1000.0;
+    if (j->timeout_ms <= 0 || j->timeout_ms > s->timeout_ms)
+        j->timeout_ms = s->timeout_ms;  /* a request may shorten the server's deadline only */
+    j->deadline = now + j->timeout_ms / 1000.0;
     j->pending = j->n;
     j->next_queued = 0;
     s->reserved += j->reserve;
@@ -329,7 +331,7 @@ static void *reaper_main(void *arg)
             if (now >= j->deadline) {
                 char msg[96];
                 snprintf(msg, sizeof msg, "the translation did not finish within %d ms",
-                         s->timeout_ms);
+                         j->timeout_ms);
                 if (dg_job_finish_locked(s, j, DG_JOB_FAILED, DG_API_TIMEOUT, msg))
                     fired[n_fired++] = j;
             } else if (j->fd >= 0 && n_watch < cap) {

@@ -54,6 +54,7 @@ struct dg_job {
     dg_sentence *s;           /* [n] */
     int fd;                   /* client socket watched for hang-up while queued; -1 = none */
     int fd_interim;           /* the client speaks HTTP/1.1: may be sent "100 Continue" */
+    int timeout_ms;           /* the request's deadline; 0 or above the server's: the server's */
     void (*done)(dg_job *job, void *arg);
     void *done_arg;
     /* set by the scheduler */

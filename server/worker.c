@@ -64,8 +64,7 @@ static void add_sentence(dg_worker *w, int m, dg_sentence *x)
     dg_metrics_queue_wait(dg_now() - x->t_enqueue);
     dg_err err;
     if (dg_batch_add(w->batch[m], x->ids, x->n_ids, &j->opts, x, &err)) {
-        fail_job(w->s, j, err.code == DG_E_INPUT ? DG_API_INVALID_REQUEST : DG_API_INTERNAL,
-                 err.msg);
+        fail_job(w->s, j, dg_api_error_from_code(err.code), err.msg);
         dg_sentence_release(x);
         return;
     }

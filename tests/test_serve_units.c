@@ -139,7 +139,8 @@ static void test_parse_v1(void)
                        "\"target\": \"de\", \"options\": {\"beam_size\": 4, \"max_length\": 50, "
                        "\"length_penalty\": 0.5, \"n_best\": 2, \"return_scores\": true, "
                        "\"no_repeat_ngram_size\": 3, \"repetition_penalty\": 1.2, "
-                       "\"truncate\": true}}";
+                       "\"truncate\": true, \"min_length\": 3, \"early_stopping\": \"never\", "
+                       "\"timeout_ms\": 250}}";
     CHECK_INT_EQ(parse_v1(full, &r, &e), 0);
     CHECK_INT_EQ(r.n_texts, 2);
     CHECK(r.text_is_array);
@@ -147,16 +148,30 @@ static void test_parse_v1(void)
     CHECK_STR_EQ(r.model, "m");
     CHECK_STR_EQ(r.source, "en");
     CHECK_STR_EQ(r.target, "de");
-    CHECK_INT_EQ(r.opts.beam_size, 4);
-    CHECK_INT_EQ(r.opts.max_length, 50);
-    CHECK_NEAR(r.opts.length_penalty, 0.5, 0);
-    CHECK_INT_EQ(r.opts.n_best, 2);
-    CHECK_INT_EQ(r.opts.no_repeat_ngram_size, 3);
-    CHECK_NEAR(r.opts.repetition_penalty, 1.2, 1e-12);
+    const double *g = r.opts.gen.v;
+    CHECK_INT_EQ(g[DG_GEN_BEAM_SIZE], 4);
+    CHECK_INT_EQ(g[DG_GEN_MAX_LENGTH], 50);
+    CHECK_NEAR(g[DG_GEN_LENGTH_PENALTY], 0.5, 0);
+    CHECK_INT_EQ(g[DG_GEN_N_BEST], 2);
+    CHECK_INT_EQ(g[DG_GEN_NO_REPEAT_NGRAM], 3);
+    CHECK_NEAR(g[DG_GEN_REPETITION_PENALTY], 1.2, 1e-12);
+    CHECK_INT_EQ(g[DG_GEN_MIN_LENGTH], 3);
+    CHECK_INT_EQ(g[DG_GEN_EARLY_STOPPING], 2);
     CHECK(r.opts.return_scores && r.opts.truncate);
-    CHECK_INT_EQ(r.opts.set, DG_OPT_BEAM_SIZE | DG_OPT_MAX_LENGTH | DG_OPT_LENGTH_PENALTY |
-                                 DG_OPT_N_BEST | DG_OPT_NO_REPEAT_NGRAM |
-                                 DG_OPT_REPETITION_PENALTY);
+    CHECK_INT_EQ(r.opts.timeout_ms, 250);
+    CHECK_INT_EQ(r.opts.gen.set, 1u << DG_GEN_BEAM_SIZE | 1u << DG_GEN_MAX_LENGTH |
+                                     1u << DG_GEN_LENGTH_PENALTY | 1u << DG_GEN_N_BEST |
+                                     1u << DG_GEN_NO_REPEAT_NGRAM | 1u << DG_GEN_MIN_LENGTH |
+                                     1u << DG_GEN_REPETITION_PENALTY | 1u << DG_GEN_EARLY_STOPPING);
+    dg_translate_request_free(&r);
+    /* Hugging Face's names for two of them */
+    const char *hf = "{\"text\": \"a\", \"options\": {\"num_beams\": 3, "
+                     "\"num_return_sequences\": 2, \"max_new_tokens\": 9, \"early_stopping\": true}}";
+    CHECK_INT_EQ(parse_v1(hf, &r, &e), 0);
+    CHECK_INT_EQ(r.opts.gen.v[DG_GEN_BEAM_SIZE], 3);
+    CHECK_INT_EQ(r.opts.gen.v[DG_GEN_N_BEST], 2);
+    CHECK_INT_EQ(r.opts.gen.v[DG_GEN_MAX_NEW_TOKENS], 9);
+    CHECK_INT_EQ(r.opts.gen.v[DG_GEN_EARLY_STOPPING], 1);
     dg_translate_request_free(&r);
 
     bad_v1("{\"text\": \"a\"", DG_API_INVALID_JSON, "malformed JSON at line 1");
@@ -176,61 +191,17 @@ static void test_parse_v1(void)
     bad_v1("{\"text\": \"a\", \"options\": {\"beam\": 2}}", DG_API_INVALID_REQUEST,
            "unknown option 'beam'");
     bad_v1("{\"text\": \"a\", \"options\": {\"beam_size\": 0}}", DG_API_INVALID_REQUEST,
-           "option 'beam_size' must be in [1, 32]");
+           "option 'beam_size' must be in [1, 64]");
+    bad_v1("{\"text\": \"a\", \"options\": {\"early_stopping\": 1}}", DG_API_INVALID_REQUEST,
+           "option 'early_stopping' must be true, false or \"never\"");
+    bad_v1("{\"text\": \"a\", \"options\": {\"timeout_ms\": 0}}", DG_API_INVALID_REQUEST,
+           "option 'timeout_ms' must be in [1, 86400000]");
     bad_v1("{\"text\": \"a\", \"options\": {\"beam_size\": 2.5}}", DG_API_INVALID_REQUEST,
            "option 'beam_size' must be an integer");
     bad_v1("{\"text\": \"a\", \"options\": {\"length_penalty\": \"x\"}}", DG_API_INVALID_REQUEST,
            "option 'length_penalty' must be a number");
     bad_v1("{\"text\": \"a\", \"options\": {\"truncate\": 1}}", DG_API_INVALID_REQUEST,
            "option 'truncate' must be true or false");
-}
-
-static void test_parse_lt(void)
-{
-    dg_translate_request r;
-    dg_api_error e;
-    const char *j = "{\"q\": [\"x\", \"y\"], \"source\": \"auto\", \"target\": \"de\", "
-                    "\"format\": \"text\", \"alternatives\": 2, \"api_key\": \"k\", \"extra\": 1}";
-    CHECK_INT_EQ(dg_api_parse_lt_json(j, strlen(j), 8, &r, &e), 0);
-    CHECK_INT_EQ(r.n_texts, 2);
-    CHECK(r.text_is_array);
-    CHECK(r.source == NULL);  /* "auto" = any source */
-    CHECK_STR_EQ(r.target, "de");
-    CHECK_STR_EQ(r.api_key, "k");
-    CHECK_INT_EQ(r.opts.n_best, 3);
-    dg_translate_request_free(&r);
-    const char *h = "{\"q\": \"x\", \"target\": \"de\", \"format\": \"html\"}";
-    CHECK_INT_EQ(dg_api_parse_lt_json(h, strlen(h), 8, &r, &e), 400);
-    CHECK_CONTAINS(e.msg, "format 'html' is not supported");
-    dg_translate_request_free(&r);
-    const char *nt = "{\"q\": \"x\"}";
-    CHECK_INT_EQ(dg_api_parse_lt_json(nt, strlen(nt), 8, &r, &e), 400);
-    CHECK_STR_EQ(e.msg, "missing field 'target'");
-    dg_translate_request_free(&r);
-
-    const char *f = "q=Hello+world%21&source=en&target=de&api_key=a%2Bb";
-    CHECK_INT_EQ(dg_api_parse_lt_form(f, strlen(f), 8, &r, &e), 0);
-    CHECK_INT_EQ(r.n_texts, 1);
-    CHECK_STR_EQ(r.texts[0], "Hello world!");
-    CHECK(!r.text_is_array);
-    CHECK_STR_EQ(r.source, "en");
-    CHECK_STR_EQ(r.api_key, "a+b");
-    dg_translate_request_free(&r);
-    const char *f2 = "q=a&q=b%C3%A9&target=de&alternatives=1";
-    CHECK_INT_EQ(dg_api_parse_lt_form(f2, strlen(f2), 8, &r, &e), 0);
-    CHECK(r.text_is_array);
-    CHECK_STR_EQ(r.texts[1], "b\xc3\xa9");
-    CHECK_INT_EQ(r.opts.n_best, 2);
-    dg_translate_request_free(&r);
-    const char *bad[] = {"q=%FF&target=de", "q=a%00b&target=de", "q=a&target=de&alternatives=x",
-                         "q=a&target="};
-    const char *why[] = {"not valid UTF-8", "not valid UTF-8", "'alternatives' must be",
-                         "'target' must have 1 to"};
-    for (int i = 0; i < 4; i++) {
-        CHECK_INT_EQ(dg_api_parse_lt_form(bad[i], strlen(bad[i]), 8, &r, &e), 400);
-        CHECK_CONTAINS(e.msg, why[i]);
-        dg_translate_request_free(&r);
-    }
 }
 
 static void test_utf8(void)
@@ -254,19 +225,29 @@ static void test_responses(void)
     s = dg_api_translate_response("m", t + 1, 1, false);
     CHECK_STR_EQ(s, "{\"model\":\"m\",\"translations\":[{\"text\":\"zwei \\\"x\\\"\"}]}");
     free(s);
-    s = dg_api_lt_response(t, 1, false, 0);
+    s = dg_api_lt_response(t, 1, false, 0, NULL);
     CHECK_STR_EQ(s, "{\"translatedText\":\"Hallo Welt\"}");
     free(s);
-    s = dg_api_lt_response(t, 1, false, 1);
+    s = dg_api_lt_response(t, 1, false, 1, NULL);
     CHECK_STR_EQ(s, "{\"translatedText\":\"Hallo Welt\",\"alternatives\":[\"Hallo\"]}");
     free(s);
-    s = dg_api_lt_response(t, 2, true, 1);
+    dg_detected_language d = {"en", 92};
+    s = dg_api_lt_response(t, 2, true, 1, &d);
     CHECK_STR_EQ(s, "{\"translatedText\":[\"Hallo Welt\",\"zwei \\\"x\\\"\"],"
-                    "\"alternatives\":[[\"Hallo\"],[]]}");
+                    "\"alternatives\":[[\"Hallo\"],[]],\"detectedLanguage\":"
+                    "[{\"confidence\":92.0,\"language\":\"en\"},"
+                    "{\"confidence\":92.0,\"language\":\"en\"}]}");
+    free(s);
+    /* LibreTranslate's filter_unique: no copy of the best text, no repeats */
+    char *h2[] = {"a", "b", "a", "b", "c"};
+    dg_translation td = {5, h2, 0};
+    s = dg_api_lt_response(&td, 1, false, 4, &d);
+    CHECK_STR_EQ(s, "{\"translatedText\":\"a\",\"alternatives\":[\"b\",\"c\"],"
+                    "\"detectedLanguage\":{\"confidence\":92.0,\"language\":\"en\"}}");
     free(s);
     char *bad[] = {"a\xff"};
     dg_translation tb = {1, bad, 0};
-    s = dg_api_lt_response(&tb, 1, false, 0);
+    s = dg_api_lt_response(&tb, 1, false, 0, NULL);
     CHECK_STR_EQ(s, "{\"translatedText\":\"a\xef\xbf\xbd\"}");
     free(s);
 }
@@ -282,6 +263,7 @@ static void test_errors(void)
         {DG_API_INVALID_REQUEST, 400, "invalid_request"},
         {DG_API_INPUT_TOO_LONG, 400, "input_too_long"},
         {DG_API_UNAUTHORIZED, 401, "unauthorized"},
+        {DG_API_INVALID_KEY, 401, "invalid_api_key"},
         {DG_API_NOT_FOUND, 404, "not_found"},
         {DG_API_MODEL_NOT_FOUND, 404, "model_not_found"},
         {DG_API_METHOD_NOT_ALLOWED, 405, "method_not_allowed"},
@@ -290,6 +272,7 @@ static void test_errors(void)
         {DG_API_UNSUPPORTED_LANGUAGE_PAIR, 422, "unsupported_language_pair"},
         {DG_API_QUEUE_FULL, 429, "queue_full"},
         {DG_API_INTERNAL, 500, "internal"},
+        {DG_API_NOT_IMPLEMENTED, 501, "not_implemented"},
         {DG_API_NOT_READY, 503, "not_ready"},
         {DG_API_SHUTTING_DOWN, 503, "shutting_down"},
         {DG_API_TIMEOUT, 504, "timeout"},
@@ -303,11 +286,19 @@ static void test_errors(void)
     }
     dg_api_error e;
     CHECK_INT_EQ(dg_api_error_set(&e, DG_API_QUEUE_FULL, "queue has %d", 7), 429);
-    char *b = dg_api_error_body(&e);
+    char *b = dg_api_error_body(&e, false);
     CHECK_STR_EQ(b, "{\"error\":{\"code\":\"queue_full\",\"message\":\"queue has 7\"}}");
     free(b);
+    b = dg_api_error_body(&e, true);  /* LibreTranslate's envelope */
+    CHECK_STR_EQ(b, "{\"error\":\"queue has 7\"}");
+    free(b);
+    CHECK_INT_EQ(dg_api_error_lt_status(DG_API_UNSUPPORTED_LANGUAGE_PAIR), 400);
+    CHECK_INT_EQ(dg_api_error_lt_status(DG_API_INVALID_KEY), 403);
+    CHECK_INT_EQ(dg_api_error_lt_status(DG_API_UNAUTHORIZED), 400);
+    CHECK_INT_EQ(dg_api_error_from_code(DG_E_INPUT), DG_API_INVALID_REQUEST);
+    CHECK_INT_EQ(dg_api_error_from_code(DG_E_NOMEM), DG_API_INTERNAL);
     dg_api_error_set(&e, DG_API_NOT_FOUND, "no route /\xff");
-    b = dg_api_error_body(&e);
+    b = dg_api_error_body(&e, false);
     CHECK_CONTAINS(b, "\"code\":\"not_found\"");
     free(b);
 }
@@ -455,7 +446,6 @@ int main(void)
     test_cpu_budget();
     test_config();
     test_parse_v1();
-    test_parse_lt();
     test_utf8();
     test_responses();
     test_errors();

@@ -110,8 +110,10 @@ def run_lines(cmd, lines):
 
 def translate(args, lines):
     t0 = time.time()
+    # --no-split: one line is one sentence, as the PyTorch reference translates it
     out = run_lines([args.dragoman, "translate", "--model", args.model, "--beam-size",
-                     str(args.beams), "--format", "jsonl", "--threads", str(args.threads)], lines)
+                     str(args.beams), "--format", "jsonl", "--threads", str(args.threads),
+                     "--no-split"], lines)
     dt = time.time() - t0
     rows = [json.loads(l) for l in out]
     if len(rows) != len(lines):
