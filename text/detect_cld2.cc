@@ -19,7 +19,7 @@ static const char *model_code(const char *cld)
     static const struct {
         const char *cld, *iso;
     } legacy[] = {
-        {"iw", "he"}, {"jw", "jv"}, {"zh-Hant", "zt"}, {"tl", "tl"}, {"xx-Qaai", "un"},
+        {"iw", "he"}, {"jw", "jv"}, {"zh-Hant", "zt"},  /* zt: LibreTranslate's code */
     };
     for (const auto &m : legacy)
         if (!strcmp(cld, m.cld))
@@ -41,8 +41,9 @@ extern "C" int dg_detect_language(const char *s, size_t len, dg_lang_guess *out,
         double score3[3];
         bool reliable = false;
         /* best effort: short strings (a button label) get a guess instead of "unknown" */
-        CLD2::ExtDetectLanguageSummaryCheckUTF8(s, (int)len, true, &hints, CLD2::kCLDFlagBestEffort, lang3, percent3,
-                                                score3, NULL, &text_bytes, &reliable, &valid);
+        CLD2::ExtDetectLanguageSummaryCheckUTF8(s, (int)len, true, &hints,
+                                                CLD2::kCLDFlagBestEffort, lang3, percent3, score3,
+                                                NULL, &text_bytes, &reliable, &valid);
         if ((size_t)valid < len)
             return dg_err_set(err, DG_E_INPUT, "text is not valid UTF-8 (byte %d)", valid), -1;
         int n = 0;
