@@ -283,6 +283,7 @@ dg_code dg_model_pack(dg_model *m, dg_err *err)
     m->P = c->max_positions;
     m->Le = m->w.n_enc_layers;
     m->Ld = m->w.n_dec_layers;
+    m->mask_id = c->pad_token_id >= 0 && c->pad_token_id != c->eos_token_id ? c->pad_token_id : -1;
     m->embed_scale = m->q.scale_embedding ? sqrtf((float)m->D) : 1.0f;
     /* T5: sequence_output * (model_dim ** -0.5), a Python float applied in float32 */
     m->lm_scale = m->q.scale_lm_input ? (float)pow(m->D, -0.5) : 1.0f;
