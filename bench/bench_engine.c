@@ -88,9 +88,9 @@ static int **make_sources(const dg_config *cfg, int n, int len)
  * projections that dg_encode computes for it. */
 static double encoder_flops(const dg_model *m, int S)
 {
-    double D = m->D, F = m->Fe;
-    double per_layer = S * (2 * 4 * D * D + 2 * 2 * D * F) + 2 * 2.0 * S * S * D;
-    return m->Le * per_layer + S * 2.0 * m->Ld * 2 * D * D;
+    double D = m->D, A = m->Ae, F = m->Fe * (m->Le && m->enc[0].w.fc1_noact.w ? 1.5 : 1.0);
+    double per_layer = S * (2 * 4 * D * A + 2 * 2 * D * F) + 2 * 2.0 * S * S * A;
+    return m->Le * per_layer + S * 2.0 * m->Ld * 2 * D * m->Ad;
 }
 
 static double bench_encoder(const dg_model *m, int **src, int n, int S, double *gflops)
@@ -99,7 +99,7 @@ static double bench_encoder(const dg_model *m, int **src, int n, int S, double *
     int *ids = xmalloc(sizeof(int) * chunk * S), off[32], len[32];
     float *kv[32];
     for (int i = 0; i < chunk; i++) {
-        kv[i] = xmalloc(sizeof(float) * S * m->Ld * 2 * m->D);
+        kv[i] = xmalloc(sizeof(float) * S * m->Ld * 2 * m->Ad);
         off[i] = i * S;
         len[i] = S;
     }

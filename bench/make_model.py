@@ -1,6 +1,8 @@
 #!/usr/bin/python3
 """Writes a random-weight Transformer-base checkpoint in Hugging Face MarianMTModel layout
-(d_model 512, 6+6 layers, 8 heads, ffn 2048, shared vocab 32000) for the benchmark.
+(d_model 512, 6+6 layers, 8 heads, ffn 2048, shared vocab 32000) for the benchmark; with
+--arch t5, a T5ForConditionalGeneration of the same size (t5-small's shape: d_kv 64, relu,
+tied head) to compare architectures.
 
 Random weights decode to arbitrary ids; the benchmark forces equal output lengths with
 min/max length so runs are comparable. Usage: make_model.py OUTDIR [--dtype f32|f16]"""
@@ -41,6 +43,27 @@ def tensors(rng):
             yield from norm(p + "final_layer_norm")
 
 
+def t5_tensors(rng):
+    def w(name, out_dim, in_dim):
+        yield name + ".weight", rng.standard_normal((out_dim, in_dim), dtype=np.float32) * 0.02
+
+    yield "shared.weight", rng.standard_normal((VOCAB, D), dtype=np.float32) * 0.02
+    for stack in ("encoder", "decoder"):
+        yield f"{stack}.final_layer_norm.weight", np.ones(D, np.float32)
+        yield (f"{stack}.block.0.layer.0.SelfAttention.relative_attention_bias.weight",
+               rng.standard_normal((32, HEADS), dtype=np.float32))
+        for i in range(LAYERS):
+            attns = ["SelfAttention", "EncDecAttention"] if stack == "decoder" else ["SelfAttention"]
+            for k, a in enumerate(attns):
+                for proj in "qkvo":
+                    yield from w(f"{stack}.block.{i}.layer.{k}.{a}.{proj}", D, D)
+                yield f"{stack}.block.{i}.layer.{k}.layer_norm.weight", np.ones(D, np.float32)
+            k = len(attns)
+            yield from w(f"{stack}.block.{i}.layer.{k}.DenseReluDense.wi", FFN, D)
+            yield from w(f"{stack}.block.{i}.layer.{k}.DenseReluDense.wo", D, FFN)
+            yield f"{stack}.block.{i}.layer.{k}.layer_norm.weight", np.ones(D, np.float32)
+
+
 def write_safetensors(path, named, dtype):
     np_dtype, st_dtype = {"f32": (np.float32, "F32"), "f16": (np.float16, "F16")}[dtype]
     header, blobs, offset = {}, [], 0
@@ -63,8 +86,21 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("outdir")
     ap.add_argument("--dtype", default="f32", choices=["f32", "f16"])
+    ap.add_argument("--arch", default="marian", choices=["marian", "t5"])
     args = ap.parse_args()
     os.makedirs(args.outdir, exist_ok=True)
+    if args.arch == "t5":
+        config = {
+            "architectures": ["T5ForConditionalGeneration"], "model_type": "t5", "d_model": D,
+            "d_kv": D // HEADS, "d_ff": FFN, "num_layers": LAYERS, "num_heads": HEADS,
+            "vocab_size": VOCAB, "feed_forward_proj": "relu", "pad_token_id": 0, "eos_token_id": 1,
+            "decoder_start_token_id": 0, "num_beams": 4, "is_encoder_decoder": True,
+        }
+        with open(os.path.join(args.outdir, "config.json"), "w") as f:
+            json.dump(config, f, indent=2)
+        write_safetensors(os.path.join(args.outdir, "model.safetensors"),
+                          t5_tensors(np.random.default_rng(1234)), args.dtype)
+        return
     config = {
         "architectures": ["MarianMTModel"], "model_type": "marian", "activation_function": "swish",
         "d_model": D, "encoder_layers": LAYERS, "decoder_layers": LAYERS,

@@ -276,7 +276,8 @@ dg_code dg_batch_step(dg_batch *b, dg_err *err)
         for (int r = 0; r < rows; r++)
             b->rows[R++] = (dg_dec_row){.token = s->seq[(size_t)r * s->seq_cap + s->t],
                                         .pos = s->t, .slot = r, .S = s->S,
-                                        .cross_kv = s->cross_kv, .kv = &s->kv};
+                                        .cross_kv = s->cross_kv, .kv = &s->kv,
+                                        .src = s->src};
     }
     if (!R)
         return DG_OK;

@@ -46,7 +46,7 @@ dg_code dg_encode(const dg_model *m, dg_fwd_ws *ws, const int *ids, const int *o
         const dg_layer *L = &m->enc[l];
         const float *in = dg_sublayer_in(m, x, &L->w.self_attn_ln, N, h);
         dg_gemm_linear(in, N, D, L->qkv_w, L->qkv_b, 3 * A, qkv);
-        dg_attn_packed(qkv, A, m->He, &m->enc_rel, off, len, ns, scores, ctx);
+        dg_attn_packed(qkv, A, m->He, &m->enc_rel, ids, m->mask_id, off, len, ns, scores, ctx);
         dg_gemm_linear(ctx, N, A, L->w.o.w, L->w.o.b, D, tmp);
         dg_sublayer_out(m, x, tmp, &L->w.self_attn_ln, N);
         in = dg_sublayer_in(m, x, &L->w.final_ln, N, h);

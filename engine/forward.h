@@ -31,7 +31,9 @@ typedef struct {
 
 void dg_fwd_ws_free(dg_fwd_ws *ws);
 
-/* Encodes ns sentences: ids[N] packed, sentence i = rows [off[i], off[i] + len[i]).
+/* Encodes ns sentences: ids[N] packed, sentence i = rows [off[i], off[i] + len[i]). Source
+ * tokens equal to m->mask_id are masked out of the attention, as generate()'s default
+ * attention_mask does. 
  * Writes each sentence's cross-attention K/V for every decoder layer into cross_kv[i]
  * ([len[i], Ld*2D]: layer l's K at l*2D, V at l*2D + D). On return ws->x.p holds the encoder
  * output [N, D] (until the next call that uses ws). */
@@ -42,8 +44,10 @@ dg_code dg_encode(const dg_model *m, dg_fwd_ws *ws, const int *ids, const int *o
 typedef struct {
     int token, pos, slot;
     int S;                   /* source length */
-    const float *cross_kv;   /* [S, Ld*2D] */
+    const float *cross_kv;   /* [S, Ld*2A] */
     dg_kv *kv;               /* the sentence's self-attention cache (dg_kv_begin_step done) */
+    const int *src;          /* [S] source ids, for the key mask (see dg_model.mask_id); NULL:
+                                every source token is attended */
 } dg_dec_row;
 
 /* Runs the decoder for R rows and writes logits[R, Vt] (final_logits_bias added). Each row's

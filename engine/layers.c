@@ -7,13 +7,17 @@
 #include "engine/kernels.h"
 #include "engine/layers.h"
 
-void dg_attn_packed(const float *qkv, int A, int H, const dg_rel_bias *rb, const int *off,
-                    const int *len, int ns, float *scores, float *ctx)
+void dg_attn_packed(const float *qkv, int A, int H, const dg_rel_bias *rb, const int *ids,
+                    int mask_id, const int *off, const int *len, int ns, float *scores,
+                    float *ctx)
 {
     int dh = A / H, ld = 3 * A;
     for (int i = 0; i < ns; i++) {
-        int S = len[i];
+        int S = len[i], masked = 0;
         const float *base = qkv + (size_t)off[i] * ld;
+        const int *sid = ids + off[i];
+        for (int t = 0; t < S && mask_id >= 0; t++)
+            masked |= sid[t] == mask_id;
         for (int h = 0; h < H; h++) {
             const float *q = base + h * dh, *k = base + A + h * dh, *v = base + 2 * A + h * dh;
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, S, S, dh, 1.0f, q, ld, k, ld,
@@ -27,6 +31,9 @@ void dg_attn_packed(const float *qkv, int A, int H, const dg_rel_bias *rb, const
                         row[t] += b[rel < -rb->maxd ? -rb->maxd : rel > rb->maxd ? rb->maxd : rel];
                     }
                 }
+                for (int t = 0; t < S && masked; t++)
+                    if (sid[t] == mask_id)
+                        row[t] += DG_MASKED;
                 dg_k_softmax(row, S);
             }
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, S, dh, S, 1.0f, scores, S, v,
@@ -39,7 +46,7 @@ typedef struct {
     const float *q;          /* cached: qkv [R, 3A]; cross: q [R, A] */
     const dg_dec_row *rows;
     const dg_rel_bias *rb;
-    int l, Ld, A, H, stride;
+    int l, Ld, A, H, stride, mask_id;
     float *scores, *ctx;
 } dg_attn_job;
 
@@ -84,7 +91,7 @@ void dg_attn_cached(const float *qkv, const dg_dec_row *rows, int R, int l, int 
         memcpy(dg_kv_row(row->kv, row->pos, l, 0, row->slot), src + A, A * sizeof(float));
         memcpy(dg_kv_row(row->kv, row->pos, l, 1, row->slot), src + 2 * A, A * sizeof(float));
     }
-    dg_attn_job j = {qkv, rows, rb, l, 0, A, H, stride, scores, ctx};
+    dg_attn_job j = {qkv, rows, rb, l, 0, A, H, stride, -1, scores, ctx};
     dg_pool_for(pool, R, cached_rows, &j);
 }
 
@@ -103,6 +110,10 @@ static void cross_rows(void *arg, int begin, int end, int worker)
             const float *qh = j->q + (size_t)r * A + h * dh;
             for (int s = 0; s < row->S; s++)
                 scores[s] = dg_k_dot(qh, kbase + s * stride + h * dh, dh);
+            if (row->src && j->mask_id >= 0)
+                for (int s = 0; s < row->S; s++)
+                    if (row->src[s] == j->mask_id)
+                        scores[s] += DG_MASKED;
             dg_k_softmax(scores, row->S);
             for (int s = 0; s < row->S; s++)
                 dg_k_axpy(out + h * dh, scores[s], vbase + s * stride + h * dh, dh);
@@ -111,9 +122,9 @@ static void cross_rows(void *arg, int begin, int end, int worker)
 }
 
 void dg_attn_cross(const float *q, const dg_dec_row *rows, int R, int l, int Ld, int A, int H,
-                   float *scores, int stride, dg_pool *pool, float *ctx)
+                   int mask_id, float *scores, int stride, dg_pool *pool, float *ctx)
 {
-    dg_attn_job j = {q, rows, NULL, l, Ld, A, H, stride, scores, ctx};
+    dg_attn_job j = {q, rows, NULL, l, Ld, A, H, stride, mask_id, scores, ctx};
     dg_pool_for(pool, R, cross_rows, &j);
 }
 

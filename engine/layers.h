@@ -11,10 +11,16 @@
 
 #include "engine/forward.h"
 
+/* Keys whose source token is the model's mask_id get HF's additive finfo.min: zero weight, or
+ * uniform weights when every key is masked, as in transformers. */
+#define DG_MASKED (-3.40282347e+38f)
+
 /* Encoder self-attention over packed sentences: qkv[N, 3A] (q | k | v per row) → ctx[N, A].
- * Sentence i owns rows [off[i], off[i] + len[i]); scores is scratch of max(len)^2 floats. */
-void dg_attn_packed(const float *qkv, int A, int H, const dg_rel_bias *rb, const int *off,
-                    const int *len, int ns, float *scores, float *ctx);
+ * Sentence i owns rows [off[i], off[i] + len[i]); scores is scratch of max(len)^2 floats.
+ * ids[N]: keys equal to mask_id (>= 0) are masked. */
+void dg_attn_packed(const float *qkv, int A, int H, const dg_rel_bias *rb, const int *ids,
+                    int mask_id, const int *off, const int *len, int ns, float *scores,
+                    float *ctx);
 
 /* Decoder self-attention for layer l: appends each row's k, v (from qkv[R, 3A]) to its cache,
  * then attends over the row's history. scores: per-thread scratch, thread w's at
@@ -22,10 +28,11 @@ void dg_attn_packed(const float *qkv, int A, int H, const dg_rel_bias *rb, const
 void dg_attn_cached(const float *qkv, const dg_dec_row *rows, int R, int l, int A, int H,
                     const dg_rel_bias *rb, float *scores, int stride, dg_pool *pool, float *ctx);
 
-/* Decoder cross-attention for layer l of Ld: q[R, A] against each row's sentence's cross K/V.
- * scores as for dg_attn_cached, stride >= max(S). */
+/* Decoder cross-attention for layer l of Ld: q[R, A] against each row's sentence's cross K/V,
+ * source tokens equal to mask_id (>= 0, rows with src) masked. scores as for dg_attn_cached,
+ * stride >= max(S). */
 void dg_attn_cross(const float *q, const dg_dec_row *rows, int R, int l, int Ld, int A, int H,
-                   float *scores, int stride, dg_pool *pool, float *ctx);
+                   int mask_id, float *scores, int stride, dg_pool *pool, float *ctx);
 
 /* Norms are LayerNorm, or RMSNorm when ln has no bias. */
 void dg_norm_rows(const dg_model *m, const float *x, const dg_norm *ln, int n, float *y);

@@ -97,9 +97,10 @@ void dg_embed(const dg_model *m, int decoder, const int *ids, const int *pos, in
         case DG_POS_SINUSOIDAL_MARIAN:
         case DG_POS_LEARNED: pe = table + (size_t)row * D; break;
         case DG_POS_SINUSOIDAL_FAIRSEQ:
-            /* padding_idx 1 (= pad_token_id): the zeroed row */
-            if (ids[i] == m->cfg.pad_token_id)
-                row = m->q.pos_offset - 1;
+            /* create_position_ids_from_input_ids: row = position + padding_idx + 1, and a pad
+             * token gets row padding_idx (zeros); padding_idx = pad_token_id (1 in practice,
+             * hence pos_offset 2) */
+            row = ids[i] == m->cfg.pad_token_id ? m->cfg.pad_token_id : pos[i] + m->cfg.pad_token_id + 1;
             if (row < m->Ptab) {
                 pe = table + (size_t)row * D;
             } else {   /* HF grows its table; the rows past ours are computed here */
@@ -213,8 +214,8 @@ static dg_code pack_positions(dg_model *m, dg_err *err)
         } else {
             for (int r = 0; r < m->Ptab; r++)
                 dg_position_fairseq(m->pos + (size_t)r * D, r, D);
-            if (m->q.pos_offset > 0)   /* the padding row */
-                memset(m->pos + (size_t)(m->q.pos_offset - 1) * D, 0, (size_t)D * sizeof(float));
+            if (m->cfg.pad_token_id < m->Ptab)   /* the padding row */
+                memset(m->pos + (size_t)m->cfg.pad_token_id * D, 0, (size_t)D * sizeof(float));
         }
         m->enc_pos = m->dec_pos = m->pos;
         return DG_OK;
@@ -282,6 +283,7 @@ dg_code dg_model_pack(dg_model *m, dg_err *err)
     m->P = c->max_positions;
     m->Le = m->w.n_enc_layers;
     m->Ld = m->w.n_dec_layers;
+    m->mask_id = c->pad_token_id >= 0 && c->pad_token_id != c->eos_token_id ? c->pad_token_id : -1;
     m->embed_scale = m->q.scale_embedding ? sqrtf((float)m->D) : 1.0f;
     /* T5: sequence_output * (model_dim ** -0.5), a Python float applied in float32 */
     m->lm_scale = m->q.scale_lm_input ? (float)pow(m->D, -0.5) : 1.0f;

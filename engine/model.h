@@ -51,6 +51,9 @@ struct dg_model {
     int D, He, Hd, Fe, Fd, Vs, Vt, P, Le, Ld;  /* He/Hd: encoder/decoder heads; P: longest
                                                   sequence (cfg.max_positions) */
     int dhe, dhd, Ae, Ad;    /* head size and attention width A = H * dh, encoder / decoder */
+    int mask_id;             /* source token generate() masks when no attention_mask is given
+                                (_prepare_attention_mask_for_generation): pad_token_id unless it
+                                is the EOS id; -1: none */
     float embed_scale;       /* sqrt(D) with scale_embedding, else 1 */
     float lm_scale;          /* decoder output scale before the LM head (T5 tied: D^-0.5) */
     float *pos;              /* sinusoidal kinds: [Ptab, D] computed at load; owned */

@@ -315,7 +315,18 @@ static dg_code read_ffn_proj(json_t *o, const char *file, dg_config *c, dg_err *
                           "with ACT one of relu, gelu, gelu_new, silu, swish)",
                           file, proj);
     snprintf(c->activation, sizeof c->activation, "%s", !strcmp(proj, "gated-gelu") ? "gelu_new" : act);
-    return DG_OK;
+    /* T5Config derives dense_act_fn / is_gated_act from feed_forward_proj, but config.json's own
+     * values (saved by every recent transformers) are set afterwards and win */
+    json_t *fn = json_object_get(o, "dense_act_fn");
+    if (fn && !json_is_null(fn)) {
+        if (!json_is_string(fn) || json_string_length(fn) >= sizeof c->activation ||
+            dg_activation_parse(json_string_value(fn), &a, NULL))
+            return dg_err_set(err, DG_E_UNSUPPORTED,
+                              "%s: dense_act_fn is not supported (supported: relu, gelu, gelu_new, "
+                              "gelu_pytorch_tanh, silu, swish)", file);
+        snprintf(c->activation, sizeof c->activation, "%s", json_string_value(fn));
+    }
+    return read_bool(o, file, "is_gated_act", c->gated_ffn, &c->gated_ffn, err);
 }
 
 static dg_code read_t5(json_t *cj, const char *file, dg_config *c, dg_err *err)

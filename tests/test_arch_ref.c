@@ -113,7 +113,7 @@ static void check_variant(const char *root, const char *name)
         for (int i = 0; i < nc; i++) {
             dg_kv_begin_step(&kv[i], t);
             int tok = (int)json_integer_value(json_array_get(json_array_get(decs, (size_t)i), (size_t)t));
-            rows[i] = (dg_dec_row){tok, t, 0, len[i], cross[i], &kv[i]};
+            rows[i] = (dg_dec_row){tok, t, 0, len[i], cross[i], &kv[i], ids + off[i]};
         }
         CHECK_INT_EQ(dg_decode_step(m, &ws, rows, nc, logits, &err), DG_OK);
         for (int i = 0; i < nc; i++)

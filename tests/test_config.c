@@ -244,6 +244,15 @@ static void test_t5(void)
     CHECK_NEAR(c.layer_norm_eps, 1e-5, 1e-12);
     CHECK_INT_EQ(c.rel_max_distance, 64);
     CHECK(!c.tie_word_embeddings);
+    /* config.json's dense_act_fn / is_gated_act are set after T5Config derives them */
+    CHECK(load_t5("\"feed_forward_proj\": \"gated-gelu\", \"dense_act_fn\": \"gelu_pytorch_tanh\", "
+                  "\"is_gated_act\": true", &c, &err) == DG_OK);
+    CHECK_STR_EQ(c.activation, "gelu_pytorch_tanh");
+    CHECK(c.gated_ffn);
+    CHECK(load_t5("\"is_gated_act\": false", &c, &err) == DG_OK);
+    CHECK(!c.gated_ffn);
+    CHECK_INT_EQ(load_t5("\"dense_act_fn\": \"gelu_fast\"", &c, &err), DG_E_UNSUPPORTED);
+    CHECK_CONTAINS(err.msg, "dense_act_fn is not supported");
     CHECK(load_t5("\"feed_forward_proj\": \"gelu\"", &c, &err) == DG_OK);
     CHECK_STR_EQ(c.activation, "gelu");         /* plain "gelu" is the exact GELU */
     CHECK(load_t5("\"feed_forward_proj\": \"gated-silu\"", &c, &err) == DG_OK);

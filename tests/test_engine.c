@@ -414,7 +414,7 @@ static void test_forward(const dg_model *m, const char *dir, const char *variant
                 continue;
             dg_kv_reserve(&kv[c], t + 1, &err);
             dg_kv_begin_step(&kv[c], t);
-            rows[R] = (dg_dec_row){dec[c][t], t, 0, len[c], cross[c], &kv[c]};
+            rows[R] = (dg_dec_row){dec[c][t], t, 0, len[c], cross[c], &kv[c], NULL};
             which[R++] = c;
         }
         CHECK_INT_EQ(dg_decode_step(m, &ws, rows, R, logits, &err), DG_OK);

@@ -119,7 +119,7 @@ static double check_first_steps(const dg_model *m, const char *dir, json_t *case
         for (int t = 0; t < T && t < 3; t++) {
             dg_kv_reserve(&kv, t + 1, &err);
             dg_kv_begin_step(&kv, t);
-            dg_dec_row row = {dec[t], t, 0, S, cross, &kv};
+            dg_dec_row row = {dec[t], t, 0, S, cross, &kv, src};
             CHECK_INT_EQ(dg_decode_step(m, &ws, &row, 1, logits, &err), DG_OK);
             dg_k_log_softmax(logits, V);
             const float *r = ref + ((size_t)c * 3 + t) * V;

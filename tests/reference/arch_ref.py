@@ -19,8 +19,11 @@ to reach what the shared goldens do not:
   HF's initial table (it grows); a pad inside one source (fairseq position ids skip it and it
   gets the zero row) and a pad among one decoder input.
 Every case of a variant runs in one right-padded batch with HF's additive finfo.min masks, so
-the engine's packed encoder is compared with the padded batch HF computes. Pad tokens inside a
-sequence are attended (attention_mask "ones", as the goldens were generated).
+the engine's packed encoder is compared with the padded batch HF computes. A pad token inside
+a source is masked as well, as generate() does without an attention_mask
+(_prepare_attention_mask_for_generation: input_ids.ne(pad) when pad is in the input and is not
+EOS); every variant has one such source. Pads among decoder inputs are attended (no decoder
+mask).
 
 Writes OUTDIR/<variant>/{config.json, model.safetensors, cases.json, expected.f32} (per case:
 encoder states [S, D] then logits [T, V]) and OUTDIR/buckets.json (T5 bucket ids for relative
@@ -316,9 +319,9 @@ def cases(name, seed):
             for n in lens]
     decs = [[0 if name.startswith("t5") else 2] + torch.randint(3, 40, (19,), generator=g).tolist()
             for _ in lens]
-    if name == "m2m100":
-        srcs[1][4] = 1     # a pad inside a source: skipped by the position ids
-        decs[2][6] = 1     # and one among a decoder input: the zero row
+    pad = VARIANTS[name][0]["pad_token_id"]
+    srcs[1][4] = pad       # a pad inside a source: masked (and skipped by M2M100's position ids)
+    decs[2][6] = pad       # and one among a decoder input (M2M100: the zero position row)
     return srcs, decs
 
 
@@ -340,7 +343,7 @@ def main():
         n = max(map(len, srcs))
         pad = cfg["pad_token_id"]
         src = torch.tensor([s + [pad] * (n - len(s)) for s in srcs])
-        smask = torch.tensor([[1] * len(s) + [0] * (n - len(s)) for s in srcs])
+        smask = torch.tensor([[int(t != pad) for t in s] + [0] * (n - len(s)) for s in srcs])
         with torch.no_grad():
             enc, logits = fwd(p, cfg, src, smask, torch.tensor(decs))
         mr.write_safetensors(os.path.join(d, "model.safetensors"), p)
