@@ -1,0 +1,370 @@
+/* Packing, activation quantization, kernel dispatch and threading for dg_matmul (see gemm.h). */
+#include <cblas.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/cpu.h"
+#include "engine/gemm.h"
+#include "engine/gemm_kernels.h"
+
+#define NR DG_GEMM_NR
+
+/* Below this many multiply-adds a product runs on the calling thread: waking the pool's workers
+ * costs more than the work they would take. */
+#define DG_GEMM_PARALLEL_MACS (1 << 17)
+/* Rows per quantized chunk of activations: the chunk lives on the stack (no allocation per
+ * call), and weights are streamed once per chunk. */
+#define DG_GEMM_QBYTES 65536
+#define DG_GEMM_QROWS 1024
+
+/* Measured crossover (tests/bench_gemm.c, one process, kernels interleaved): for M at or above
+ * this, OpenBLAS on the row-major weights beats the packed kernel. */
+#ifndef DG_GEMM_BLAS_ROWS
+#define DG_GEMM_BLAS_ROWS 256
+#endif
+
+int dg_gemm_blas_rows(void)
+{
+    return DG_GEMM_BLAS_ROWS;
+}
+
+int dg_compute_type_parse(const char *s)
+{
+    if (!s)
+        return -1;
+    if (!strcmp(s, "auto") || !strcmp(s, "default"))
+        return DG_COMPUTE_AUTO;
+    if (!strcmp(s, "float32") || !strcmp(s, "fp32") || !strcmp(s, "f32") || !strcmp(s, "float"))
+        return DG_COMPUTE_FLOAT32;
+    if (!strcmp(s, "int8"))
+        return DG_COMPUTE_INT8;
+    if (!strcmp(s, "bfloat16") || !strcmp(s, "bf16"))
+        return DG_COMPUTE_BFLOAT16;
+    return -1;
+}
+
+const char *dg_compute_type_name(dg_compute_type t)
+{
+    switch (t) {
+    case DG_COMPUTE_AUTO: return "auto";
+    case DG_COMPUTE_FLOAT32: return "float32";
+    case DG_COMPUTE_INT8: return "int8";
+    case DG_COMPUTE_BFLOAT16: return "bfloat16";
+    }
+    return "?";
+}
+
+dg_wtype dg_compute_type_resolve(dg_compute_type t)
+{
+    switch (t) {
+    case DG_COMPUTE_INT8: return DG_WT_I8;
+    case DG_COMPUTE_BFLOAT16: return DG_WT_BF16;
+    /* auto stays float32 until int8's quality is established per model (README) */
+    case DG_COMPUTE_AUTO:
+    case DG_COMPUTE_FLOAT32: return DG_WT_F32;
+    }
+    return DG_WT_F32;
+}
+
+const char *dg_wtype_name(dg_wtype d)
+{
+    switch (d) {
+    case DG_WT_F32: return "float32";
+    case DG_WT_I8: return "int8";
+    case DG_WT_BF16: return "bfloat16";
+    }
+    return "?";
+}
+
+/* ---- kernel choice ---- */
+
+static struct {
+    dg_gemm_f32_fn f32;
+    dg_gemm_i8_fn i8;
+    dg_gemm_bf16_fn bf16;
+} kern;
+static pthread_once_t kern_once = PTHREAD_ONCE_INIT;
+
+static void choose_kernels(void)
+{
+    dg_isa isa = dg_isa_active();
+    const dg_cpu_features *f = dg_cpu();
+    kern.f32 = isa >= DG_ISA_AVX512 ? dg_gemm_f32_avx512
+             : isa >= DG_ISA_AVX2  ? dg_gemm_f32_avx2 : dg_gemm_f32_ref;
+    kern.i8 = isa >= DG_ISA_AVX512 && f->avx512_vnni ? dg_gemm_i8_avx512vnni
+            : isa >= DG_ISA_AVX2 ? dg_gemm_i8_avx2 : dg_gemm_i8_ref;
+    kern.bf16 = isa >= DG_ISA_AVX512 && f->avx512_bf16 ? dg_gemm_bf16_avx512bf16
+              : isa >= DG_ISA_AVX2 ? dg_gemm_bf16_avx2 : dg_gemm_bf16_ref;
+}
+
+/* ---- packing ---- */
+
+static int group(dg_wtype d)
+{
+    return d == DG_WT_I8 ? 4 : d == DG_WT_BF16 ? 2 : 1;
+}
+
+static size_t elem_size(dg_wtype d)
+{
+    return d == DG_WT_I8 ? 1 : d == DG_WT_BF16 ? 2 : 4;
+}
+
+static void *alloc64(size_t n)
+{
+    n = (n + 63) & ~(size_t)63;
+    return aligned_alloc(64, n ? n : 64);
+}
+
+static void pack_f32(dg_matrix *W, const float *w)
+{
+    float *d = W->data;
+    int K = W->K;
+    for (int p = 0; p < W->panels; p++) {
+        float *panel = d + (size_t)p * K * NR;
+        for (int j = 0; j < NR; j++) {
+            int n = p * NR + j;
+            if (n >= W->N) {
+                for (int k = 0; k < K; k++)
+                    panel[(size_t)k * NR + j] = 0.0f;
+                continue;
+            }
+            const float *row = w + (size_t)n * K;
+            for (int k = 0; k < K; k++)
+                panel[(size_t)k * NR + j] = row[k];
+        }
+    }
+}
+
+static void pack_i8(dg_matrix *W, const float *w)
+{
+    int8_t *d = W->data;
+    int K = W->K, Kp = W->Kp;
+    for (int p = 0; p < W->panels; p++) {
+        int8_t *panel = d + (size_t)p * Kp * NR;
+        for (int j = 0; j < NR; j++) {
+            int n = p * NR + j;
+            const float *row = n < W->N ? w + (size_t)n * K : NULL;
+            float amax = 0.0f;
+            for (int k = 0; row && k < K; k++)
+                amax = fmaxf(amax, fabsf(row[k]));
+            float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
+            int32_t sum = 0;
+            for (int k = 0; k < Kp; k++) {
+                long q = row && k < K ? lrintf(row[k] * inv) : 0;
+                q = q > 127 ? 127 : q < -127 ? -127 : q;
+                panel[((size_t)(k / 4) * NR + j) * 4 + k % 4] = (int8_t)q;
+                sum += (int32_t)q;
+            }
+            W->scales[n] = amax / 127.0f;
+            W->comp[n] = -128 * sum;
+        }
+    }
+}
+
+static void pack_bf16(dg_matrix *W, const float *w)
+{
+    uint16_t *d = W->data;
+    int K = W->K, Kp = W->Kp;
+    for (int p = 0; p < W->panels; p++) {
+        uint16_t *panel = d + (size_t)p * Kp * NR;
+        for (int j = 0; j < NR; j++) {
+            int n = p * NR + j;
+            const float *row = n < W->N ? w + (size_t)n * K : NULL;
+            for (int k = 0; k < Kp; k++)
+                panel[((size_t)(k / 2) * NR + j) * 2 + k % 2] =
+                    row && k < K ? dg_bf16_round(row[k]) : 0;
+        }
+    }
+}
+
+dg_code dg_matrix_pack(dg_matrix *W, const float *w, const float *b, int N, int K, dg_wtype dtype,
+                       dg_pack_source src, dg_err *err)
+{
+    memset(W, 0, sizeof *W);
+    if (N <= 0 || K <= 0 || !w) {
+        if (src == DG_PACK_OWN)
+            free((void *)w);
+        return dg_err_set(err, DG_E_INTERNAL, "gemm: cannot pack a [%d, %d] matrix", N, K);
+    }
+    int g = group(dtype);
+    if (dtype != DG_WT_F32 && (size_t)(K + g - 1) / g * g * elem_size(dtype) > DG_GEMM_QBYTES) {
+        if (src == DG_PACK_OWN)
+            free((void *)w);
+        return dg_err_set(err, DG_E_CONFIG, "gemm: a %s matrix needs K <= %zu (got %d)",
+                          dg_wtype_name(dtype), DG_GEMM_QBYTES / elem_size(dtype), K);
+    }
+    W->dtype = dtype;
+    W->N = N;
+    W->K = K;
+    W->Kp = (K + g - 1) / g * g;
+    W->panels = (N + NR - 1) / NR;
+    size_t Np = (size_t)W->panels * NR;
+    W->data = alloc64(Np * W->Kp * elem_size(dtype));
+    bool ok = W->data != NULL;
+    if (ok && b) {
+        ok = (W->bias = alloc64(Np * sizeof(float))) != NULL;
+        if (ok) {
+            memcpy(W->bias, b, (size_t)N * sizeof(float));
+            memset(W->bias + N, 0, (Np - N) * sizeof(float));
+        }
+    }
+    if (ok && dtype == DG_WT_I8)
+        ok = (W->scales = alloc64(Np * sizeof(float))) && (W->comp = alloc64(Np * sizeof(int32_t)));
+    if (!ok) {
+        if (src == DG_PACK_OWN)
+            free((void *)w);
+        dg_matrix_free(W);
+        return dg_err_set(err, DG_E_NOMEM, "gemm: out of memory packing a [%d, %d] %s matrix", N,
+                          K, dg_wtype_name(dtype));
+    }
+    switch (dtype) {
+    case DG_WT_F32: pack_f32(W, w); break;
+    case DG_WT_I8: pack_i8(W, w); break;
+    case DG_WT_BF16: pack_bf16(W, w); break;
+    }
+    if (dtype == DG_WT_F32 && src != DG_PACK_COPY) {
+        W->rm = w;
+        if (src == DG_PACK_OWN)
+            W->rm_owned = (float *)w;
+    } else if (src == DG_PACK_OWN) {
+        free((void *)w);
+    }
+    return DG_OK;
+}
+
+void dg_matrix_free(dg_matrix *W)
+{
+    free(W->data);
+    free(W->bias);
+    free(W->scales);
+    free(W->comp);
+    free(W->rm_owned);
+    memset(W, 0, sizeof *W);
+}
+
+size_t dg_matrix_bytes(const dg_matrix *W)
+{
+    size_t Np = (size_t)W->panels * NR;
+    size_t n = Np * W->Kp * elem_size(W->dtype);
+    n += W->bias ? Np * sizeof(float) : 0;
+    n += W->scales ? Np * (sizeof(float) + sizeof(int32_t)) : 0;
+    n += W->rm_owned ? (size_t)W->N * W->K * sizeof(float) : 0;
+    return n;
+}
+
+/* ---- products ---- */
+
+typedef struct {
+    const dg_matrix *W;
+    int M;
+    const float *x;
+    const int8_t *xq;
+    const float *xs;
+    const uint16_t *xb;
+    float *y;
+} gemm_job;
+
+/* Work units are pairs of panels (the AVX-512 kernels' 32-column blocks). */
+static void run_units(void *arg, int begin, int end, int worker)
+{
+    (void)worker;
+    const gemm_job *j = arg;
+    const dg_matrix *W = j->W;
+    int p0 = 2 * begin, p1 = 2 * end < W->panels ? 2 * end : W->panels;
+    switch (W->dtype) {
+    case DG_WT_F32:
+        kern.f32(j->x, j->M, W->K, W->data, W->bias, W->N, p0, p1, j->y);
+        break;
+    case DG_WT_I8:
+        kern.i8(j->xq, j->xs, j->M, W->Kp, W->data, W->comp, W->scales, W->bias, W->N, p0, p1,
+                j->y);
+        break;
+    case DG_WT_BF16:
+        kern.bf16(j->xb, j->M, W->Kp, W->data, W->bias, W->N, p0, p1, j->y);
+        break;
+    }
+}
+
+static void run(gemm_job *j, dg_pool *pool)
+{
+    const dg_matrix *W = j->W;
+    int units = (W->panels + 1) / 2;
+    if ((size_t)j->M * W->N * W->K < DG_GEMM_PARALLEL_MACS)
+        pool = NULL;
+    dg_pool_for(pool, units, run_units, j);
+}
+
+/* Row m of x -> int8 in [-127, 127] with scale max|x| / 127; zero-padded to Kp. Plain C so every
+ * ISA level quantizes identically (it is O(M K), the product O(M K N)). */
+static void quantize_rows(const float *x, int M, int K, int Kp, int8_t *q, float *s)
+{
+    for (int m = 0; m < M; m++) {
+        const float *xr = x + (size_t)m * K;
+        int8_t *qr = q + (size_t)m * Kp;
+        float amax = 0.0f;
+        for (int k = 0; k < K; k++)
+            amax = fmaxf(amax, fabsf(xr[k]));
+        float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
+        for (int k = 0; k < K; k++) {
+            long v = lrintf(xr[k] * inv);
+            qr[k] = (int8_t)(v > 127 ? 127 : v < -127 ? -127 : v);
+        }
+        memset(qr + K, 0, (size_t)(Kp - K));
+        s[m] = amax / 127.0f;
+    }
+}
+
+static void round_rows_bf16(const float *x, int M, int K, int Kp, uint16_t *xb)
+{
+    for (int m = 0; m < M; m++) {
+        for (int k = 0; k < K; k++)
+            xb[(size_t)m * Kp + k] = dg_bf16_round(x[(size_t)m * K + k]);
+        for (int k = K; k < Kp; k++)
+            xb[(size_t)m * Kp + k] = 0;
+    }
+}
+
+void dg_matmul(const float *x, int M, const dg_matrix *W, float *y, dg_pool *pool)
+{
+    if (M <= 0)
+        return;
+    pthread_once(&kern_once, choose_kernels);
+    int N = W->N, K = W->K, Kp = W->Kp;
+    if (W->dtype == DG_WT_F32 && W->rm && M >= DG_GEMM_BLAS_ROWS) {
+        /* the bias seeds y and the GEMM accumulates onto it (beta = 1) */
+        if (W->bias)
+            for (int r = 0; r < M; r++)
+                memcpy(y + (size_t)r * N, W->bias, (size_t)N * sizeof *y);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, x, K, W->rm, K,
+                    W->bias ? 1.0f : 0.0f, y, N);
+        return;
+    }
+    gemm_job j = {.W = W, .M = M, .x = x, .y = y};
+    if (W->dtype == DG_WT_F32) {
+        run(&j, pool);
+        return;
+    }
+    /* quantized / rounded activations, a chunk of rows at a time */
+    _Alignas(64) unsigned char buf[DG_GEMM_QBYTES];
+    float xs[DG_GEMM_QROWS];
+    int chunk = (int)(sizeof buf / ((size_t)Kp * elem_size(W->dtype)));
+    chunk = chunk < DG_GEMM_QROWS ? chunk : DG_GEMM_QROWS; /* >= 1: dg_matrix_pack checks K */
+    for (int m0 = 0; m0 < M; m0 += chunk) {
+        int mr = M - m0 < chunk ? M - m0 : chunk;
+        const float *xm = x + (size_t)m0 * K;
+        j.M = mr;
+        j.y = y + (size_t)m0 * N;
+        if (W->dtype == DG_WT_I8) {
+            quantize_rows(xm, mr, K, Kp, (int8_t *)buf, xs);
+            j.xq = (const int8_t *)buf;
+            j.xs = xs;
+        } else {
+            round_rows_bf16(xm, mr, K, Kp, (uint16_t *)buf);
+            j.xb = (const uint16_t *)buf;
+        }
+        run(&j, pool);
+    }
+}

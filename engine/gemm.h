@@ -1,0 +1,88 @@
+/* Matrix products against weights packed once at load: y[M, N] = x[M, K] . W[N, K]^T + b.
+ *
+ * DESIGN. Weights arrive as HF nn.Linear matrices (float32 [N, K], row-major). A general GEMM
+ * (OpenBLAS) re-packs them on every call, which at the decoder's 4-128 rows costs more than the
+ * arithmetic, so dg_matrix_pack lays them out once in the order the micro-kernels stream them:
+ * panels of DG_GEMM_NR = 16 output columns (zero-padded at the end), each panel K-contiguous
+ * (float32: [K][16]; int8: [K/4][16][4], the 4-byte groups vpdpbusd / vpmaddubsw consume).
+ * The kernels (gemm_ref.c, gemm_kernels_avx2.c, gemm_kernels_avx512.c) are picked at run time
+ * (cpu.h) and share one layout, so a matrix packed once serves any ISA level. dg_matmul splits
+ * the panels over the pool's threads.
+ *
+ * int8 (as CTranslate2): each weight row n is quantized with scale s_n = max|w_n| / 127 to
+ * q = round(w / s_n) in [-127, 127]; each activation row m likewise at call time (s_m, a). Then
+ * y[m, n] = fmaf((float)sum_k a[m,k] q[n,k], s_m * s_n, b[n]). The integer sum is exact on
+ * every path (no saturating step: AVX2 multiplies |a| by q with a's sign, whose pair sums fit
+ * int16; VNNI adds 128 to a and subtracts 128 * sum_k q[n,k]), so all ISA levels give
+ * bit-identical results and tests compare them exactly with a scalar model of that arithmetic.
+ *
+ * bfloat16: weights rounded to bf16 ([K/2][16][2] pairs), activations rounded to bf16 per call,
+ * products summed in float32 (vdpbf16ps where the CPU has AVX512-BF16). */
+#ifndef DG_GEMM_H
+#define DG_GEMM_H
+
+#include <stdint.h>
+
+#include "common/error.h"
+#include "engine/parallel.h"
+
+#define DG_GEMM_NR 16
+
+typedef enum {
+    DG_WT_F32 = 0,
+    DG_WT_I8,
+    DG_WT_BF16,
+} dg_wtype;
+
+/* --compute-type: auto lets the engine choose (float32 today; see dg_compute_type_resolve). */
+typedef enum {
+    DG_COMPUTE_AUTO = 0,
+    DG_COMPUTE_FLOAT32,
+    DG_COMPUTE_INT8,
+    DG_COMPUTE_BFLOAT16,
+} dg_compute_type;
+
+/* "auto", "float32", "int8", "bfloat16" (also "fp32", "f32", "bf16"); -1 when unknown. */
+int dg_compute_type_parse(const char *s);
+const char *dg_compute_type_name(dg_compute_type t);
+/* The dtype weights get for compute type t on this CPU. */
+dg_wtype dg_compute_type_resolve(dg_compute_type t);
+const char *dg_wtype_name(dg_wtype d);
+
+typedef struct {
+    dg_wtype dtype;
+    int N, K;
+    int Kp;                  /* K padded to the dtype's group (1, 4 or 2) */
+    int panels;              /* ceil(N / 16) */
+    void *data;              /* panels, 64-byte aligned; owned */
+    float *bias;             /* [panels * 16], zero-padded; NULL without bias; owned */
+    float *scales;           /* int8: [panels * 16] dequantization scale per row; owned */
+    int32_t *comp;           /* int8: [panels * 16] -128 * sum_k q[n, k] (VNNI's u8 shift) */
+    const float *rm;         /* float32: the row-major [N, K] source, kept for large-M products
+                              * through OpenBLAS (see dg_matmul); NULL otherwise */
+    float *rm_owned;         /* rm when the matrix owns it */
+} dg_matrix;
+
+/* How dg_matrix_pack treats the source w. */
+typedef enum {
+    DG_PACK_COPY = 0,        /* w is only read during the call */
+    DG_PACK_VIEW,            /* w outlives the matrix (checkpoint mapping): float32 keeps it as rm */
+    DG_PACK_OWN,             /* w was malloc'ed; the matrix takes it (float32 keeps it as rm) */
+} dg_pack_source;
+
+/* Packs W = w[N, K] (row-major float32) with bias b[N] (NULL = none) as dtype. On failure
+ * (out of memory, bad shape) W is left empty (safe to free) and an owned w is freed. */
+dg_code dg_matrix_pack(dg_matrix *W, const float *w, const float *b, int N, int K, dg_wtype dtype,
+                       dg_pack_source src, dg_err *err);
+void dg_matrix_free(dg_matrix *W); /* accepts an empty (zeroed) matrix */
+/* Bytes the matrix holds (packed data, scales, bias; not a viewed rm). */
+size_t dg_matrix_bytes(const dg_matrix *W);
+
+/* y[M, N] = x[M, K] . W^T + b. Panels are split over pool's threads (NULL = calling thread). */
+void dg_matmul(const float *x, int M, const dg_matrix *W, float *y, dg_pool *pool);
+
+/* Rows at or above which a float32 product goes to OpenBLAS (with a row-major source):
+ * measured crossover, see gemm.c. */
+int dg_gemm_blas_rows(void);
+
+#endif
