@@ -1,5 +1,4 @@
 /* Packing, activation quantization, kernel dispatch and threading for dg_matmul (see gemm.h). */
-#include <cblas.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -19,17 +18,6 @@
  * call), and weights are streamed once per chunk. */
 #define DG_GEMM_QBYTES 65536
 #define DG_GEMM_QROWS 1024
-
-/* Measured crossover (tests/bench_gemm.c, one process, kernels interleaved): for M at or above
- * this, OpenBLAS on the row-major weights beats the packed kernel. */
-#ifndef DG_GEMM_BLAS_ROWS
-#define DG_GEMM_BLAS_ROWS 256
-#endif
-
-int dg_gemm_blas_rows(void)
-{
-    return DG_GEMM_BLAS_ROWS;
-}
 
 int dg_compute_type_parse(const char *s)
 {
@@ -85,6 +73,7 @@ static struct {
     dg_gemm_f32_fn f32;
     dg_gemm_i8_fn i8;
     dg_gemm_bf16_fn bf16;
+    dg_quant_fn quant;
 } kern;
 static pthread_once_t kern_once = PTHREAD_ONCE_INIT;
 
@@ -98,6 +87,8 @@ static void choose_kernels(void)
             : isa >= DG_ISA_AVX2 ? dg_gemm_i8_avx2 : dg_gemm_i8_ref;
     kern.bf16 = isa >= DG_ISA_AVX512 && f->avx512_bf16 ? dg_gemm_bf16_avx512bf16
               : isa >= DG_ISA_AVX2 ? dg_gemm_bf16_avx2 : dg_gemm_bf16_ref;
+    kern.quant = isa >= DG_ISA_AVX512 ? dg_quant_rows_avx512
+               : isa >= DG_ISA_AVX2 ? dg_quant_rows_avx2 : dg_quant_rows_ref;
 }
 
 /* ---- packing ---- */
@@ -181,18 +172,14 @@ static void pack_bf16(dg_matrix *W, const float *w)
 }
 
 dg_code dg_matrix_pack(dg_matrix *W, const float *w, const float *b, int N, int K, dg_wtype dtype,
-                       dg_pack_source src, dg_err *err)
+                       dg_err *err)
 {
     memset(W, 0, sizeof *W);
     if (N <= 0 || K <= 0 || !w) {
-        if (src == DG_PACK_OWN)
-            free((void *)w);
         return dg_err_set(err, DG_E_INTERNAL, "gemm: cannot pack a [%d, %d] matrix", N, K);
     }
     int g = group(dtype);
     if (dtype != DG_WT_F32 && (size_t)(K + g - 1) / g * g * elem_size(dtype) > DG_GEMM_QBYTES) {
-        if (src == DG_PACK_OWN)
-            free((void *)w);
         return dg_err_set(err, DG_E_CONFIG, "gemm: a %s matrix needs K <= %zu (got %d)",
                           dg_wtype_name(dtype), DG_GEMM_QBYTES / elem_size(dtype), K);
     }
@@ -214,8 +201,6 @@ dg_code dg_matrix_pack(dg_matrix *W, const float *w, const float *b, int N, int 
     if (ok && dtype == DG_WT_I8)
         ok = (W->scales = alloc64(Np * sizeof(float))) && (W->comp = alloc64(Np * sizeof(int32_t)));
     if (!ok) {
-        if (src == DG_PACK_OWN)
-            free((void *)w);
         dg_matrix_free(W);
         return dg_err_set(err, DG_E_NOMEM, "gemm: out of memory packing a [%d, %d] %s matrix", N,
                           K, dg_wtype_name(dtype));
@@ -224,13 +209,6 @@ dg_code dg_matrix_pack(dg_matrix *W, const float *w, const float *b, int N, int 
     case DG_WT_F32: pack_f32(W, w); break;
     case DG_WT_I8: pack_i8(W, w); break;
     case DG_WT_BF16: pack_bf16(W, w); break;
-    }
-    if (dtype == DG_WT_F32 && src != DG_PACK_COPY) {
-        W->rm = w;
-        if (src == DG_PACK_OWN)
-            W->rm_owned = (float *)w;
-    } else if (src == DG_PACK_OWN) {
-        free((void *)w);
     }
     return DG_OK;
 }
@@ -241,7 +219,6 @@ void dg_matrix_free(dg_matrix *W)
     free(W->bias);
     free(W->scales);
     free(W->comp);
-    free(W->rm_owned);
     memset(W, 0, sizeof *W);
 }
 
@@ -251,7 +228,6 @@ size_t dg_matrix_bytes(const dg_matrix *W)
     size_t n = Np * W->Kp * elem_size(W->dtype);
     n += W->bias ? Np * sizeof(float) : 0;
     n += W->scales ? Np * (sizeof(float) + sizeof(int32_t)) : 0;
-    n += W->rm_owned ? (size_t)W->N * W->K * sizeof(float) : 0;
     return n;
 }
 
@@ -297,26 +273,6 @@ static void run(gemm_job *j, dg_pool *pool)
     dg_pool_for(pool, units, run_units, j);
 }
 
-/* Row m of x -> int8 in [-127, 127] with scale max|x| / 127; zero-padded to Kp. Plain C so every
- * ISA level quantizes identically (it is O(M K), the product O(M K N)). */
-static void quantize_rows(const float *x, int M, int K, int Kp, int8_t *q, float *s)
-{
-    for (int m = 0; m < M; m++) {
-        const float *xr = x + (size_t)m * K;
-        int8_t *qr = q + (size_t)m * Kp;
-        float amax = 0.0f;
-        for (int k = 0; k < K; k++)
-            amax = fmaxf(amax, fabsf(xr[k]));
-        float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
-        for (int k = 0; k < K; k++) {
-            long v = lrintf(xr[k] * inv);
-            qr[k] = (int8_t)(v > 127 ? 127 : v < -127 ? -127 : v);
-        }
-        memset(qr + K, 0, (size_t)(Kp - K));
-        s[m] = amax / 127.0f;
-    }
-}
-
 static void round_rows_bf16(const float *x, int M, int K, int Kp, uint16_t *xb)
 {
     for (int m = 0; m < M; m++) {
@@ -333,15 +289,6 @@ void dg_matmul(const float *x, int M, const dg_matrix *W, float *y, dg_pool *poo
         return;
     pthread_once(&kern_once, choose_kernels);
     int N = W->N, K = W->K, Kp = W->Kp;
-    if (W->dtype == DG_WT_F32 && W->rm && M >= DG_GEMM_BLAS_ROWS) {
-        /* the bias seeds y and the GEMM accumulates onto it (beta = 1) */
-        if (W->bias)
-            for (int r = 0; r < M; r++)
-                memcpy(y + (size_t)r * N, W->bias, (size_t)N * sizeof *y);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, x, K, W->rm, K,
-                    W->bias ? 1.0f : 0.0f, y, N);
-        return;
-    }
     gemm_job j = {.W = W, .M = M, .x = x, .y = y};
     if (W->dtype == DG_WT_F32) {
         run(&j, pool);
@@ -358,7 +305,7 @@ void dg_matmul(const float *x, int M, const dg_matrix *W, float *y, dg_pool *poo
         j.M = mr;
         j.y = y + (size_t)m0 * N;
         if (W->dtype == DG_WT_I8) {
-            quantize_rows(xm, mr, K, Kp, (int8_t *)buf, xs);
+            kern.quant(xm, mr, K, Kp, (int8_t *)buf, xs);
             j.xq = (const int8_t *)buf;
             j.xs = xs;
         } else {

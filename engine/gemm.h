@@ -7,7 +7,9 @@
  * (float32: [K][16]; int8: [K/4][16][4], the 4-byte groups vpdpbusd / vpmaddubsw consume).
  * The kernels (gemm_ref.c, gemm_kernels_avx2.c, gemm_kernels_avx512.c) are picked at run time
  * (cpu.h) and share one layout, so a matrix packed once serves any ISA level. dg_matmul splits
- * the panels over the pool's threads.
+ * the panels over the pool's threads. OpenBLAS is not used for weight products: on the decoder's
+ * and the encoder's shapes (M = 4..1024) the packed kernels measured at least as fast (see
+ * bench/bench_gemm.c), and keeping a second, row-major copy for it would double float32 memory.
  *
  * int8 (as CTranslate2): each weight row n is quantized with scale s_n = max|w_n| / 127 to
  * q = round(w / s_n) in [-127, 127]; each activation row m likewise at call time (s_m, a). Then
@@ -58,31 +60,17 @@ typedef struct {
     float *bias;             /* [panels * 16], zero-padded; NULL without bias; owned */
     float *scales;           /* int8: [panels * 16] dequantization scale per row; owned */
     int32_t *comp;           /* int8: [panels * 16] -128 * sum_k q[n, k] (VNNI's u8 shift) */
-    const float *rm;         /* float32: the row-major [N, K] source, kept for large-M products
-                              * through OpenBLAS (see dg_matmul); NULL otherwise */
-    float *rm_owned;         /* rm when the matrix owns it */
 } dg_matrix;
 
-/* How dg_matrix_pack treats the source w. */
-typedef enum {
-    DG_PACK_COPY = 0,        /* w is only read during the call */
-    DG_PACK_VIEW,            /* w outlives the matrix (checkpoint mapping): float32 keeps it as rm */
-    DG_PACK_OWN,             /* w was malloc'ed; the matrix takes it (float32 keeps it as rm) */
-} dg_pack_source;
-
-/* Packs W = w[N, K] (row-major float32) with bias b[N] (NULL = none) as dtype. On failure
- * (out of memory, bad shape) W is left empty (safe to free) and an owned w is freed. */
+/* Packs W = w[N, K] (row-major float32, only read) with bias b[N] (NULL = none) as dtype. On
+ * failure (out of memory, bad shape) W is left empty (safe to free). */
 dg_code dg_matrix_pack(dg_matrix *W, const float *w, const float *b, int N, int K, dg_wtype dtype,
-                       dg_pack_source src, dg_err *err);
+                       dg_err *err);
 void dg_matrix_free(dg_matrix *W); /* accepts an empty (zeroed) matrix */
-/* Bytes the matrix holds (packed data, scales, bias; not a viewed rm). */
+/* Bytes the matrix holds (packed data, scales, bias). */
 size_t dg_matrix_bytes(const dg_matrix *W);
 
 /* y[M, N] = x[M, K] . W^T + b. Panels are split over pool's threads (NULL = calling thread). */
 void dg_matmul(const float *x, int M, const dg_matrix *W, float *y, dg_pool *pool);
-
-/* Rows at or above which a float32 product goes to OpenBLAS (with a row-major source):
- * measured crossover, see gemm.c. */
-int dg_gemm_blas_rows(void);
 
 #endif

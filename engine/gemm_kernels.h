@@ -43,6 +43,14 @@ void dg_gemm_i8_avx512vnni(const int8_t *xq, const float *xs, int M, int Kp, con
 void dg_gemm_bf16_avx512bf16(const uint16_t *xb, int M, int Kp, const uint16_t *data,
                              const float *bias, int N, int p0, int p1, float *y);
 
+/* Activation quantization (gemm.h): row m of x[M, K] -> q[m, 0..Kp) int8 in [-127, 127]
+ * (zero-padded), s[m] = max|x_m| / 127, q = round-half-even(x * (127 / max|x_m|)). Every level
+ * computes the same values (max is exact, one rounded multiply, the same rounding). */
+typedef void (*dg_quant_fn)(const float *x, int M, int K, int Kp, int8_t *q, float *s);
+void dg_quant_rows_ref(const float *x, int M, int K, int Kp, int8_t *q, float *s);
+void dg_quant_rows_avx2(const float *x, int M, int K, int Kp, int8_t *q, float *s);
+void dg_quant_rows_avx512(const float *x, int M, int K, int Kp, int8_t *q, float *s);
+
 /* float -> bf16, round to nearest even (NaN kept quiet). */
 static inline uint16_t dg_bf16_round(float f)
 {

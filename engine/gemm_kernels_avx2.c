@@ -5,6 +5,7 @@
  * applied (vpsignb) keeps each vpmaddubsw pair sum within int16 (2 * 127 * 127), so nothing
  * saturates and the int32 sums are exact. */
 #include <immintrin.h>
+#include <math.h>
 #include <string.h>
 
 #include "engine/gemm.h"
@@ -173,5 +174,39 @@ void dg_gemm_bf16_avx2(const uint16_t *xb, int M, int Kp, const uint16_t *data,
             default: bf16_block(4, xm, Kp, w, b, ym, N, nc); break;
             }
         }
+    }
+}
+
+void dg_quant_rows_avx2(const float *x, int M, int K, int Kp, int8_t *q, float *s)
+{
+    const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    const __m256i lo = _mm256_set1_epi32(-127), hi = _mm256_set1_epi32(127);
+    for (int m = 0; m < M; m++) {
+        const float *xr = x + (size_t)m * K;
+        int8_t *qr = q + (size_t)m * Kp;
+        __m256 mx = _mm256_setzero_ps();
+        int k = 0;
+        for (; k + 8 <= K; k += 8)
+            mx = _mm256_max_ps(mx, _mm256_and_ps(_mm256_loadu_ps(xr + k), absmask));
+        float t[8], amax = 0.0f;
+        _mm256_storeu_ps(t, mx);
+        for (int i = 0; i < 8; i++)
+            amax = t[i] > amax ? t[i] : amax;
+        for (; k < K; k++)
+            amax = fabsf(xr[k]) > amax ? fabsf(xr[k]) : amax;
+        float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
+        __m256 vinv = _mm256_set1_ps(inv);
+        for (k = 0; k + 8 <= K; k += 8) {
+            __m256i v = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(xr + k), vinv));
+            v = _mm256_min_epi32(_mm256_max_epi32(v, lo), hi);
+            __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+            _mm_storel_epi64((__m128i *)(qr + k), _mm_packs_epi16(w, w));
+        }
+        for (; k < K; k++) {
+            int v = _mm_cvtss_si32(_mm_set_ss(xr[k] * inv));
+            qr[k] = (int8_t)(v > 127 ? 127 : v < -127 ? -127 : v);
+        }
+        memset(qr + K, 0, (size_t)(Kp - K));
+        s[m] = amax / 127.0f;
     }
 }

@@ -186,3 +186,28 @@ BF16 void dg_gemm_bf16_avx512bf16(const uint16_t *xb, int M, int Kp, const uint1
         }
     }
 }
+
+void dg_quant_rows_avx512(const float *x, int M, int K, int Kp, int8_t *q, float *s)
+{
+    const __m512i lo = _mm512_set1_epi32(-127), hi = _mm512_set1_epi32(127);
+    for (int m = 0; m < M; m++) {
+        const float *xr = x + (size_t)m * K;
+        int8_t *qr = q + (size_t)m * Kp;
+        __m512 mx = _mm512_setzero_ps();
+        for (int k = 0; k < K; k += 16) {
+            __mmask16 mk = col_mask(K - k);
+            mx = _mm512_max_ps(mx, _mm512_abs_ps(_mm512_maskz_loadu_ps(mk, xr + k)));
+        }
+        float amax = _mm512_reduce_max_ps(mx);
+        float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
+        __m512 vinv = _mm512_set1_ps(inv);
+        for (int k = 0; k < K; k += 16) {
+            __mmask16 mk = col_mask(K - k);
+            __m512i v = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(mk, xr + k), vinv));
+            v = _mm512_min_epi32(_mm512_max_epi32(v, lo), hi);
+            _mm512_mask_cvtepi32_storeu_epi8(qr + k, mk, v);
+        }
+        memset(qr + K, 0, (size_t)(Kp - K));
+        s[m] = amax / 127.0f;
+    }
+}

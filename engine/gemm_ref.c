@@ -76,3 +76,21 @@ void dg_gemm_bf16_ref(const uint16_t *xb, int M, int Kp, const uint16_t *data, c
         }
     }
 }
+
+void dg_quant_rows_ref(const float *x, int M, int K, int Kp, int8_t *q, float *s)
+{
+    for (int m = 0; m < M; m++) {
+        const float *xr = x + (size_t)m * K;
+        int8_t *qr = q + (size_t)m * Kp;
+        float amax = 0.0f;
+        for (int k = 0; k < K; k++)
+            amax = fmaxf(amax, fabsf(xr[k]));
+        float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
+        for (int k = 0; k < K; k++) {
+            long v = lrintf(xr[k] * inv);
+            qr[k] = (int8_t)(v > 127 ? 127 : v < -127 ? -127 : v);
+        }
+        memset(qr + K, 0, (size_t)(Kp - K));
+        s[m] = amax / 127.0f;
+    }
+}

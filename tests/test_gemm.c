@@ -1,6 +1,6 @@
 /* Packed GEMM (engine/gemm.h): every micro-kernel of every ISA level this CPU has, against plain
  * reference loops written here, on odd shapes (M = 1..130, K and N not multiples of the vector
- * widths), with and without bias; then dg_matmul itself (threads, OpenBLAS above the crossover).
+ * widths), with and without bias; then dg_matmul itself (dispatch, threads, row chunks).
  *   float32: double-accumulation reference, tolerance scaled by K and sum |x w|.
  *   int8: the quantized arithmetic gemm.h specifies, modelled independently (per-row scales,
  *         round-to-nearest-even, exact integer sums, fmaf epilogue): results must be identical.
@@ -162,7 +162,7 @@ static void test_kernel(const kernel *kn)
             for (int bias = 0; bias < 2; bias++) {
                 dg_matrix W;
                 dg_err err;
-                CHECK(dg_matrix_pack(&W, w, bias ? b : NULL, N, K, kn->dt, DG_PACK_COPY, &err) == DG_OK);
+                CHECK(dg_matrix_pack(&W, w, bias ? b : NULL, N, K, kn->dt, &err) == DG_OK);
                 reference(kn->dt, x, w, bias ? b : NULL, Mmax, N, K, ref, tol);
                 /* a sample of M per shape keeps the test fast; every M meets several shapes */
                 for (size_t mi = (ni + ki + bias) % 3; mi < sizeof Ms / sizeof *Ms; mi += 2) {
@@ -181,11 +181,11 @@ static void test_kernel(const kernel *kn)
     printf("%-22s %4d shapes, %d differ\n", kn->name, cases, fails);
 }
 
-/* dg_matmul: the dispatched kernel, threads, and the OpenBLAS path above the crossover */
+/* dg_matmul: the dispatched kernels and quantizer, threads, and (int8/bf16) row chunks */
 static void test_matmul(dg_wtype dt, dg_pool *pool)
 {
     int shapes[][3] = {{4, 512, 512}, {37, 100, 257}, {130, 1000, 33},
-                       {dg_gemm_blas_rows() + 3, 70, 65}, {1, 3000, 64}};
+                       {300, 70, 65}, {1, 3000, 64}, {40, 50, 2049}};
     for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
         int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
         float *w = rand_buf((size_t)N * K), *b = rand_buf(N), *x = rand_buf((size_t)M * K);
@@ -193,8 +193,7 @@ static void test_matmul(dg_wtype dt, dg_pool *pool)
         float *tol = malloc(sizeof(float) * M * N);
         dg_matrix W;
         dg_err err;
-        CHECK(dg_matrix_pack(&W, w, b, N, K, dt, DG_PACK_VIEW, &err) == DG_OK);
-        CHECK((W.rm != NULL) == (dt == DG_WT_F32));
+        CHECK(dg_matrix_pack(&W, w, b, N, K, dt, &err) == DG_OK);
         reference(dt, x, w, b, M, N, K, ref, tol);
         dg_matmul(x, M, &W, y, pool);
         char what[64];
@@ -206,15 +205,41 @@ static void test_matmul(dg_wtype dt, dg_pool *pool)
     }
 }
 
+/* each level's activation quantizer gives exactly quant_row's values (a zero row included) */
+static void test_quant(const char *name, dg_quant_fn fn)
+{
+    int bad = 0;
+    for (size_t ki = 0; ki < sizeof Ks / sizeof *Ks; ki++) {
+        int K = Ks[ki], Kp = (K + 3) / 4 * 4, M = 9;
+        float *x = rand_buf((size_t)M * K), s[9], sr;
+        for (int k = 0; k < K; k++)
+            x[(size_t)3 * K + k] = 0.0f;
+        x[(size_t)5 * K + K / 2] = 40.0f; /* one large value: the rest quantize near 0 */
+        int8_t *q = malloc((size_t)M * Kp);
+        int *qr = malloc(sizeof(int) * K);
+        memset(q, 0x55, (size_t)M * Kp);
+        fn(x, M, K, Kp, q, s);
+        for (int m = 0; m < M; m++) {
+            quant_row(x + (size_t)m * K, K, qr, &sr);
+            bad += s[m] != sr;
+            for (int k = 0; k < Kp; k++)
+                bad += q[(size_t)m * Kp + k] != (k < K ? qr[k] : 0);
+        }
+        free(x), free(q), free(qr);
+    }
+    CHECK_MSG(bad == 0, "%s: %d values differ from the reference quantization", name, bad);
+    printf("%-22s %d values differ\n", name, bad);
+}
+
 static void test_errors(void)
 {
     dg_matrix W;
     dg_err err;
     float w[4] = {0};
-    CHECK(dg_matrix_pack(&W, w, NULL, 0, 4, DG_WT_F32, DG_PACK_COPY, &err) != DG_OK);
+    CHECK(dg_matrix_pack(&W, w, NULL, 0, 4, DG_WT_F32, &err) != DG_OK);
     CHECK_CONTAINS(err.msg, "[0, 4]");
     float *big = calloc(70000, sizeof(float));
-    CHECK(dg_matrix_pack(&W, big, NULL, 1, 70000, DG_WT_I8, DG_PACK_COPY, &err) != DG_OK);
+    CHECK(dg_matrix_pack(&W, big, NULL, 1, 70000, DG_WT_I8, &err) != DG_OK);
     CHECK_CONTAINS(err.msg, "K <=");
     free(big);
     dg_matrix_free(&W); /* empty after a failed pack: safe */
@@ -247,6 +272,11 @@ int main(void)
         else
             printf("%-22s skipped: this CPU lacks it\n", ks[i].name);
     }
+    test_quant("quant_rows_ref", dg_quant_rows_ref);
+    if (f->avx2_fma)
+        test_quant("quant_rows_avx2", dg_quant_rows_avx2);
+    if (f->avx512)
+        test_quant("quant_rows_avx512", dg_quant_rows_avx512);
     dg_err err;
     dg_pool *pool = dg_pool_create(2, &err);
     CHECK(pool != NULL);
