@@ -31,24 +31,24 @@ dg_code dg_decode_step(const dg_model *m, dg_fwd_ws *ws, const dg_dec_row *rows,
     for (int l = 0; l < m->Ld; l++) {
         const dg_layer *L = &m->dec[l];
         const float *in = dg_sublayer_in(m, x, &L->ln_attn, R, h);
-        dg_gemm_linear(in, R, D, L->qkv_w, L->qkv_b, 3 * D, qkv);
+        dg_matmul(in, R, &L->qkv, qkv, ws->pool);
         dg_attn_cached(qkv, rows, R, l, D, m->Hd, scores, Tmax, ws->pool, ctx);
-        dg_gemm_linear(ctx, R, D, L->o.w, L->o.b, D, tmp);
+        dg_matmul(ctx, R, &L->o, tmp, ws->pool);
         dg_sublayer_out(m, x, tmp, &L->ln_attn, R);
 
         in = dg_sublayer_in(m, x, &L->ln_cross, R, h);
-        dg_gemm_linear(in, R, D, L->cq_w, L->cq_b, D, qkv);
+        dg_matmul(in, R, &L->cq, qkv, ws->pool);
         dg_attn_cross(qkv, rows, R, l, m->Ld, D, m->Hd, scores, Tmax, ws->pool, ctx);
-        dg_gemm_linear(ctx, R, D, L->co.w, L->co.b, D, tmp);
+        dg_matmul(ctx, R, &L->co, tmp, ws->pool);
         dg_sublayer_out(m, x, tmp, &L->ln_cross, R);
 
         in = dg_sublayer_in(m, x, &L->ln_ffn, R, h);
-        dg_ffn(m, L, m->Fd, in, R, ffn, tmp);
+        dg_ffn(m, L, m->Fd, in, R, ffn, tmp, ws->pool);
         dg_sublayer_out(m, x, tmp, &L->ln_ffn, R);
     }
     if (m->q.final_norms)
         dg_k_add_layernorm(x, NULL, m->w.dec_final_ln.g, m->w.dec_final_ln.b, R, D,
                            m->q.layer_norm_eps);
-    dg_gemm_linear(x, R, D, m->w.lm_head, m->w.final_logits_bias, m->Vt, logits);
+    dg_matmul(x, R, &m->lm_head, logits, ws->pool);
     return DG_OK;
 }

@@ -1,4 +1,5 @@
 /* Packing, activation quantization, kernel dispatch and threading for dg_matmul (see gemm.h). */
+#include <cblas.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -314,4 +315,11 @@ void dg_matmul(const float *x, int M, const dg_matrix *W, float *y, dg_pool *poo
         }
         run(&j, pool);
     }
+}
+
+void dg_sgemm(bool tb, int M, int N, int K, const float *a, int lda, const float *b, int ldb,
+              float *c, int ldc)
+{
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, 1.0f, a,
+                lda, b, ldb, 0.0f, c, ldc);
 }

@@ -23,9 +23,11 @@
 #ifndef DG_GEMM_H
 #define DG_GEMM_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "common/error.h"
+#include "engine/engine.h"
 #include "engine/parallel.h"
 
 #define DG_GEMM_NR 16
@@ -36,18 +38,7 @@ typedef enum {
     DG_WT_BF16,
 } dg_wtype;
 
-/* --compute-type: auto lets the engine choose (float32 today; see dg_compute_type_resolve). */
-typedef enum {
-    DG_COMPUTE_AUTO = 0,
-    DG_COMPUTE_FLOAT32,
-    DG_COMPUTE_INT8,
-    DG_COMPUTE_BFLOAT16,
-} dg_compute_type;
-
-/* "auto", "float32", "int8", "bfloat16" (also "fp32", "f32", "bf16"); -1 when unknown. */
-int dg_compute_type_parse(const char *s);
-const char *dg_compute_type_name(dg_compute_type t);
-/* The dtype weights get for compute type t on this CPU. */
+/* The storage compute type t (engine.h) gives weight matrices. */
 dg_wtype dg_compute_type_resolve(dg_compute_type t);
 const char *dg_wtype_name(dg_wtype d);
 
@@ -72,5 +63,11 @@ size_t dg_matrix_bytes(const dg_matrix *W);
 
 /* y[M, N] = x[M, K] . W^T + b. Panels are split over pool's threads (NULL = calling thread). */
 void dg_matmul(const float *x, int M, const dg_matrix *W, float *y, dg_pool *pool);
+
+/* c[M, N] = a[M, K] . b, b [K, N] (or [N, K] used transposed when tb): products of two
+ * activations (encoder attention), which change every call, so OpenBLAS's own packing is the
+ * right tool. Leading dimensions as in BLAS. */
+void dg_sgemm(bool tb, int M, int N, int K, const float *a, int lda, const float *b, int ldb,
+              float *c, int ldc);
 
 #endif

@@ -1,7 +1,6 @@
 /* Attention, feed-forward and residual wiring (see layers.h). The attention loops are written
  * by hand for the decoder (one query per row, histories scattered by the cache's ancestry) and
  * as two small GEMMs per head for the encoder (S queries against S keys). */
-#include <cblas.h>
 #include <string.h>
 
 #include "engine/kernels.h"
@@ -16,12 +15,10 @@ void dg_attn_packed(const float *qkv, int D, int H, const int *off, const int *l
         const float *base = qkv + (size_t)off[i] * ld;
         for (int h = 0; h < H; h++) {
             const float *q = base + h * dh, *k = base + D + h * dh, *v = base + 2 * D + h * dh;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, S, S, dh, 1.0f, q, ld, k, ld,
-                        0.0f, scores, S);
+            dg_sgemm(true, S, S, dh, q, ld, k, ld, scores, S);
             for (int s = 0; s < S; s++)
                 dg_k_softmax(scores + (size_t)s * S, S);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, S, dh, S, 1.0f, scores, S, v,
-                        ld, 0.0f, ctx + (size_t)off[i] * D + h * dh, D);
+            dg_sgemm(false, S, dh, S, scores, S, v, ld, ctx + (size_t)off[i] * D + h * dh, D);
         }
     }
 }
@@ -117,9 +114,9 @@ void dg_sublayer_out(const dg_model *m, float *x, const float *out, const dg_nor
 }
 
 void dg_ffn(const dg_model *m, const dg_layer *L, int F, const float *h, int n, float *ffn,
-            float *out)
+            float *out, dg_pool *pool)
 {
-    dg_gemm_linear(h, n, m->D, L->fc1.w, L->fc1.b, F, ffn);
+    dg_matmul(h, n, &L->fc1, ffn, pool);
     dg_k_activation(ffn, (size_t)n * F, m->q.activation);
-    dg_gemm_linear(ffn, n, F, L->fc2.w, L->fc2.b, m->D, out);
+    dg_matmul(ffn, n, &L->fc2, out, pool);
 }

@@ -31,8 +31,8 @@ const float *dg_sublayer_in(const dg_model *m, const float *x, const dg_norm *ln
 /* Adds the sublayer output: x += out (pre-norm) or x = LN(x + out) (post-norm). */
 void dg_sublayer_out(const dg_model *m, float *x, const float *out, const dg_norm *ln, int n);
 
-/* out[n, D] = fc2(act(fc1(h))); ffn is scratch [n, F]. */
+/* out[n, D] = fc2(act(fc1(h))); ffn is scratch [n, F]; the GEMMs split over pool's threads. */
 void dg_ffn(const dg_model *m, const dg_layer *L, int F, const float *h, int n, float *ffn,
-            float *out);
+            float *out, dg_pool *pool);
 
 #endif

@@ -5,26 +5,11 @@
  * DESIGN. Everything computed here is computed once and then only read, so a dg_model can be
  * shared by any number of worker threads without locks. Tensors that need no re-layout are used
  * in place (views into the checkpoint mapping). */
-#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine/model.h"
-
-void dg_gemm_linear(const float *x, int M, int K, const float *W, const float *b, int N,
-                    float *y)
-{
-    if (M <= 0)
-        return;
-    /* the bias seeds y and the GEMM accumulates onto it (beta = 1): one pass over y fewer than
-     * zeroing it (beta = 0) and adding the bias afterwards */
-    if (b)
-        for (int r = 0; r < M; r++)
-            memcpy(y + (size_t)r * N, b, (size_t)N * sizeof *y);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, x, K, W, K,
-                b ? 1.0f : 0.0f, y, N);
-}
 
 void dg_positions_marian(float *table, int P, int D)
 {
@@ -57,7 +42,7 @@ void dg_embed(const dg_model *m, const float *embed, const int *ids, const int *
 }
 
 /* Copies W [rows, D] (scaled) into dst and b [rows] (scaled, zeros when absent) into bdst. */
-static void pack_linear(const dg_linear *l, int rows, int D, float scale, float *dst, float *bdst)
+static void copy_linear(const dg_linear *l, int rows, int D, float scale, float *dst, float *bdst)
 {
     for (size_t i = 0; i < (size_t)rows * D; i++)
         dst[i] = l->w[i] * scale;
@@ -65,30 +50,42 @@ static void pack_linear(const dg_linear *l, int rows, int D, float scale, float 
         bdst[i] = l->b ? l->b[i] * scale : 0.0f;
 }
 
-static dg_code pack_layer(dg_layer *L, const dg_layer_weights *w, int D, int dh, bool decoder,
-                          dg_err *err)
+/* Packs n linears of [rows, D] each (scale[i] applied to the i-th) stacked into one matrix. */
+static dg_code pack_stacked(dg_matrix *W, const dg_linear *const *l, const float *scale, int n,
+                            int rows, int D, dg_wtype wt, dg_err *err)
+{
+    float *w = malloc((size_t)n * rows * D * sizeof(float));
+    float *b = malloc((size_t)n * rows * sizeof(float));
+    dg_code rc = DG_E_NOMEM;
+    if (!w || !b) {
+        dg_err_set(err, DG_E_NOMEM, "model: out of memory packing layer weights");
+    } else {
+        for (int i = 0; i < n; i++)
+            copy_linear(l[i], rows, D, scale[i], w + (size_t)i * rows * D, b + (size_t)i * rows);
+        rc = dg_matrix_pack(W, w, b, n * rows, D, wt, err);
+    }
+    free(w);
+    free(b);
+    return rc;
+}
+
+static dg_code pack_layer(dg_layer *L, const dg_layer_weights *w, int D, int F, int dh,
+                          bool decoder, dg_wtype wt, dg_err *err)
 {
     float s = 1.0f / sqrtf((float)dh);
-    L->qkv_w = malloc((size_t)3 * D * D * sizeof(float));
-    L->qkv_b = malloc((size_t)3 * D * sizeof(float));
-    if (decoder) {
-        L->cq_w = malloc((size_t)D * D * sizeof(float));
-        L->cq_b = malloc((size_t)D * sizeof(float));
-    }
-    if (!L->qkv_w || !L->qkv_b || (decoder && (!L->cq_w || !L->cq_b)))
-        return dg_err_set(err, DG_E_NOMEM, "model: out of memory packing layer weights");
-    pack_linear(&w->q, D, D, s, L->qkv_w, L->qkv_b);
-    pack_linear(&w->k, D, D, 1.0f, L->qkv_w + (size_t)D * D, L->qkv_b + D);
-    pack_linear(&w->v, D, D, 1.0f, L->qkv_w + (size_t)2 * D * D, L->qkv_b + 2 * D);
-    L->o = w->o;
+    const dg_linear *qkv[3] = {&w->q, &w->k, &w->v}, *cq[1] = {&w->cq};
+    if (pack_stacked(&L->qkv, qkv, (float[]){s, 1.0f, 1.0f}, 3, D, D, wt, err) ||
+        dg_matrix_pack(&L->o, w->o.w, w->o.b, D, D, wt, err) ||
+        dg_matrix_pack(&L->fc1, w->fc1.w, w->fc1.b, F, D, wt, err) ||
+        dg_matrix_pack(&L->fc2, w->fc2.w, w->fc2.b, D, F, wt, err))
+        return err ? err->code : DG_E_NOMEM;
     L->ln_attn = w->self_attn_ln;
     if (decoder) {
-        pack_linear(&w->cq, D, D, s, L->cq_w, L->cq_b);
-        L->co = w->co;
+        if (pack_stacked(&L->cq, cq, &s, 1, D, D, wt, err) ||
+            dg_matrix_pack(&L->co, w->co.w, w->co.b, D, D, wt, err))
+            return err ? err->code : DG_E_NOMEM;
         L->ln_cross = w->cross_attn_ln;
     }
-    L->fc1 = w->fc1;
-    L->fc2 = w->fc2;
     L->ln_ffn = w->final_ln;
     return DG_OK;
 }
@@ -122,27 +119,35 @@ static dg_code pack_model(dg_model *m, dg_err *err)
     m->pos = malloc((size_t)m->P * D * sizeof(float));
     m->enc = calloc(m->Le ? m->Le : 1, sizeof *m->enc);
     m->dec = calloc(m->Ld, sizeof *m->dec);
-    m->cross_kv_w = malloc((size_t)m->Ld * 2 * D * D * sizeof(float));
-    m->cross_kv_b = malloc((size_t)m->Ld * 2 * D * sizeof(float));
-    if (!m->pos || !m->enc || !m->dec || !m->cross_kv_w || !m->cross_kv_b)
+    const dg_linear **ckv = calloc((size_t)2 * m->Ld, sizeof *ckv);
+    float *ones = malloc((size_t)2 * m->Ld * sizeof *ones);
+    if (!m->pos || !m->enc || !m->dec || !ckv || !ones) {
+        free(ckv);
+        free(ones);
         return dg_err_set(err, DG_E_NOMEM, "model: out of memory packing weights");
+    }
     /* one case per dg_pos_kind: -Wswitch (with -Werror) fails the build for a kind the
      * engine cannot compute, rather than a run-time check */
     switch (m->q.positions) {
     case DG_POS_SINUSOIDAL_MARIAN: dg_positions_marian(m->pos, m->P, D); break;
     }
-    for (int l = 0; l < m->Le; l++)
-        if (pack_layer(&m->enc[l], &w->enc_layers[l], D, D / m->He, false, err))
-            return err ? err->code : DG_E_NOMEM;
-    for (int l = 0; l < m->Ld; l++) {
-        if (pack_layer(&m->dec[l], &w->dec_layers[l], D, D / m->Hd, true, err))
-            return err ? err->code : DG_E_NOMEM;
-        size_t o = (size_t)l * 2 * D;
-        pack_linear(&w->dec_layers[l].ck, D, D, 1.0f, m->cross_kv_w + o * D, m->cross_kv_b + o);
-        pack_linear(&w->dec_layers[l].cv, D, D, 1.0f, m->cross_kv_w + (o + D) * D,
-                    m->cross_kv_b + o + D);
+    dg_code rc = DG_OK;
+    for (int l = 0; l < m->Le && !rc; l++)
+        rc = pack_layer(&m->enc[l], &w->enc_layers[l], D, m->Fe, D / m->He, false, m->wtype, err);
+    for (int l = 0; l < m->Ld && !rc; l++) {
+        rc = pack_layer(&m->dec[l], &w->dec_layers[l], D, m->Fd, D / m->Hd, true, m->wtype, err);
+        ckv[2 * l] = &w->dec_layers[l].ck;
+        ckv[2 * l + 1] = &w->dec_layers[l].cv;
+        ones[2 * l] = ones[2 * l + 1] = 1.0f;
     }
-    return DG_OK;
+    if (!rc)
+        rc = pack_stacked(&m->cross_kv, ckv, ones, 2 * m->Ld, D, D, m->wtype, err);
+    if (!rc)
+        rc = dg_matrix_pack(&m->lm_head, w->lm_head, w->final_logits_bias, m->Vt, D, m->wtype,
+                            err);
+    free(ckv);
+    free(ones);
+    return rc;
 }
 
 dg_code dg_model_pack(dg_model *m, dg_err *err)
@@ -165,13 +170,20 @@ dg_code dg_model_pack(dg_model *m, dg_err *err)
     return pack_model(m, err);
 }
 
-dg_model *dg_model_load(const char *dir, dg_err *err)
+void dg_model_opts_default(dg_model_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->compute_type = DG_COMPUTE_AUTO;
+}
+
+dg_model *dg_model_load_opts(const char *dir, const dg_model_opts *opts, dg_err *err)
 {
     dg_model *m = calloc(1, sizeof *m);
     if (!m) {
         dg_err_set(err, DG_E_NOMEM, "model: out of memory");
         return NULL;
     }
+    m->wtype = dg_compute_type_resolve(opts ? opts->compute_type : DG_COMPUTE_AUTO);
     if (dg_config_load(&m->cfg, dir, err))
         goto fail;
     m->ck = dg_checkpoint_open(dir, err);
@@ -184,25 +196,34 @@ fail:
     return NULL;
 }
 
+dg_model *dg_model_load(const char *dir, dg_err *err)
+{
+    return dg_model_load_opts(dir, NULL, err);
+}
+
+static void free_layer(dg_layer *L)
+{
+    dg_matrix_free(&L->qkv);
+    dg_matrix_free(&L->o);
+    dg_matrix_free(&L->cq);
+    dg_matrix_free(&L->co);
+    dg_matrix_free(&L->fc1);
+    dg_matrix_free(&L->fc2);
+}
+
 void dg_model_free(dg_model *m)
 {
     if (!m)
         return;
-    for (int l = 0; m->enc && l < m->Le; l++) {
-        free(m->enc[l].qkv_w);
-        free(m->enc[l].qkv_b);
-    }
-    for (int l = 0; m->dec && l < m->Ld; l++) {
-        free(m->dec[l].qkv_w);
-        free(m->dec[l].qkv_b);
-        free(m->dec[l].cq_w);
-        free(m->dec[l].cq_b);
-    }
+    for (int l = 0; m->enc && l < m->Le; l++)
+        free_layer(&m->enc[l]);
+    for (int l = 0; m->dec && l < m->Ld; l++)
+        free_layer(&m->dec[l]);
     free(m->enc);
     free(m->dec);
     free(m->pos);
-    free(m->cross_kv_w);
-    free(m->cross_kv_b);
+    dg_matrix_free(&m->cross_kv);
+    dg_matrix_free(&m->lm_head);
     if (m->ck) /* weights bound from a checkpoint; hand-built ones (tests) are the caller's */
         dg_arch_free(&m->w);
     dg_checkpoint_close(m->ck);
