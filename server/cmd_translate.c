@@ -20,9 +20,10 @@
 
 typedef struct {
     const char *model_dir;
-    int beam_size, n_best, max_new_tokens, batch_size, threads;
+    int beam_size, n_best, max_new_tokens, min_new_tokens, batch_size, threads;
     float length_penalty;
     int have_beam, have_max_new, have_lp;
+    dg_model_opts load;
     int jsonl, input_ids;
 } translate_args;
 
@@ -42,9 +43,12 @@ static void usage(FILE *f)
             "  --beam-size N          beams (default: the model's num_beams; 1 = greedy)\n"
             "  --n-best K             hypotheses per input (default 1, at most the beam size)\n"
             "  --max-new-tokens N     generated tokens at most (default: from the model)\n"
+            "  --min-new-tokens N     generated tokens at least, EOS excluded (HF min_new_tokens)\n"
             "  --length-penalty F     Hugging Face length_penalty (default: from the model)\n"
             "  --batch-size N         sentences decoded together (default 32)\n"
             "  --threads N            compute threads (default 1)\n"
+            "  --compute-type T       auto|float32|int8|bfloat16: weight storage and arithmetic\n"
+            "                         (default auto = float32)\n"
             "  --format text|jsonl    text: n-best lines per input; jsonl: one JSON object per input\n"
             "  --input-ids            lines are space-separated source ids, the exact encoder input\n");
 }
@@ -71,8 +75,10 @@ static int parse_args(int argc, char **argv, translate_args *a)
         {"length-penalty", required_argument, 0, 'l'}, {"batch-size", required_argument, 0, 's'},
         {"threads", required_argument, 0, 't'},     {"format", required_argument, 0, 'f'},
         {"input-ids", no_argument, 0, 'i'},         {"help", no_argument, 0, 'h'},
+        {"min-new-tokens", required_argument, 0, 'y'}, {"compute-type", required_argument, 0, 'c'},
         {0, 0, 0, 0}};
     *a = (translate_args){.n_best = 1, .batch_size = 32, .threads = 1};
+    dg_model_opts_default(&a->load);
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -89,6 +95,19 @@ static int parse_args(int argc, char **argv, translate_args *a)
             if (parse_int("--max-new-tokens", optarg, 1, 1 << 20, &a->max_new_tokens)) return -1;
             a->have_max_new = 1;
             break;
+        case 'y':
+            if (parse_int("--min-new-tokens", optarg, 0, 1 << 20, &a->min_new_tokens)) return -1;
+            break;
+        case 'c': {
+            int t = dg_compute_type_parse(optarg);
+            if (t < 0) {
+                fprintf(stderr, "dragoman translate: --compute-type is auto, float32, int8 or "
+                        "bfloat16, got '%s'\n", optarg);
+                return -1;
+            }
+            a->load.compute_type = (dg_compute_type)t;
+            break;
+        }
         case 'l': {
             char *end;
             a->length_penalty = strtof(optarg, &end);
@@ -272,7 +291,8 @@ int cmd_translate(int argc, char **argv)
     line_set lines = {0};
     rc = 1;
 
-    if (!(tok = dg_tokenizer_load(a.model_dir, &err)) || !(model = dg_model_load(a.model_dir, &err)) ||
+    if (!(tok = dg_tokenizer_load(a.model_dir, &err)) ||
+        !(model = dg_model_load_opts(a.model_dir, &a.load, &err)) ||
         !(batch = dg_batch_create(model, a.threads, &err))) {
         fprintf(stderr, "dragoman translate: %s\n", err.msg);
         goto out;
@@ -283,6 +303,8 @@ int cmd_translate(int argc, char **argv)
     o.num_return_sequences = a.n_best;
     if (a.have_max_new) o.max_new_tokens = a.max_new_tokens;
     if (a.have_lp) o.length_penalty = a.length_penalty;
+    /* HF counts min_length from the decoder start token, min_new_tokens after it */
+    if (a.min_new_tokens + 1 > o.min_length) o.min_length = a.min_new_tokens + 1;
     if (dg_search_opts_check(&o, model, &err) != DG_OK) {
         fprintf(stderr, "dragoman translate: %s\n", err.msg);
         goto out;
