@@ -1,10 +1,13 @@
 /* Packing, activation quantization, kernel dispatch and threading for dg_matmul (see gemm.h). */
 #include <cblas.h>
+#include <emmintrin.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "engine/cpu.h"
 #include "engine/gemm.h"
@@ -110,45 +113,77 @@ static void *alloc64(size_t n)
     return aligned_alloc(64, n ? n : 64);
 }
 
-static void pack_f32(dg_matrix *W, const float *w)
+/* Large panels (the LM head is 65 MB in float32) on 2 MB pages where the kernel allows
+ * transparent huge pages: fewer page faults while packing, fewer TLB misses while streaming. */
+static void *alloc_panels(size_t n)
 {
-    float *d = W->data;
-    int K = W->K;
-    for (int p = 0; p < W->panels; p++) {
-        float *panel = d + (size_t)p * K * NR;
-        for (int j = 0; j < NR; j++) {
-            int n = p * NR + j;
-            if (n >= W->N) {
-                for (int k = 0; k < K; k++)
-                    panel[(size_t)k * NR + j] = 0.0f;
-                continue;
+    const size_t huge = (size_t)2 << 20;
+    if (n < huge)
+        return alloc64(n);
+    n = (n + huge - 1) & ~(huge - 1);
+    void *p = aligned_alloc(huge, n);
+    if (p)
+        madvise(p, n, MADV_HUGEPAGE);
+    return p;
+}
+
+/* Panels [p0, p1) of W from w; plain SSE2 (baseline x86-64), so load time does not depend on
+ * the CPU's level. */
+static void pack_f32(dg_matrix *W, const float *w, int p0, int p1)
+{
+    int K = W->K, K4 = K & ~3;
+    for (int p = p0; p < p1; p++) {
+        float *panel = (float *)W->data + (size_t)p * K * NR;
+        for (int j0 = 0; j0 < NR; j0 += 4) {
+            const float *r[4];
+            int n = p * NR + j0;
+            for (int i = 0; i < 4; i++)
+                r[i] = n + i < W->N ? w + (size_t)(n + i) * K : NULL;
+            if (r[3]) { /* four rows: 4x4 transposes */
+                for (int k = 0; k < K4; k += 4) {
+                    __m128 a = _mm_loadu_ps(r[0] + k), b = _mm_loadu_ps(r[1] + k);
+                    __m128 c = _mm_loadu_ps(r[2] + k), d = _mm_loadu_ps(r[3] + k);
+                    _MM_TRANSPOSE4_PS(a, b, c, d);
+                    _mm_store_ps(panel + (size_t)k * NR + j0, a);
+                    _mm_store_ps(panel + (size_t)(k + 1) * NR + j0, b);
+                    _mm_store_ps(panel + (size_t)(k + 2) * NR + j0, c);
+                    _mm_store_ps(panel + (size_t)(k + 3) * NR + j0, d);
+                }
             }
-            const float *row = w + (size_t)n * K;
-            for (int k = 0; k < K; k++)
-                panel[(size_t)k * NR + j] = row[k];
+            for (int k = r[3] ? K4 : 0; k < K; k++)
+                for (int i = 0; i < 4; i++)
+                    panel[(size_t)k * NR + j0 + i] = r[i] ? r[i][k] : 0.0f;
         }
     }
 }
 
-static void pack_i8(dg_matrix *W, const float *w)
+static void pack_i8(dg_matrix *W, const float *w, int p0, int p1)
 {
-    int8_t *d = W->data;
     int K = W->K, Kp = W->Kp;
-    for (int p = 0; p < W->panels; p++) {
-        int8_t *panel = d + (size_t)p * Kp * NR;
+    for (int p = p0; p < p1; p++) {
+        int8_t *panel = (int8_t *)W->data + (size_t)p * Kp * NR;
         for (int j = 0; j < NR; j++) {
             int n = p * NR + j;
             const float *row = n < W->N ? w + (size_t)n * K : NULL;
-            float amax = 0.0f;
-            for (int k = 0; row && k < K; k++)
-                amax = fmaxf(amax, fabsf(row[k]));
+            __m128 mx = _mm_setzero_ps();
+            const __m128 absmask = _mm_castsi128_ps(_mm_set1_epi32(0x7fffffff));
+            int k = 0;
+            for (; row && k + 4 <= K; k += 4)
+                mx = _mm_max_ps(mx, _mm_and_ps(_mm_loadu_ps(row + k), absmask));
+            float t[4], amax = 0.0f;
+            _mm_storeu_ps(t, mx);
+            for (int i = 0; i < 4; i++)
+                amax = t[i] > amax ? t[i] : amax;
+            for (; row && k < K; k++)
+                amax = fabsf(row[k]) > amax ? fabsf(row[k]) : amax;
             float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
             int32_t sum = 0;
-            for (int k = 0; k < Kp; k++) {
-                long q = row && k < K ? lrintf(row[k] * inv) : 0;
+            for (k = 0; k < Kp; k++) {
+                /* cvtss2si rounds to nearest even, as lrintf in the default mode */
+                int q = row && k < K ? _mm_cvtss_si32(_mm_set_ss(row[k] * inv)) : 0;
                 q = q > 127 ? 127 : q < -127 ? -127 : q;
                 panel[((size_t)(k / 4) * NR + j) * 4 + k % 4] = (int8_t)q;
-                sum += (int32_t)q;
+                sum += q;
             }
             W->scales[n] = amax / 127.0f;
             W->comp[n] = -128 * sum;
@@ -156,12 +191,11 @@ static void pack_i8(dg_matrix *W, const float *w)
     }
 }
 
-static void pack_bf16(dg_matrix *W, const float *w)
+static void pack_bf16(dg_matrix *W, const float *w, int p0, int p1)
 {
-    uint16_t *d = W->data;
     int K = W->K, Kp = W->Kp;
-    for (int p = 0; p < W->panels; p++) {
-        uint16_t *panel = d + (size_t)p * Kp * NR;
+    for (int p = p0; p < p1; p++) {
+        uint16_t *panel = (uint16_t *)W->data + (size_t)p * Kp * NR;
         for (int j = 0; j < NR; j++) {
             int n = p * NR + j;
             const float *row = n < W->N ? w + (size_t)n * K : NULL;
@@ -171,6 +205,25 @@ static void pack_bf16(dg_matrix *W, const float *w)
         }
     }
 }
+
+typedef struct {
+    dg_matrix *W;
+    const float *w;
+} pack_job;
+
+static void pack_panels(void *arg, int begin, int end, int worker)
+{
+    (void)worker;
+    const pack_job *j = arg;
+    switch (j->W->dtype) {
+    case DG_WT_F32: pack_f32(j->W, j->w, begin, end); break;
+    case DG_WT_I8: pack_i8(j->W, j->w, begin, end); break;
+    case DG_WT_BF16: pack_bf16(j->W, j->w, begin, end); break;
+    }
+}
+
+/* Matrices of at least this many weights are packed by several threads (load time). */
+#define DG_PACK_PARALLEL (1 << 20)
 
 dg_code dg_matrix_pack(dg_matrix *W, const float *w, const float *b, int N, int K, dg_wtype dtype,
                        dg_err *err)
@@ -190,7 +243,7 @@ dg_code dg_matrix_pack(dg_matrix *W, const float *w, const float *b, int N, int 
     W->Kp = (K + g - 1) / g * g;
     W->panels = (N + NR - 1) / NR;
     size_t Np = (size_t)W->panels * NR;
-    W->data = alloc64(Np * W->Kp * elem_size(dtype));
+    W->data = alloc_panels(Np * W->Kp * elem_size(dtype));
     bool ok = W->data != NULL;
     if (ok && b) {
         ok = (W->bias = alloc64(Np * sizeof(float))) != NULL;
@@ -206,11 +259,15 @@ dg_code dg_matrix_pack(dg_matrix *W, const float *w, const float *b, int N, int 
         return dg_err_set(err, DG_E_NOMEM, "gemm: out of memory packing a [%d, %d] %s matrix", N,
                           K, dg_wtype_name(dtype));
     }
-    switch (dtype) {
-    case DG_WT_F32: pack_f32(W, w); break;
-    case DG_WT_I8: pack_i8(W, w); break;
-    case DG_WT_BF16: pack_bf16(W, w); break;
+    pack_job job = {W, w};
+    dg_pool *pool = NULL;
+    if ((size_t)N * K >= DG_PACK_PARALLEL) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        if (cores > 1) /* without threads (none to start) packing just runs here */
+            pool = dg_pool_create(cores < 8 ? (int)cores : 8, NULL);
     }
+    dg_pool_for(pool, W->panels, pack_panels, &job);
+    dg_pool_free(pool);
     return DG_OK;
 }
 

@@ -50,9 +50,10 @@ static void copy_linear(const dg_linear *l, int rows, int D, float scale, float 
         bdst[i] = l->b ? l->b[i] * scale : 0.0f;
 }
 
-/* Packs n linears of [rows, D] each (scale[i] applied to the i-th) stacked into one matrix. */
+/* Packs n linears of [rows, D] each (scale[i] applied to the i-th) stacked into one matrix, then
+ * lets the checkpoint drop their file pages (the packed copy is the one used from now on). */
 static dg_code pack_stacked(dg_matrix *W, const dg_linear *const *l, const float *scale, int n,
-                            int rows, int D, dg_wtype wt, dg_err *err)
+                            int rows, int D, dg_wtype wt, dg_checkpoint *ck, dg_err *err)
 {
     float *w = malloc((size_t)n * rows * D * sizeof(float));
     float *b = malloc((size_t)n * rows * sizeof(float));
@@ -63,26 +64,37 @@ static dg_code pack_stacked(dg_matrix *W, const dg_linear *const *l, const float
         for (int i = 0; i < n; i++)
             copy_linear(l[i], rows, D, scale[i], w + (size_t)i * rows * D, b + (size_t)i * rows);
         rc = dg_matrix_pack(W, w, b, n * rows, D, wt, err);
+        for (int i = 0; i < n && !rc; i++)
+            dg_checkpoint_release(ck, l[i]->w, (size_t)rows * D);
     }
     free(w);
     free(b);
     return rc;
 }
 
+/* Packs W = l ([rows, K]) and lets the checkpoint drop its file pages. */
+static dg_code pack_one(dg_matrix *W, const dg_linear *l, int rows, int K, dg_wtype wt,
+                        dg_checkpoint *ck, dg_err *err)
+{
+    if (dg_matrix_pack(W, l->w, l->b, rows, K, wt, err))
+        return err ? err->code : DG_E_NOMEM;
+    dg_checkpoint_release(ck, l->w, (size_t)rows * K);
+    return DG_OK;
+}
+
 static dg_code pack_layer(dg_layer *L, const dg_layer_weights *w, int D, int F, int dh,
-                          bool decoder, dg_wtype wt, dg_err *err)
+                          bool decoder, dg_wtype wt, dg_checkpoint *ck, dg_err *err)
 {
     float s = 1.0f / sqrtf((float)dh);
     const dg_linear *qkv[3] = {&w->q, &w->k, &w->v}, *cq[1] = {&w->cq};
-    if (pack_stacked(&L->qkv, qkv, (float[]){s, 1.0f, 1.0f}, 3, D, D, wt, err) ||
-        dg_matrix_pack(&L->o, w->o.w, w->o.b, D, D, wt, err) ||
-        dg_matrix_pack(&L->fc1, w->fc1.w, w->fc1.b, F, D, wt, err) ||
-        dg_matrix_pack(&L->fc2, w->fc2.w, w->fc2.b, D, F, wt, err))
+    if (pack_stacked(&L->qkv, qkv, (float[]){s, 1.0f, 1.0f}, 3, D, D, wt, ck, err) ||
+        pack_one(&L->o, &w->o, D, D, wt, ck, err) || pack_one(&L->fc1, &w->fc1, F, D, wt, ck, err) ||
+        pack_one(&L->fc2, &w->fc2, D, F, wt, ck, err))
         return err ? err->code : DG_E_NOMEM;
     L->ln_attn = w->self_attn_ln;
     if (decoder) {
-        if (pack_stacked(&L->cq, cq, &s, 1, D, D, wt, err) ||
-            dg_matrix_pack(&L->co, w->co.w, w->co.b, D, D, wt, err))
+        if (pack_stacked(&L->cq, cq, &s, 1, D, D, wt, ck, err) ||
+            pack_one(&L->co, &w->co, D, D, wt, ck, err))
             return err ? err->code : DG_E_NOMEM;
         L->ln_cross = w->cross_attn_ln;
     }
@@ -133,18 +145,22 @@ static dg_code pack_model(dg_model *m, dg_err *err)
     }
     dg_code rc = DG_OK;
     for (int l = 0; l < m->Le && !rc; l++)
-        rc = pack_layer(&m->enc[l], &w->enc_layers[l], D, m->Fe, D / m->He, false, m->wtype, err);
+        rc = pack_layer(&m->enc[l], &w->enc_layers[l], D, m->Fe, D / m->He, false, m->wtype,
+                        m->ck, err);
     for (int l = 0; l < m->Ld && !rc; l++) {
-        rc = pack_layer(&m->dec[l], &w->dec_layers[l], D, m->Fd, D / m->Hd, true, m->wtype, err);
+        rc = pack_layer(&m->dec[l], &w->dec_layers[l], D, m->Fd, D / m->Hd, true, m->wtype,
+                        m->ck, err);
         ckv[2 * l] = &w->dec_layers[l].ck;
         ckv[2 * l + 1] = &w->dec_layers[l].cv;
         ones[2 * l] = ones[2 * l + 1] = 1.0f;
     }
     if (!rc)
-        rc = pack_stacked(&m->cross_kv, ckv, ones, 2 * m->Ld, D, D, m->wtype, err);
+        rc = pack_stacked(&m->cross_kv, ckv, ones, 2 * m->Ld, D, D, m->wtype, m->ck, err);
+    /* a tied LM head is also the embedding table, whose rows the forward pass still reads */
+    bool tied = w->lm_head == w->dec_embed || w->lm_head == w->enc_embed;
+    dg_linear head = {w->lm_head, w->final_logits_bias};
     if (!rc)
-        rc = dg_matrix_pack(&m->lm_head, w->lm_head, w->final_logits_bias, m->Vt, D, m->wtype,
-                            err);
+        rc = pack_one(&m->lm_head, &head, m->Vt, D, m->wtype, tied ? NULL : m->ck, err);
     free(ckv);
     free(ones);
     return rc;

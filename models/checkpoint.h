@@ -63,6 +63,12 @@ uint64_t dg_checkpoint_file_bytes(const dg_checkpoint *ck);  /* weight files, su
 const float *dg_checkpoint_f32(dg_checkpoint *ck, const char *name, int ndim,
                                const int64_t *shape, dg_err *err);
 
+/* Tells the checkpoint that the caller has copied the n floats at p (a pointer from
+ * dg_checkpoint_f32) elsewhere, e.g. packed for the GEMMs: the file-mapping pages wholly inside
+ * them leave the process's memory (madvise DONTNEED on the read-only private mapping: a later
+ * read faults them back in from the file, so p stays valid). Converted buffers are kept. */
+void dg_checkpoint_release(dg_checkpoint *ck, const float *p, size_t n);
+
 /* "F32", "F16", "BF16". */
 const char *dg_dtype_name(dg_dtype t);
 /* Writes "[a, b, c]" into BUF (always NUL-terminated); returns BUF. */
