@@ -55,8 +55,10 @@ static void copy_linear(const dg_linear *l, int rows, int D, float scale, float 
 static dg_code pack_stacked(dg_matrix *W, const dg_linear *const *l, const float *scale, int n,
                             int rows, int D, dg_wtype wt, dg_checkpoint *ck, dg_err *err)
 {
-    float *w = malloc((size_t)n * rows * D * sizeof(float));
-    float *b = malloc((size_t)n * rows * sizeof(float));
+    /* calloc: large blocks come zeroed from mmap at no cost, and gcc -O2 with ASan cannot see
+     * that the loop below writes every element before dg_matrix_pack reads them */
+    float *w = calloc((size_t)n * rows * D, sizeof(float));
+    float *b = calloc((size_t)n * rows, sizeof(float));
     dg_code rc = DG_E_NOMEM;
     if (!w || !b) {
         dg_err_set(err, DG_E_NOMEM, "model: out of memory packing layer weights");
