@@ -67,7 +67,6 @@ typedef enum {
 
 /* "auto", "float32", "int8", "bfloat16" (also "fp32", "f32", "bf16"); -1 when unknown. */
 int dg_compute_type_parse(const char *s);
-const char *dg_compute_type_name(dg_compute_type t);
 
 /* Load options; dg_model_opts_default fills the defaults. */
 typedef struct {

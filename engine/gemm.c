@@ -17,7 +17,7 @@
 
 /* Below this many multiply-adds a product runs on the calling thread: waking the pool's workers
  * costs more than the work they would take. */
-#define DG_GEMM_PARALLEL_MACS (1 << 17)
+#define DG_GEMM_PARALLEL_MACS (1 << 18)
 /* Rows per quantized chunk of activations: the chunk lives on the stack (no allocation per
  * call), and weights are streamed once per chunk. */
 #define DG_GEMM_QBYTES 65536
@@ -36,17 +36,6 @@ int dg_compute_type_parse(const char *s)
     if (!strcmp(s, "bfloat16") || !strcmp(s, "bf16"))
         return DG_COMPUTE_BFLOAT16;
     return -1;
-}
-
-const char *dg_compute_type_name(dg_compute_type t)
-{
-    switch (t) {
-    case DG_COMPUTE_AUTO: return "auto";
-    case DG_COMPUTE_FLOAT32: return "float32";
-    case DG_COMPUTE_INT8: return "int8";
-    case DG_COMPUTE_BFLOAT16: return "bfloat16";
-    }
-    return "?";
 }
 
 dg_wtype dg_compute_type_resolve(dg_compute_type t)
@@ -278,15 +267,6 @@ void dg_matrix_free(dg_matrix *W)
     free(W->scales);
     free(W->comp);
     memset(W, 0, sizeof *W);
-}
-
-size_t dg_matrix_bytes(const dg_matrix *W)
-{
-    size_t Np = (size_t)W->panels * NR;
-    size_t n = Np * W->Kp * elem_size(W->dtype);
-    n += W->bias ? Np * sizeof(float) : 0;
-    n += W->scales ? Np * (sizeof(float) + sizeof(int32_t)) : 0;
-    return n;
 }
 
 /* ---- products ---- */

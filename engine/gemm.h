@@ -58,8 +58,6 @@ typedef struct {
 dg_code dg_matrix_pack(dg_matrix *W, const float *w, const float *b, int N, int K, dg_wtype dtype,
                        dg_err *err);
 void dg_matrix_free(dg_matrix *W); /* accepts an empty (zeroed) matrix */
-/* Bytes the matrix holds (packed data, scales, bias). */
-size_t dg_matrix_bytes(const dg_matrix *W);
 
 /* y[M, N] = x[M, K] . W^T + b. Panels are split over pool's threads (NULL = calling thread). */
 void dg_matmul(const float *x, int M, const dg_matrix *W, float *y, dg_pool *pool);
