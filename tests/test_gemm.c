@@ -255,6 +255,11 @@ int main(void)
     const dg_cpu_features *f = dg_cpu();
     printf("cpu: avx2+fma %d, avx512 %d, vnni %d, bf16 %d; active level %s\n", f->avx2_fma,
            f->avx512, f->avx512_vnni, f->avx512_bf16, dg_isa_name(dg_isa_active()));
+    /* DG_ISA caps the level in use (ctest runs this test under ref and avx2 too) */
+    const char *cap = getenv("DG_ISA");
+    dg_isa want = !cap ? dg_isa_max() : !strcmp(cap, "ref") ? DG_ISA_REF
+                : !strcmp(cap, "avx2") ? DG_ISA_AVX2 : dg_isa_max();
+    CHECK_INT_EQ(dg_isa_active(), want < dg_isa_max() ? want : dg_isa_max());
     kernel ks[] = {
         {"f32_ref", DG_WT_F32, (void *)dg_gemm_f32_ref},
         {"i8_ref", DG_WT_I8, (void *)dg_gemm_i8_ref},
