@@ -370,6 +370,23 @@ const float *dg_checkpoint_f32(dg_checkpoint *ck, const char *name, int ndim, co
 void dg_checkpoint_release(dg_checkpoint *ck, const float *p, size_t n)
 {
     const uint8_t *b = (const uint8_t *)p, *e = b + n * sizeof(float);
+    for (int i = 0; ck && i < ck->t.n; i++) {
+        dg_tensor_entry *t = &ck->t.v[i];
+        if (t->f32 != p)
+            continue;
+        /* a conversion: freed (a later lookup converts again), and its source bytes in the
+         * mapping, read once to convert, leave memory below */
+        for (int j = 0; j < ck->t.n; j++)
+            if (j != i && ck->alias[j] == i)
+                return; /* shared with another name, whose holder may still read it */
+        free(t->f32);
+        t->f32 = NULL;
+        if (!contiguous(t))
+            return;
+        b = t->data;
+        e = b + t->numel * dg_dtype_size(t->info.dtype);
+        break;
+    }
     uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
     for (int i = 0; ck && i < ck->n_files; i++) {
         const dg_mapped_file *f = &ck->files[i];
