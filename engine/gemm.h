@@ -11,9 +11,10 @@
  * and the encoder's shapes (M = 4..1024) the packed kernels measured at least as fast (see
  * bench/bench_gemm.c), and keeping a second, row-major copy for it would double float32 memory.
  *
- * int8 (as CTranslate2): each weight row n is quantized with scale s_n = max|w_n| / 127 to
- * q = round(w / s_n) in [-127, 127]; each activation row m likewise at call time (s_m, a). Then
- * y[m, n] = fmaf((float)sum_k a[m,k] q[n,k], s_m * s_n, b[n]). The integer sum is exact on
+ * int8 (as CTranslate2): each weight row n is quantized to q = round-half-even(w * (127 /
+ * max|w_n|)) in [-127, 127] with scale s_n = max|w_n| / 127; each activation row m likewise at
+ * call time (s_m, a). Then y[m, n] = fmaf((float)sum_k a[m,k] q[n,k], s_m * s_n, b[n]). The
+ * integer sum is exact on
  * every path (no saturating step: AVX2 multiplies |a| by q with a's sign, whose pair sums fit
  * int16; VNNI adds 128 to a and subtracts 128 * sum_k q[n,k]), so all ISA levels give
  * bit-identical results and tests compare them exactly with a scalar model of that arithmetic.
