@@ -14,10 +14,10 @@
  * int8 (as CTranslate2): each weight row n is quantized to q = round-half-even(w * (127 /
  * max|w_n|)) in [-127, 127] with scale s_n = max|w_n| / 127; each activation row m likewise at
  * call time (s_m, a). Then y[m, n] = fmaf((float)sum_k a[m,k] q[n,k], s_m * s_n, b[n]). The
- * integer sum is exact on
- * every path (no saturating step: AVX2 multiplies |a| by q with a's sign, whose pair sums fit
- * int16; VNNI adds 128 to a and subtracts 128 * sum_k q[n,k]), so all ISA levels give
- * bit-identical results and tests compare them exactly with a scalar model of that arithmetic.
+ * integer sum is exact on every path (no saturating step: AVX2 multiplies |a| by q with a's
+ * sign, whose pair sums fit int16; VNNI adds 128 to a and subtracts 128 * sum_k q[n,k]), so
+ * all ISA levels give bit-identical results and tests compare them exactly with a scalar model
+ * of that arithmetic.
  *
  * bfloat16: weights rounded to bf16 ([K/2][16][2] pairs), activations rounded to bf16 per call,
  * products summed in float32 (vdpbf16ps where the CPU has AVX512-BF16). */
