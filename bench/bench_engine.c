@@ -24,7 +24,7 @@
 
 typedef struct {
     const char *model_dir;
-    int threads, sentences, small, src_len, gen_len, json;
+    int threads, sentences, small, src_len, gen_len, json, compute_type;
 } bench_args;
 
 static double now(void)
@@ -180,8 +180,9 @@ static void parse(int argc, char **argv, bench_args *a)
         {"model", required_argument, 0, 'm'},     {"threads", required_argument, 0, 't'},
         {"sentences", required_argument, 0, 'n'}, {"small", required_argument, 0, 's'},
         {"src-len", required_argument, 0, 'l'},   {"gen-len", required_argument, 0, 'g'},
-        {"json", no_argument, 0, 'j'},            {0, 0, 0, 0}};
-    *a = (bench_args){NULL, 2, 200, 24, 25, 30, 0};
+        {"json", no_argument, 0, 'j'},            {"compute-type", required_argument, 0, 'c'},
+        {0, 0, 0, 0}};
+    *a = (bench_args){NULL, 2, 200, 24, 25, 30, 0, DG_COMPUTE_AUTO};
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
@@ -192,9 +193,15 @@ static void parse(int argc, char **argv, bench_args *a)
         case 'l': a->src_len = atoi(optarg); break;
         case 'g': a->gen_len = atoi(optarg); break;
         case 'j': a->json = 1; break;
+        case 'c':
+            if ((a->compute_type = dg_compute_type_parse(optarg)) < 0) {
+                fprintf(stderr, "bench_engine: --compute-type is auto|float32|int8|bfloat16\n");
+                exit(2);
+            }
+            break;
         default:
             fprintf(stderr, "usage: bench_engine --model DIR [--threads N] [--sentences N] "
-                            "[--small N] [--src-len N] [--gen-len N] [--json]\n");
+                            "[--small N] [--src-len N] [--gen-len N] [--json] [--compute-type T]\n");
             exit(2);
         }
     }
@@ -214,7 +221,10 @@ int main(int argc, char **argv)
 
     dg_err err = {0};
     double t = now();
-    dg_model *m = dg_model_load(a.model_dir, &err);
+    dg_model_opts mo;
+    dg_model_opts_default(&mo);
+    mo.compute_type = (dg_compute_type)a.compute_type;
+    dg_model *m = dg_model_load_opts(a.model_dir, &mo, &err);
     if (!m) die("load", &err);
     double load_s = now() - t;
     dg_batch *b = dg_batch_create(m, a.threads, &err);

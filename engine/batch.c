@@ -79,9 +79,10 @@ dg_batch *dg_batch_create(const dg_model *m, int threads, dg_err *err)
         return NULL;
     }
     b->ws.pool = b->pool;
-    /* OpenBLAS's thread count is process-wide: the last batch created sets it */
-    if (threads > 0)
-        openblas_set_num_threads(threads);
+    /* weight GEMMs run on b->pool (engine/gemm.c); OpenBLAS is left the encoder's per-head
+     * attention products, too small to split, and its spinning threads would take cycles from
+     * the pool's */
+    openblas_set_num_threads(1);
     return b;
 }
 

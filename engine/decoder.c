@@ -32,19 +32,19 @@ dg_code dg_decode_step(const dg_model *m, dg_fwd_ws *ws, const dg_dec_row *rows,
     for (int l = 0; l < m->Ld; l++) {
         const dg_layer *L = &m->dec[l];
         const float *in = dg_sublayer_in(m, x, &L->w.self_attn_ln, R, h);
-        dg_gemm_linear(in, R, D, L->qkv_w, L->qkv_b, 3 * A, qkv);
+        dg_matmul(in, R, &L->qkv, qkv, ws->pool);
         dg_attn_cached(qkv, rows, R, l, A, m->Hd, &m->dec_rel, scores, Tmax, ws->pool, ctx);
-        dg_gemm_linear(ctx, R, A, L->w.o.w, L->w.o.b, D, tmp);
+        dg_matmul(ctx, R, &L->o, tmp, ws->pool);
         dg_sublayer_out(m, x, tmp, &L->w.self_attn_ln, R);
 
         in = dg_sublayer_in(m, x, &L->w.cross_attn_ln, R, h);
-        dg_gemm_linear(in, R, D, L->cq_w, L->cq_b, A, qkv);
+        dg_matmul(in, R, &L->cq, qkv, ws->pool);
         dg_attn_cross(qkv, rows, R, l, m->Ld, A, m->Hd, m->mask_id, scores, Tmax, ws->pool, ctx);
-        dg_gemm_linear(ctx, R, A, L->w.co.w, L->w.co.b, D, tmp);
+        dg_matmul(ctx, R, &L->co, tmp, ws->pool);
         dg_sublayer_out(m, x, tmp, &L->w.cross_attn_ln, R);
 
         in = dg_sublayer_in(m, x, &L->w.final_ln, R, h);
-        dg_ffn(m, L, m->Fd, in, R, ffn, tmp);
+        dg_ffn(m, L, m->Fd, in, R, ffn, tmp, ws->pool);
         dg_sublayer_out(m, x, tmp, &L->w.final_ln, R);
     }
     if (m->q.final_norms)
@@ -53,6 +53,6 @@ dg_code dg_decode_step(const dg_model *m, dg_fwd_ws *ws, const dg_dec_row *rows,
     if (m->lm_scale != 1.0f)
         for (size_t i = 0; i < (size_t)R * D; i++)
             x[i] *= m->lm_scale;
-    dg_gemm_linear(x, R, D, m->w.lm_head, m->w.final_logits_bias, m->Vt, logits);
+    dg_matmul(x, R, &m->lm_head, logits, ws->pool);
     return DG_OK;
 }

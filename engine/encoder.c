@@ -45,18 +45,18 @@ dg_code dg_encode(const dg_model *m, dg_fwd_ws *ws, const int *ids, const int *o
     for (int l = 0; l < m->Le; l++) {
         const dg_layer *L = &m->enc[l];
         const float *in = dg_sublayer_in(m, x, &L->w.self_attn_ln, N, h);
-        dg_gemm_linear(in, N, D, L->qkv_w, L->qkv_b, 3 * A, qkv);
+        dg_matmul(in, N, &L->qkv, qkv, ws->pool);
         dg_attn_packed(qkv, A, m->He, &m->enc_rel, ids, m->mask_id, off, len, ns, scores, ctx);
-        dg_gemm_linear(ctx, N, A, L->w.o.w, L->w.o.b, D, tmp);
+        dg_matmul(ctx, N, &L->o, tmp, ws->pool);
         dg_sublayer_out(m, x, tmp, &L->w.self_attn_ln, N);
         in = dg_sublayer_in(m, x, &L->w.final_ln, N, h);
-        dg_ffn(m, L, m->Fe, in, N, ffn, tmp);
+        dg_ffn(m, L, m->Fe, in, N, ffn, tmp, ws->pool);
         dg_sublayer_out(m, x, tmp, &L->w.final_ln, N);
     }
     if (m->q.final_norms)
         dg_k_add_layernorm(x, NULL, m->w.enc_final_ln.g, m->w.enc_final_ln.b, N, D,
                            m->q.layer_norm_eps);
-    dg_gemm_linear(x, N, D, m->cross_kv_w, m->cross_kv_b, (int)ckv, cross);
+    dg_matmul(x, N, &m->cross_kv, cross, ws->pool);
     for (int i = 0; i < ns; i++)
         memcpy(cross_kv[i], cross + (size_t)off[i] * ckv, (size_t)len[i] * ckv * sizeof(float));
     return DG_OK;

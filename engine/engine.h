@@ -72,7 +72,28 @@ typedef struct {
     float *scores;
 } dg_result;
 
-dg_model *dg_model_load(const char *dir, dg_err *err);
+/* How weight matrices are stored and multiplied (--compute-type). float32 is exact (the parity
+ * tests run on it); int8 quantizes weights per output row at load and activations per row at
+ * run time (CTranslate2's scheme); bfloat16 rounds both to bf16 and sums in float32. auto is
+ * float32 until int8's quality is measured per model. */
+typedef enum {
+    DG_COMPUTE_AUTO = 0,
+    DG_COMPUTE_FLOAT32,
+    DG_COMPUTE_INT8,
+    DG_COMPUTE_BFLOAT16,
+} dg_compute_type;
+
+/* "auto", "float32", "int8", "bfloat16" (also "fp32", "f32", "bf16"); -1 when unknown. */
+int dg_compute_type_parse(const char *s);
+
+/* Load options; dg_model_opts_default fills the defaults. */
+typedef struct {
+    dg_compute_type compute_type;
+} dg_model_opts;
+
+void dg_model_opts_default(dg_model_opts *o);
+dg_model *dg_model_load_opts(const char *dir, const dg_model_opts *opts, dg_err *err);
+dg_model *dg_model_load(const char *dir, dg_err *err);  /* default options */
 void dg_model_free(dg_model *m);                     /* accepts NULL */
 const dg_config *dg_model_config(const dg_model *m);
 
@@ -80,11 +101,10 @@ void dg_search_opts_default(dg_search_opts *o, const dg_model *m);
 /* Checks options against the model (ranges, n-best <= beams); DG_E_INPUT with a message. */
 dg_code dg_search_opts_check(const dg_search_opts *o, const dg_model *m, dg_err *err);
 
-/* threads: intra-op threads for this batch's GEMMs (OpenBLAS; its setting is process-wide, so
- * the last batch created wins; <= 0 leaves it unchanged). The engine's own loops (attention,
- * softmax, search) run on the calling thread: they are ~10% of a step, and on few cores extra
- * threads would contend with OpenBLAS's spinning ones. For throughput on N cores, N workers
- * with threads = 1 each are the alternative to one batch with threads = N (measure both). */
+/* threads: intra-op threads for this batch: its weight GEMMs (engine/gemm.c, split by output
+ * columns) and its attention and search loops run on a pool of that many threads (<= 1: the
+ * calling thread only). For throughput on N cores, N workers with threads = 1 each are the
+ * alternative to one batch with threads = N (measure both). */
 dg_batch *dg_batch_create(const dg_model *m, int threads, dg_err *err);
 void dg_batch_free(dg_batch *b);                     /* accepts NULL */
 

@@ -26,7 +26,7 @@ void dg_buf_free(dg_buf *b);
 
 typedef struct {
     dg_buf x, h, qkv, ctx, tmp, ffn, scores, cross;
-    dg_pool *pool;           /* threads for the attention loops; NULL = the calling thread */
+    dg_pool *pool;           /* threads for GEMMs and attention loops; NULL = calling thread */
 } dg_fwd_ws;
 
 void dg_fwd_ws_free(dg_fwd_ws *ws);

@@ -9,6 +9,7 @@
 #include <immintrin.h>
 #include <math.h>
 
+#include "engine/kernels_isa.h" /* before kernels.h: builds the _avx2 twins */
 #include "engine/kernels.h"
 
 static inline float hsum(__m256 v)

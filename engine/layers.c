@@ -1,7 +1,6 @@
 /* Attention, feed-forward and residual wiring (see layers.h). The attention loops are written
  * by hand for the decoder (one query per row, histories scattered by the cache's ancestry) and
  * as two small GEMMs per head for the encoder (S queries against S keys). */
-#include <cblas.h>
 #include <string.h>
 
 #include "engine/kernels.h"
@@ -20,8 +19,7 @@ void dg_attn_packed(const float *qkv, int A, int H, const dg_rel_bias *rb, const
             masked |= sid[t] == mask_id;
         for (int h = 0; h < H; h++) {
             const float *q = base + h * dh, *k = base + A + h * dh, *v = base + 2 * A + h * dh;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, S, S, dh, 1.0f, q, ld, k, ld,
-                        0.0f, scores, S);
+            dg_sgemm(true, S, S, dh, q, ld, k, ld, scores, S);
             for (int s = 0; s < S; s++) {
                 float *row = scores + (size_t)s * S;
                 if (rb && rb->bias) {
@@ -36,8 +34,7 @@ void dg_attn_packed(const float *qkv, int A, int H, const dg_rel_bias *rb, const
                         row[t] += DG_MASKED;
                 dg_k_softmax(row, S);
             }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, S, dh, S, 1.0f, scores, S, v,
-                        ld, 0.0f, ctx + (size_t)off[i] * A + h * dh, A);
+            dg_sgemm(false, S, dh, S, scores, S, v, ld, ctx + (size_t)off[i] * A + h * dh, A);
         }
     }
 }
@@ -151,14 +148,14 @@ void dg_sublayer_out(const dg_model *m, float *x, const float *out, const dg_nor
 }
 
 void dg_ffn(const dg_model *m, const dg_layer *L, int F, const float *h, int n, float *ffn,
-            float *out)
+            float *out, dg_pool *pool)
 {
-    dg_gemm_linear(h, n, m->D, L->w.fc1.w, L->w.fc1.b, F, ffn);
+    dg_matmul(h, n, &L->fc1, ffn, pool);
     dg_k_activation(ffn, (size_t)n * F, m->q.activation);
-    if (L->w.fc1_noact.w) {   /* gated: act(wi_0 h) * wi_1 h */
+    if (L->fc1_noact.data) {   /* gated: act(wi_0 h) * wi_1 h */
         float *lin = ffn + (size_t)n * F;
-        dg_gemm_linear(h, n, m->D, L->w.fc1_noact.w, L->w.fc1_noact.b, F, lin);
+        dg_matmul(h, n, &L->fc1_noact, lin, pool);
         dg_k_mul(ffn, lin, (size_t)n * F);
     }
-    dg_gemm_linear(ffn, n, F, L->w.fc2.w, L->w.fc2.b, m->D, out);
+    dg_matmul(ffn, n, &L->fc2, out, pool);
 }

@@ -43,8 +43,8 @@ const float *dg_sublayer_in(const dg_model *m, const float *x, const dg_norm *ln
 void dg_sublayer_out(const dg_model *m, float *x, const float *out, const dg_norm *ln, int n);
 
 /* out[n, D] = fc2(act(fc1(h))), or fc2(act(fc1(h)) * fc1_noact(h)) when gated; ffn is scratch
- * [n, F] ([n, 2F] when gated). */
+ * [n, F] ([n, 2F] when gated); the GEMMs split over pool's threads. */
 void dg_ffn(const dg_model *m, const dg_layer *L, int F, const float *h, int n, float *ffn,
-            float *out);
+            float *out, dg_pool *pool);
 
 #endif

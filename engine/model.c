@@ -5,27 +5,12 @@
  * DESIGN. Everything computed here is computed once and then only read, so a dg_model can be
  * shared by any number of worker threads without locks. Tensors that need no re-layout are used
  * in place (views into the checkpoint mapping). */
-#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine/kernels.h"
 #include "engine/model.h"
-
-void dg_gemm_linear(const float *x, int M, int K, const float *W, const float *b, int N,
-                    float *y)
-{
-    if (M <= 0)
-        return;
-    /* the bias seeds y and the GEMM accumulates onto it (beta = 1): one pass over y fewer than
-     * zeroing it (beta = 0) and adding the bias afterwards */
-    if (b)
-        for (int r = 0; r < M; r++)
-            memcpy(y + (size_t)r * N, b, (size_t)N * sizeof *y);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, x, K, W, K,
-                b ? 1.0f : 0.0f, y, N);
-}
 
 void dg_positions_marian(float *table, int P, int D)
 {
@@ -124,7 +109,7 @@ void dg_embed(const dg_model *m, int decoder, const int *ids, const int *pos, in
 }
 
 /* Copies W [rows, cols] (scaled) into dst and b [rows] (scaled, zeros when absent) into bdst. */
-static void pack_linear(const dg_linear *l, int rows, int cols, float scale, float *dst, float *bdst)
+static void copy_linear(const dg_linear *l, int rows, int cols, float scale, float *dst, float *bdst)
 {
     for (size_t i = 0; i < (size_t)rows * cols; i++)
         dst[i] = l->w[i] * scale;
@@ -132,24 +117,54 @@ static void pack_linear(const dg_linear *l, int rows, int cols, float scale, flo
         bdst[i] = l->b ? l->b[i] * scale : 0.0f;
 }
 
-static dg_code pack_layer(dg_layer *L, const dg_layer_weights *w, int D, int dh, int A,
-                          bool scale, bool decoder, dg_err *err)
+/* Packs n linears of [rows, K] each (scale[i] applied to the i-th) stacked into one matrix, then
+ * lets the checkpoint drop their file pages (the packed copy is the one used from now on). */
+static dg_code pack_stacked(dg_matrix *W, const dg_linear *const *l, const float *scale, int n,
+                            int rows, int K, dg_wtype wt, dg_checkpoint *ck, dg_err *err)
+{
+    /* calloc: large blocks come zeroed from mmap at no cost, and gcc -O2 with ASan cannot see
+     * that the loop below writes every element before dg_matrix_pack reads them */
+    float *w = calloc((size_t)n * rows * K, sizeof(float));
+    float *b = calloc((size_t)n * rows, sizeof(float));
+    dg_code rc = DG_E_NOMEM;
+    if (!w || !b) {
+        dg_err_set(err, DG_E_NOMEM, "model: out of memory packing layer weights");
+    } else {
+        for (int i = 0; i < n; i++)
+            copy_linear(l[i], rows, K, scale[i], w + (size_t)i * rows * K, b + (size_t)i * rows);
+        rc = dg_matrix_pack(W, w, b, n * rows, K, wt, err);
+        for (int i = 0; i < n && !rc; i++)
+            dg_checkpoint_release(ck, l[i]->w, (size_t)rows * K);
+    }
+    free(w);
+    free(b);
+    return rc;
+}
+
+/* Packs W = l ([rows, K]) and lets the checkpoint drop its file pages. */
+static dg_code pack_one(dg_matrix *W, const dg_linear *l, int rows, int K, dg_wtype wt,
+                        dg_checkpoint *ck, dg_err *err)
+{
+    if (dg_matrix_pack(W, l->w, l->b, rows, K, wt, err))
+        return err ? err->code : DG_E_NOMEM;
+    dg_checkpoint_release(ck, l->w, (size_t)rows * K);
+    return DG_OK;
+}
+
+static dg_code pack_layer(dg_layer *L, const dg_layer_weights *w, int D, int F, int dh, int A,
+                          bool scale, bool decoder, dg_wtype wt, dg_checkpoint *ck, dg_err *err)
 {
     float s = scale ? 1.0f / sqrtf((float)dh) : 1.0f;
-    L->qkv_w = malloc((size_t)3 * A * D * sizeof(float));
-    L->qkv_b = malloc((size_t)3 * A * sizeof(float));
-    if (decoder) {
-        L->cq_w = malloc((size_t)A * D * sizeof(float));
-        L->cq_b = malloc((size_t)A * sizeof(float));
-    }
-    if (!L->qkv_w || !L->qkv_b || (decoder && (!L->cq_w || !L->cq_b)))
-        return dg_err_set(err, DG_E_NOMEM, "model: out of memory packing layer weights");
-    pack_linear(&w->q, A, D, s, L->qkv_w, L->qkv_b);
-    pack_linear(&w->k, A, D, 1.0f, L->qkv_w + (size_t)A * D, L->qkv_b + A);
-    pack_linear(&w->v, A, D, 1.0f, L->qkv_w + (size_t)2 * A * D, L->qkv_b + 2 * A);
-    if (decoder)
-        pack_linear(&w->cq, A, D, s, L->cq_w, L->cq_b);
+    const dg_linear *qkv[3] = {&w->q, &w->k, &w->v}, *cq[1] = {&w->cq};
     L->w = *w;
+    if (pack_stacked(&L->qkv, qkv, (float[]){s, 1.0f, 1.0f}, 3, A, D, wt, ck, err) ||
+        pack_one(&L->o, &w->o, D, A, wt, ck, err) || pack_one(&L->fc1, &w->fc1, F, D, wt, ck, err) ||
+        (w->fc1_noact.w && pack_one(&L->fc1_noact, &w->fc1_noact, F, D, wt, ck, err)) ||
+        pack_one(&L->fc2, &w->fc2, D, F, wt, ck, err))
+        return err ? err->code : DG_E_NOMEM;
+    if (decoder && (pack_stacked(&L->cq, cq, &s, 1, A, D, wt, ck, err) ||
+                    pack_one(&L->co, &w->co, D, A, wt, ck, err)))
+        return err ? err->code : DG_E_NOMEM;
     return DG_OK;
 }
 
@@ -241,26 +256,33 @@ static dg_code pack_model(dg_model *m, dg_err *err)
     int D = m->D, A = m->Ad;
     m->enc = calloc(m->Le ? m->Le : 1, sizeof *m->enc);
     m->dec = calloc(m->Ld, sizeof *m->dec);
-    m->cross_kv_w = malloc((size_t)m->Ld * 2 * A * D * sizeof(float));
-    m->cross_kv_b = malloc((size_t)m->Ld * 2 * A * sizeof(float));
-    if (!m->enc || !m->dec || !m->cross_kv_w || !m->cross_kv_b)
-        return dg_err_set(err, DG_E_NOMEM, "model: out of memory packing weights");
-    if (pack_positions(m, err))
-        return err ? err->code : DG_E_NOMEM;
-    for (int l = 0; l < m->Le; l++)
-        if (pack_layer(&m->enc[l], &w->enc_layers[l], D, m->dhe, m->Ae, m->q.scale_attention,
-                       false, err))
-            return err ? err->code : DG_E_NOMEM;
-    for (int l = 0; l < m->Ld; l++) {
-        if (pack_layer(&m->dec[l], &w->dec_layers[l], D, m->dhd, A, m->q.scale_attention, true,
-                       err))
-            return err ? err->code : DG_E_NOMEM;
-        size_t o = (size_t)l * 2 * A;
-        pack_linear(&w->dec_layers[l].ck, A, D, 1.0f, m->cross_kv_w + o * D, m->cross_kv_b + o);
-        pack_linear(&w->dec_layers[l].cv, A, D, 1.0f, m->cross_kv_w + (o + A) * D,
-                    m->cross_kv_b + o + A);
+    const dg_linear **ckv = calloc((size_t)2 * m->Ld, sizeof *ckv);
+    float *ones = malloc((size_t)2 * m->Ld * sizeof *ones);
+    dg_code rc = DG_OK;
+    if (!m->enc || !m->dec || !ckv || !ones)
+        rc = dg_err_set(err, DG_E_NOMEM, "model: out of memory packing weights");
+    if (!rc)
+        rc = pack_positions(m, err);
+    for (int l = 0; l < m->Le && !rc; l++)
+        rc = pack_layer(&m->enc[l], &w->enc_layers[l], D, m->Fe, m->dhe, m->Ae,
+                        m->q.scale_attention, false, m->wtype, m->ck, err);
+    for (int l = 0; l < m->Ld && !rc; l++) {
+        rc = pack_layer(&m->dec[l], &w->dec_layers[l], D, m->Fd, m->dhd, A, m->q.scale_attention,
+                        true, m->wtype, m->ck, err);
+        ckv[2 * l] = &w->dec_layers[l].ck;
+        ckv[2 * l + 1] = &w->dec_layers[l].cv;
+        ones[2 * l] = ones[2 * l + 1] = 1.0f;
     }
-    return DG_OK;
+    if (!rc)
+        rc = pack_stacked(&m->cross_kv, ckv, ones, 2 * m->Ld, A, D, m->wtype, m->ck, err);
+    /* a tied LM head is also the embedding table, whose rows the forward pass still reads */
+    bool tied = w->lm_head == w->dec_embed || w->lm_head == w->enc_embed;
+    dg_linear head = {w->lm_head, w->final_logits_bias};
+    if (!rc)
+        rc = pack_one(&m->lm_head, &head, m->Vt, D, m->wtype, tied ? NULL : m->ck, err);
+    free(ckv);
+    free(ones);
+    return rc;
 }
 
 dg_code dg_model_pack(dg_model *m, dg_err *err)
@@ -290,13 +312,20 @@ dg_code dg_model_pack(dg_model *m, dg_err *err)
     return pack_model(m, err);
 }
 
-dg_model *dg_model_load(const char *dir, dg_err *err)
+void dg_model_opts_default(dg_model_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->compute_type = DG_COMPUTE_AUTO;
+}
+
+dg_model *dg_model_load_opts(const char *dir, const dg_model_opts *opts, dg_err *err)
 {
     dg_model *m = calloc(1, sizeof *m);
     if (!m) {
         dg_err_set(err, DG_E_NOMEM, "model: out of memory");
         return NULL;
     }
+    m->wtype = dg_compute_type_resolve(opts ? opts->compute_type : DG_COMPUTE_AUTO);
     if (dg_config_load(&m->cfg, dir, err))
         goto fail;
     m->ck = dg_checkpoint_open(dir, err);
@@ -309,27 +338,37 @@ fail:
     return NULL;
 }
 
+dg_model *dg_model_load(const char *dir, dg_err *err)
+{
+    return dg_model_load_opts(dir, NULL, err);
+}
+
+static void free_layer(dg_layer *L)
+{
+    dg_matrix_free(&L->qkv);
+    dg_matrix_free(&L->o);
+    dg_matrix_free(&L->cq);
+    dg_matrix_free(&L->co);
+    dg_matrix_free(&L->fc1);
+    dg_matrix_free(&L->fc1_noact);
+    dg_matrix_free(&L->fc2);
+}
+
 void dg_model_free(dg_model *m)
 {
     if (!m)
         return;
-    for (int l = 0; m->enc && l < m->Le; l++) {
-        free(m->enc[l].qkv_w);
-        free(m->enc[l].qkv_b);
-    }
-    for (int l = 0; m->dec && l < m->Ld; l++) {
-        free(m->dec[l].qkv_w);
-        free(m->dec[l].qkv_b);
-        free(m->dec[l].cq_w);
-        free(m->dec[l].cq_b);
-    }
+    for (int l = 0; m->enc && l < m->Le; l++)
+        free_layer(&m->enc[l]);
+    for (int l = 0; m->dec && l < m->Ld; l++)
+        free_layer(&m->dec[l]);
     free(m->enc);
     free(m->dec);
     free(m->pos);
     free(m->enc_rel.bias);
     free(m->dec_rel.bias);
-    free(m->cross_kv_w);
-    free(m->cross_kv_b);
+    dg_matrix_free(&m->cross_kv);
+    dg_matrix_free(&m->lm_head);
     if (m->ck) /* weights bound from a checkpoint; hand-built ones (tests) are the caller's */
         dg_arch_free(&m->w);
     dg_checkpoint_close(m->ck);

@@ -2,14 +2,15 @@
  * entry points the search code drives.
  *
  * DESIGN. dg_model holds hyperparameters and weight views; nothing in it changes after
- * dg_model_load, so every worker shares one. Weights stay in the checkpoint mapping except where
- * a different layout makes the GEMMs cheaper: each layer's Q/K/V projections are fused into one
- * [3A, D] matrix (one GEMM instead of three, the 1/sqrt(dh) query scaling folded in where the
- * architecture scales), and every decoder layer's cross-attention K/V projections are stacked
- * into one [Ld*2A, D] matrix so a new sentence's cross K/V for all layers come from a single
- * GEMM over the encoder output. Positions are computed here once: sinusoid tables, and for T5
- * each stack's relative position bias per head and relative distance (the bias of a query at
- * i and a key at j depends on j - i only, so one row per head serves every layer and length).
+ * dg_model_load, so every worker shares one. Every matrix a GEMM multiplies by is packed once
+ * (dg_matrix, engine/gemm.h: float32, int8 or bf16 panels); embeddings, norms and biases stay
+ * in the checkpoint mapping. Each layer's Q/K/V projections are fused into one [3A, D] matrix
+ * (one GEMM instead of three, the 1/sqrt(dh) query scaling folded in where the architecture
+ * scales), and every decoder layer's cross-attention K/V projections are stacked into one
+ * [Ld*2A, D] matrix so a new sentence's cross K/V for all layers come from a single GEMM over
+ * the encoder output. Positions are computed here once: sinusoid tables, and for T5 each
+ * stack's relative position bias per head and relative distance (the bias of a query at i and
+ * a key at j depends on j - i only, so one row per head serves every layer and length).
  *
  * Dimensions (used on every buffer comment in engine/):
  *   D  = d_model           H  = attention heads       dh = head size (D / H, T5: d_kv)
@@ -22,17 +23,24 @@
 #define DG_ENGINE_MODEL_H
 
 #include "engine/engine.h"
+#include "engine/gemm.h"
 #include "models/arch.h"
 #include "models/checkpoint.h"
 
 /* A layer as the engine runs it: the checkpoint's views (models/arch.h; norms without bias are
  * RMSNorm, fc1_noact makes the FFN gated) plus the projections packed at load. The packed
- * q/k/v (and cross q) supersede w.q, w.k, w.v and w.cq; cross k/v live in dg_model.cross_kv_w. */
+ * matrices supersede w's linears; cross k/v live in dg_model.cross_kv. */
 typedef struct {
-    dg_layer_weights w;
-    float *qkv_w;            /* [3A, D] q rows pre-scaled by dh^-0.5 (if scaled); owned */
-    float *qkv_b;            /* [3A] (zeros where the checkpoint has no bias); owned */
-    float *cq_w, *cq_b;      /* decoder only: [A, D], [A], pre-scaled as q; owned */
+    dg_layer_weights w;      /* checkpoint views; only the norms are read (the linears'
+                                pages may be released once packed below) */
+    dg_matrix qkv;           /* [3A, D] q rows pre-scaled by dh^-0.5 (if scaled), bias zeros
+                                where absent */
+    dg_matrix o;             /* [D, A] */
+    dg_matrix cq;            /* decoder only: [A, D], pre-scaled as q */
+    dg_matrix co;            /* decoder only: [D, A] */
+    dg_matrix fc1;           /* [F, D] */
+    dg_matrix fc1_noact;     /* [F, D], gated FFN only (T5 v1.1 wi_1) */
+    dg_matrix fc2;           /* [D, F] */
 } dg_layer;
 
 /* T5 relative position bias of one stack: bias[h * span + i] for head h. Encoder (bidirectional):
@@ -62,17 +70,15 @@ struct dg_model {
     dg_rel_bias enc_rel, dec_rel;
     dg_layer *enc;           /* [Le] */
     dg_layer *dec;           /* [Ld] */
-    float *cross_kv_w;       /* [Ld*2D, D]: layer l's K rows at l*2D, V rows at l*2D + D */
-    float *cross_kv_b;       /* [Ld*2D] */
+    dg_matrix cross_kv;      /* [Ld*2A, D]: layer l's K rows at l*2A, V rows at l*2A + A */
+    dg_matrix lm_head;       /* [Vt, D] with final_logits_bias */
+    dg_wtype wtype;          /* how the matrices are stored (set before dg_model_pack) */
 };
 
-/* Derives the dimensions from m->cfg and m->w (already bound) and packs the weights.
- * dg_model_load uses it after binding a checkpoint; tests use it on hand-built weights. */
+/* Derives the dimensions from m->cfg and m->w (already bound) and packs the weights as
+ * m->wtype (engine/gemm.h). dg_model_load uses it after binding a checkpoint; tests use it on
+ * hand-built weights. */
 dg_code dg_model_pack(dg_model *m, dg_err *err);
-
-/* y[M, N] = x[M, K] . W[N, K]^T + b (b may be NULL). */
-void dg_gemm_linear(const float *x, int M, int K, const float *W, const float *b, int N,
-                    float *y);
 
 /* Fills table [P, D] with Marian's sinusoidal positions (sin half, cos half, angles in double). */
 void dg_positions_marian(float *table, int P, int D);

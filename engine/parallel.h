@@ -1,11 +1,11 @@
-/* A small fork-join pool for the engine's own loops (attention over rows, per-sentence search).
+/* A small fork-join pool for the engine's own work: the weight GEMMs (engine/gemm.c, split by
+ * output columns), attention over rows, per-sentence search.
  *
- * DESIGN. GEMMs are threaded by OpenBLAS; the loops between them are not, and at two threads
- * they would otherwise be a quarter of a step. dg_pool_for splits [0, n) into one contiguous
- * chunk per thread, runs chunk 0 on the caller and returns when all chunks are done. Workers
- * sleep on a condition variable between calls (no spinning, so they never steal cycles from
- * OpenBLAS). A pool of one thread, or a NULL pool, runs everything inline. Chunks must write
- * disjoint data; `worker` (0..threads-1) selects per-thread scratch. */
+ * DESIGN. dg_pool_for splits [0, n) into one contiguous chunk per thread, runs chunk 0 on the
+ * caller and returns when all chunks are done. Workers sleep on a condition variable between
+ * calls (no spinning: an idle pool costs nothing, and on shared cores spinners would take
+ * cycles from other work). A pool of one thread, or a NULL pool, runs everything inline.
+ * Chunks must write disjoint data; `worker` (0..threads-1) selects per-thread scratch. */
 #ifndef DG_PARALLEL_H
 #define DG_PARALLEL_H
 

@@ -12,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "models/mapped_file.h"
 #include "models/safetensors.h"
@@ -363,4 +365,36 @@ const float *dg_checkpoint_f32(dg_checkpoint *ck, const char *name, int ndim, co
         return NULL;
     }
     return entry_f32(&ck->t.v[ck->alias[i]], err);
+}
+
+void dg_checkpoint_release(dg_checkpoint *ck, const float *p, size_t n)
+{
+    const uint8_t *b = (const uint8_t *)p, *e = b + n * sizeof(float);
+    for (int i = 0; ck && i < ck->t.n; i++) {
+        dg_tensor_entry *t = &ck->t.v[i];
+        if (t->f32 != p)
+            continue;
+        /* a conversion: freed (a later lookup converts again), and its source bytes in the
+         * mapping, read once to convert, leave memory below */
+        for (int j = 0; j < ck->t.n; j++)
+            if (j != i && ck->alias[j] == i)
+                return; /* shared with another name, whose holder may still read it */
+        free(t->f32);
+        t->f32 = NULL;
+        if (!contiguous(t))
+            return;
+        b = t->data;
+        e = b + t->numel * dg_dtype_size(t->info.dtype);
+        break;
+    }
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    for (int i = 0; ck && i < ck->n_files; i++) {
+        const dg_mapped_file *f = &ck->files[i];
+        if (!f->data || b < f->data || e > f->data + f->size)
+            continue;
+        uintptr_t lo = ((uintptr_t)b + page - 1) & ~(page - 1), hi = (uintptr_t)e & ~(page - 1);
+        if (hi > lo)
+            madvise((void *)lo, hi - lo, MADV_DONTNEED);
+        return;
+    }
 }

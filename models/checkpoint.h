@@ -63,6 +63,14 @@ uint64_t dg_checkpoint_file_bytes(const dg_checkpoint *ck);  /* weight files, su
 const float *dg_checkpoint_f32(dg_checkpoint *ck, const char *name, int ndim,
                                const int64_t *shape, dg_err *err);
 
+/* Tells the checkpoint that the caller has copied the n floats at p (a pointer from
+ * dg_checkpoint_f32) elsewhere, e.g. packed for the GEMMs, and will not read p again: a
+ * converted buffer (F16/BF16, strided) is freed unless another tensor name shares it (tied
+ * copies in a .bin), and file-mapping pages wholly inside p leave the process's memory
+ * (madvise DONTNEED on the read-only private mapping). A later dg_checkpoint_f32 of the tensor
+ * is still valid (it converts or maps again). */
+void dg_checkpoint_release(dg_checkpoint *ck, const float *p, size_t n);
+
 /* "F32", "F16", "BF16". */
 const char *dg_dtype_name(dg_dtype t);
 /* Writes "[a, b, c]" into BUF (always NUL-terminated); returns BUF. */

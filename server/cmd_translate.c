@@ -29,6 +29,7 @@ typedef struct {
     const char *model_dir;
     const char *source, *target; /* --source / --target, NULL when not given */
     dg_gen_values gen;
+    dg_model_opts load;       /* --compute-type */
     int batch_size, threads;
     int jsonl, input_ids, no_split;
 } translate_args;
@@ -57,6 +58,8 @@ static void usage(FILE *f)
             "  --no-split                 translate each line as one sentence\n"
             "  --batch-size N             sentences decoded together (default 32)\n"
             "  --threads N                compute threads (default 1)\n"
+            "  --compute-type T           auto|float32|int8|bfloat16: weight storage and\n"
+            "                             arithmetic (default auto = float32)\n"
             "  --format text|jsonl        text: n-best lines per input; jsonl: one JSON object per input\n"
             "  --input-ids                lines are space-separated source ids, the exact encoder\n"
             "                             input (implies --no-split)\n"
@@ -90,7 +93,8 @@ static int parse_args(int argc, char **argv, translate_args *a)
         {"threads", required_argument, 0, 't'},     {"format", required_argument, 0, 'f'},
         {"input-ids", no_argument, 0, 'i'},         {"no-split", no_argument, 0, 'p'},
         {"target-prefix", required_argument, 0, 'r'}, {"help", no_argument, 0, 'h'},
-        {"source", required_argument, 0, 'S'},      {"target", required_argument, 0, 'T'}};
+        {"source", required_argument, 0, 'S'},      {"target", required_argument, 0, 'T'},
+        {"compute-type", required_argument, 0, 'c'}};
     enum { N_FIXED = sizeof fixed / sizeof fixed[0] };
     struct option opts[N_FIXED + DG_GEN_COUNT + 1];
     memcpy(opts, fixed, sizeof fixed);
@@ -100,6 +104,7 @@ static int parse_args(int argc, char **argv, translate_args *a)
                                             0, OPT_GEN + i};
     opts[N_FIXED + DG_GEN_COUNT] = (struct option){0, 0, 0, 0};
     *a = (translate_args){.batch_size = 32, .threads = 1};
+    dg_model_opts_default(&a->load);
     optind = 1;
     int c;
     char msg[256];
@@ -139,6 +144,16 @@ static int parse_args(int argc, char **argv, translate_args *a)
             a->gen.target_prefix = optarg;
             a->no_split = 1;  /* the prefix begins the line's translation, not each sentence's */
             break;
+        case 'c': {
+            int t = dg_compute_type_parse(optarg);
+            if (t < 0) {
+                fprintf(stderr, "dragoman translate: --compute-type is auto, float32, int8 or "
+                        "bfloat16, got '%s'\n", optarg);
+                return -1;
+            }
+            a->load.compute_type = (dg_compute_type)t;
+            break;
+        }
         case 'S': a->source = optarg; break;
         case 'T': a->target = optarg; break;
         case 'h': usage(stdout); return 1;
@@ -382,7 +397,8 @@ int cmd_translate(int argc, char **argv)
     line_set lines = {0};
     rc = 1;
 
-    if (!(tok = dg_tokenizer_load(a.model_dir, &err)) || !(model = dg_model_load(a.model_dir, &err)) ||
+    if (!(tok = dg_tokenizer_load(a.model_dir, &err)) ||
+        !(model = dg_model_load_opts(a.model_dir, &a.load, &err)) ||
         !(batch = dg_batch_create(model, a.threads, &err))) {
         fprintf(stderr, "dragoman translate: %s\n", err.msg);
         goto out;

@@ -36,6 +36,7 @@ typedef struct {
     int grace_ms;
     int cache_bytes;         /* translation cache budget; 0 = no cache */
     int log_format;          /* dg_log_format */
+    int compute_type;        /* dg_compute_type */
     unsigned char source[24];/* per table row: 0 default, 1 environment, 2 command line */
 } dg_serve_config;
 

@@ -31,6 +31,8 @@ static const struct {
     [DG_GEN_MIN_LENGTH] = {"min_length", NULL, "min-length", 0, 1 << 16, INT,
                            "EOS is blocked until the output has this length (counting the "
                            "decoder start token)"},
+    [DG_GEN_MIN_NEW_TOKENS] = {"min_new_tokens", NULL, "min-new-tokens", 0, 1 << 16, INT,
+                               "EOS is blocked until this many tokens were generated"},
     [DG_GEN_LENGTH_PENALTY] = {"length_penalty", NULL, "length-penalty", -10, 10, NUM,
                                "beam scores are divided by length^length_penalty"},
     [DG_GEN_EARLY_STOPPING] = {"early_stopping", NULL, "early-stopping", 0, 2, INT,
@@ -67,7 +69,8 @@ const char *dg_gen_name(dg_gen_option o, dg_gen_spelling sp)
     static const char *flags[DG_GEN_COUNT] = {
         [DG_GEN_BEAM_SIZE] = "--beam-size", [DG_GEN_N_BEST] = "--n-best",
         [DG_GEN_MAX_LENGTH] = "--max-length", [DG_GEN_MAX_NEW_TOKENS] = "--max-new-tokens",
-        [DG_GEN_MIN_LENGTH] = "--min-length", [DG_GEN_LENGTH_PENALTY] = "--length-penalty",
+        [DG_GEN_MIN_LENGTH] = "--min-length", [DG_GEN_MIN_NEW_TOKENS] = "--min-new-tokens",
+        [DG_GEN_LENGTH_PENALTY] = "--length-penalty",
         [DG_GEN_EARLY_STOPPING] = "--early-stopping",
         [DG_GEN_NO_REPEAT_NGRAM] = "--no-repeat-ngram-size",
         [DG_GEN_REPETITION_PENALTY] = "--repetition-penalty", [DG_GEN_DO_SAMPLE] = "--do-sample",
@@ -185,6 +188,9 @@ int dg_gen_apply(const dg_gen_values *v, const dg_model *m, const dg_tokenizer *
         s->max_new_tokens = (int)v->v[DG_GEN_MAX_NEW_TOKENS];
     if (has(v, DG_GEN_MIN_LENGTH))
         s->min_length = (int)v->v[DG_GEN_MIN_LENGTH];
+    /* HF applies both processors: min_new_tokens counts after the decoder start token */
+    if (has(v, DG_GEN_MIN_NEW_TOKENS) && (int)v->v[DG_GEN_MIN_NEW_TOKENS] + 1 > s->min_length)
+        s->min_length = (int)v->v[DG_GEN_MIN_NEW_TOKENS] + 1;
     if (has(v, DG_GEN_LENGTH_PENALTY))
         s->length_penalty = (float)v->v[DG_GEN_LENGTH_PENALTY];
     if (has(v, DG_GEN_EARLY_STOPPING))

@@ -18,6 +18,7 @@ typedef enum {
     DG_GEN_MAX_LENGTH,        /* HF max_length: counts the decoder start token */
     DG_GEN_MAX_NEW_TOKENS,
     DG_GEN_MIN_LENGTH,        /* HF min_length: counts the decoder start token */
+    DG_GEN_MIN_NEW_TOKENS,    /* HF min_new_tokens: generated tokens before EOS may come */
     DG_GEN_LENGTH_PENALTY,
     DG_GEN_EARLY_STOPPING,    /* false 0, true 1, "never" 2 */
     DG_GEN_NO_REPEAT_NGRAM,

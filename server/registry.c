@@ -140,6 +140,8 @@ dg_code dg_registry_init(dg_registry *r, const dg_serve_config *c, const char *d
                          dg_err *err)
 {
     memset(r, 0, sizeof *r);
+    dg_model_opts_default(&r->load);
+    r->load.compute_type = (dg_compute_type)c->compute_type;
     if (c->n_models == 0) {
         struct stat st;
         if (stat(default_dir, &st))
@@ -168,7 +170,7 @@ dg_code dg_registry_load(dg_registry *r, dg_err *err)
         double t0 = now_s();
         if (!(m->tok = dg_tokenizer_load(m->dir, err)))
             return dg_err_prefix(err, "model '%s'", m->name);
-        if (!(m->model = dg_model_load(m->dir, err)))
+        if (!(m->model = dg_model_load_opts(m->dir, &r->load, err)))
             return dg_err_prefix(err, "model '%s'", m->name);
         const dg_config *cfg = dg_model_config(m->model);
         dg_search_opts_default(&m->defaults, m->model);

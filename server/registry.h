@@ -31,6 +31,7 @@ typedef struct {
 typedef struct {
     int n;
     dg_served_model models[DG_MAX_MODELS];
+    dg_model_opts load;           /* --compute-type */
 } dg_registry;
 
 /* Resolves names, folders and language pairs from c->models (or default_dir when none);

@@ -76,6 +76,22 @@ static void test_config(void)
     CHECK_INT_EQ(parse(&c, &help, &err, 3, a3), DG_E_INPUT);
     CHECK_STR_EQ(err.msg, "--log-format: 'xml' is not one of text|json");
     dg_serve_config_free(&c);
+    /* --compute-type's choices are dg_compute_type's values, in order */
+    CHECK_INT_EQ(parse(&c, &help, &err, 1, a0), DG_OK);
+    CHECK_INT_EQ(c.compute_type, DG_COMPUTE_AUTO);
+    dg_serve_config_free(&c);
+    char *ct[] = {"serve", "--compute-type", "int8"};
+    CHECK_INT_EQ(parse(&c, &help, &err, 3, ct), DG_OK);
+    CHECK_INT_EQ(c.compute_type, DG_COMPUTE_INT8);
+    dg_serve_config_free(&c);
+    ct[2] = "bfloat16";
+    CHECK_INT_EQ(parse(&c, &help, &err, 3, ct), DG_OK);
+    CHECK_INT_EQ(c.compute_type, DG_COMPUTE_BFLOAT16);
+    dg_serve_config_free(&c);
+    ct[2] = "int4";
+    CHECK_INT_EQ(parse(&c, &help, &err, 3, ct), DG_E_INPUT);
+    CHECK_STR_EQ(err.msg, "--compute-type: 'int4' is not one of auto|float32|int8|bfloat16");
+    dg_serve_config_free(&c);
     char *a4[] = {"serve", "--bogus=1"};
     CHECK_INT_EQ(parse(&c, &help, &err, 2, a4), DG_E_INPUT);
     CHECK_STR_EQ(err.msg, "unknown option '--bogus' (see --help)");

@@ -1,0 +1,362 @@
+/* Packing, activation quantization, kernel dispatch and threading for dg_matmul (see gemm.h). */
+#include <cblas.h>
+#include <emmintrin.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "engine/cpu.h"
+#include "engine/gemm.h"
+#include "engine/gemm_kernels.h"
+
+#define NR DG_GEMM_NR
+
+/* Below this many multiply-adds a product runs on the calling thread: waking the pool's workers
+ * costs more than the work they would take. */
+#define DG_GEMM_PARALLEL_MACS (1 << 18)
+/* Rows per quantized chunk of activations: the chunk lives on the stack (no allocation per
+ * call), and weights are streamed once per chunk. */
+#define DG_GEMM_QBYTES 65536
+#define DG_GEMM_QROWS 1024
+
+int dg_compute_type_parse(const char *s)
+{
+    if (!s)
+        return -1;
+    if (!strcmp(s, "auto") || !strcmp(s, "default"))
+        return DG_COMPUTE_AUTO;
+    if (!strcmp(s, "float32") || !strcmp(s, "fp32") || !strcmp(s, "f32") || !strcmp(s, "float"))
+        return DG_COMPUTE_FLOAT32;
+    if (!strcmp(s, "int8"))
+        return DG_COMPUTE_INT8;
+    if (!strcmp(s, "bfloat16") || !strcmp(s, "bf16"))
+        return DG_COMPUTE_BFLOAT16;
+    return -1;
+}
+
+dg_wtype dg_compute_type_resolve(dg_compute_type t)
+{
+    switch (t) {
+    case DG_COMPUTE_INT8: return DG_WT_I8;
+    case DG_COMPUTE_BFLOAT16: return DG_WT_BF16;
+    /* auto stays float32 until int8's quality is established per model (README) */
+    case DG_COMPUTE_AUTO:
+    case DG_COMPUTE_FLOAT32: return DG_WT_F32;
+    }
+    return DG_WT_F32;
+}
+
+const char *dg_wtype_name(dg_wtype d)
+{
+    switch (d) {
+    case DG_WT_F32: return "float32";
+    case DG_WT_I8: return "int8";
+    case DG_WT_BF16: return "bfloat16";
+    }
+    return "?";
+}
+
+/* ---- kernel choice ---- */
+
+static struct {
+    dg_gemm_f32_fn f32;
+    dg_gemm_i8_fn i8;
+    dg_gemm_bf16_fn bf16;
+    dg_quant_fn quant;
+} kern;
+static pthread_once_t kern_once = PTHREAD_ONCE_INIT;
+
+static void choose_kernels(void)
+{
+    dg_isa isa = dg_isa_active();
+    const dg_cpu_features *f = dg_cpu();
+    kern.f32 = isa >= DG_ISA_AVX512 ? dg_gemm_f32_avx512
+             : isa >= DG_ISA_AVX2  ? dg_gemm_f32_avx2 : dg_gemm_f32_ref;
+    kern.i8 = isa >= DG_ISA_AVX512 && f->avx512_vnni ? dg_gemm_i8_avx512vnni
+            : isa >= DG_ISA_AVX2 ? dg_gemm_i8_avx2 : dg_gemm_i8_ref;
+    kern.bf16 = isa >= DG_ISA_AVX512 && f->avx512_bf16 ? dg_gemm_bf16_avx512bf16
+              : isa >= DG_ISA_AVX2 ? dg_gemm_bf16_avx2 : dg_gemm_bf16_ref;
+    kern.quant = isa >= DG_ISA_AVX512 ? dg_quant_rows_avx512
+               : isa >= DG_ISA_AVX2 ? dg_quant_rows_avx2 : dg_quant_rows_ref;
+}
+
+/* ---- packing ---- */
+
+static int group(dg_wtype d)
+{
+    return d == DG_WT_I8 ? 4 : d == DG_WT_BF16 ? 2 : 1;
+}
+
+static size_t elem_size(dg_wtype d)
+{
+    return d == DG_WT_I8 ? 1 : d == DG_WT_BF16 ? 2 : 4;
+}
+
+static void *alloc64(size_t n)
+{
+    n = (n + 63) & ~(size_t)63;
+    return aligned_alloc(64, n ? n : 64);
+}
+
+/* Large panels (the LM head is 65 MB in float32) on 2 MB pages where the kernel allows
+ * transparent huge pages: fewer page faults while packing, fewer TLB misses while streaming. */
+static void *alloc_panels(size_t n)
+{
+    const size_t huge = (size_t)2 << 20;
+    if (n < huge)
+        return alloc64(n);
+    n = (n + huge - 1) & ~(huge - 1);
+    void *p = aligned_alloc(huge, n);
+    if (p)
+        madvise(p, n, MADV_HUGEPAGE);
+    return p;
+}
+
+/* Panels [p0, p1) of W from w; plain SSE2 (baseline x86-64), so load time does not depend on
+ * the CPU's level. */
+static void pack_f32(dg_matrix *W, const float *w, int p0, int p1)
+{
+    int K = W->K, K4 = K & ~3;
+    for (int p = p0; p < p1; p++) {
+        float *panel = (float *)W->data + (size_t)p * K * NR;
+        for (int j0 = 0; j0 < NR; j0 += 4) {
+            const float *r[4];
+            int n = p * NR + j0;
+            for (int i = 0; i < 4; i++)
+                r[i] = n + i < W->N ? w + (size_t)(n + i) * K : NULL;
+            if (r[3]) { /* four rows: 4x4 transposes */
+                for (int k = 0; k < K4; k += 4) {
+                    __m128 a = _mm_loadu_ps(r[0] + k), b = _mm_loadu_ps(r[1] + k);
+                    __m128 c = _mm_loadu_ps(r[2] + k), d = _mm_loadu_ps(r[3] + k);
+                    _MM_TRANSPOSE4_PS(a, b, c, d);
+                    _mm_store_ps(panel + (size_t)k * NR + j0, a);
+                    _mm_store_ps(panel + (size_t)(k + 1) * NR + j0, b);
+                    _mm_store_ps(panel + (size_t)(k + 2) * NR + j0, c);
+                    _mm_store_ps(panel + (size_t)(k + 3) * NR + j0, d);
+                }
+            }
+            for (int k = r[3] ? K4 : 0; k < K; k++)
+                for (int i = 0; i < 4; i++)
+                    panel[(size_t)k * NR + j0 + i] = r[i] ? r[i][k] : 0.0f;
+        }
+    }
+}
+
+static void pack_i8(dg_matrix *W, const float *w, int p0, int p1)
+{
+    int K = W->K, Kp = W->Kp;
+    for (int p = p0; p < p1; p++) {
+        int8_t *panel = (int8_t *)W->data + (size_t)p * Kp * NR;
+        for (int j = 0; j < NR; j++) {
+            int n = p * NR + j;
+            const float *row = n < W->N ? w + (size_t)n * K : NULL;
+            __m128 mx = _mm_setzero_ps();
+            const __m128 absmask = _mm_castsi128_ps(_mm_set1_epi32(0x7fffffff));
+            int k = 0;
+            for (; row && k + 4 <= K; k += 4)
+                mx = _mm_max_ps(mx, _mm_and_ps(_mm_loadu_ps(row + k), absmask));
+            float t[4], amax = 0.0f;
+            _mm_storeu_ps(t, mx);
+            for (int i = 0; i < 4; i++)
+                amax = t[i] > amax ? t[i] : amax;
+            for (; row && k < K; k++)
+                amax = fabsf(row[k]) > amax ? fabsf(row[k]) : amax;
+            float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
+            int32_t sum = 0;
+            for (k = 0; k < Kp; k++) {
+                /* cvtss2si rounds to nearest even, as lrintf in the default mode */
+                int q = row && k < K ? _mm_cvtss_si32(_mm_set_ss(row[k] * inv)) : 0;
+                q = q > 127 ? 127 : q < -127 ? -127 : q;
+                panel[((size_t)(k / 4) * NR + j) * 4 + k % 4] = (int8_t)q;
+                sum += q;
+            }
+            W->scales[n] = amax / 127.0f;
+            W->comp[n] = -128 * sum;
+        }
+    }
+}
+
+static void pack_bf16(dg_matrix *W, const float *w, int p0, int p1)
+{
+    int K = W->K, Kp = W->Kp;
+    for (int p = p0; p < p1; p++) {
+        uint16_t *panel = (uint16_t *)W->data + (size_t)p * Kp * NR;
+        for (int j = 0; j < NR; j++) {
+            int n = p * NR + j;
+            const float *row = n < W->N ? w + (size_t)n * K : NULL;
+            for (int k = 0; k < Kp; k++)
+                panel[((size_t)(k / 2) * NR + j) * 2 + k % 2] =
+                    row && k < K ? dg_bf16_round(row[k]) : 0;
+        }
+    }
+}
+
+typedef struct {
+    dg_matrix *W;
+    const float *w;
+} pack_job;
+
+static void pack_panels(void *arg, int begin, int end, int worker)
+{
+    (void)worker;
+    const pack_job *j = arg;
+    switch (j->W->dtype) {
+    case DG_WT_F32: pack_f32(j->W, j->w, begin, end); break;
+    case DG_WT_I8: pack_i8(j->W, j->w, begin, end); break;
+    case DG_WT_BF16: pack_bf16(j->W, j->w, begin, end); break;
+    }
+}
+
+/* Matrices of at least this many weights are packed by several threads (load time). */
+#define DG_PACK_PARALLEL (1 << 20)
+
+dg_code dg_matrix_pack(dg_matrix *W, const float *w, const float *b, int N, int K, dg_wtype dtype,
+                       dg_err *err)
+{
+    memset(W, 0, sizeof *W);
+    if (N <= 0 || K <= 0 || !w) {
+        return dg_err_set(err, DG_E_INTERNAL, "gemm: cannot pack a [%d, %d] matrix", N, K);
+    }
+    int g = group(dtype);
+    if (dtype != DG_WT_F32 && (size_t)(K + g - 1) / g * g * elem_size(dtype) > DG_GEMM_QBYTES) {
+        return dg_err_set(err, DG_E_CONFIG, "gemm: a %s matrix needs K <= %zu (got %d)",
+                          dg_wtype_name(dtype), DG_GEMM_QBYTES / elem_size(dtype), K);
+    }
+    W->dtype = dtype;
+    W->N = N;
+    W->K = K;
+    W->Kp = (K + g - 1) / g * g;
+    W->panels = (N + NR - 1) / NR;
+    size_t Np = (size_t)W->panels * NR;
+    W->data = alloc_panels(Np * W->Kp * elem_size(dtype));
+    bool ok = W->data != NULL;
+    if (ok && b) {
+        ok = (W->bias = alloc64(Np * sizeof(float))) != NULL;
+        if (ok) {
+            memcpy(W->bias, b, (size_t)N * sizeof(float));
+            memset(W->bias + N, 0, (Np - N) * sizeof(float));
+        }
+    }
+    if (ok && dtype == DG_WT_I8)
+        ok = (W->scales = alloc64(Np * sizeof(float))) && (W->comp = alloc64(Np * sizeof(int32_t)));
+    if (!ok) {
+        dg_matrix_free(W);
+        return dg_err_set(err, DG_E_NOMEM, "gemm: out of memory packing a [%d, %d] %s matrix", N,
+                          K, dg_wtype_name(dtype));
+    }
+    pack_job job = {W, w};
+    dg_pool *pool = NULL;
+    if ((size_t)N * K >= DG_PACK_PARALLEL) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        if (cores > 1) /* without threads (none to start) packing just runs here */
+            pool = dg_pool_create(cores < 8 ? (int)cores : 8, NULL);
+    }
+    dg_pool_for(pool, W->panels, pack_panels, &job);
+    dg_pool_free(pool);
+    return DG_OK;
+}
+
+void dg_matrix_free(dg_matrix *W)
+{
+    free(W->data);
+    free(W->bias);
+    free(W->scales);
+    free(W->comp);
+    memset(W, 0, sizeof *W);
+}
+
+/* ---- products ---- */
+
+typedef struct {
+    const dg_matrix *W;
+    int M;
+    const float *x;
+    const int8_t *xq;
+    const float *xs;
+    const uint16_t *xb;
+    float *y;
+} gemm_job;
+
+/* Work units are pairs of panels (the AVX-512 kernels' 32-column blocks). */
+static void run_units(void *arg, int begin, int end, int worker)
+{
+    (void)worker;
+    const gemm_job *j = arg;
+    const dg_matrix *W = j->W;
+    int p0 = 2 * begin, p1 = 2 * end < W->panels ? 2 * end : W->panels;
+    switch (W->dtype) {
+    case DG_WT_F32:
+        kern.f32(j->x, j->M, W->K, W->data, W->bias, W->N, p0, p1, j->y);
+        break;
+    case DG_WT_I8:
+        kern.i8(j->xq, j->xs, j->M, W->Kp, W->data, W->comp, W->scales, W->bias, W->N, p0, p1,
+                j->y);
+        break;
+    case DG_WT_BF16:
+        kern.bf16(j->xb, j->M, W->Kp, W->data, W->bias, W->N, p0, p1, j->y);
+        break;
+    }
+}
+
+static void run(gemm_job *j, dg_pool *pool)
+{
+    const dg_matrix *W = j->W;
+    int units = (W->panels + 1) / 2;
+    if ((size_t)j->M * W->N * W->K < DG_GEMM_PARALLEL_MACS)
+        pool = NULL;
+    dg_pool_for(pool, units, run_units, j);
+}
+
+static void round_rows_bf16(const float *x, int M, int K, int Kp, uint16_t *xb)
+{
+    for (int m = 0; m < M; m++) {
+        for (int k = 0; k < K; k++)
+            xb[(size_t)m * Kp + k] = dg_bf16_round(x[(size_t)m * K + k]);
+        for (int k = K; k < Kp; k++)
+            xb[(size_t)m * Kp + k] = 0;
+    }
+}
+
+void dg_matmul(const float *x, int M, const dg_matrix *W, float *y, dg_pool *pool)
+{
+    if (M <= 0)
+        return;
+    pthread_once(&kern_once, choose_kernels);
+    int N = W->N, K = W->K, Kp = W->Kp;
+    gemm_job j = {.W = W, .M = M, .x = x, .y = y};
+    if (W->dtype == DG_WT_F32) {
+        run(&j, pool);
+        return;
+    }
+    /* quantized / rounded activations, a chunk of rows at a time */
+    _Alignas(64) unsigned char buf[DG_GEMM_QBYTES];
+    float xs[DG_GEMM_QROWS];
+    int chunk = (int)(sizeof buf / ((size_t)Kp * elem_size(W->dtype)));
+    chunk = chunk < DG_GEMM_QROWS ? chunk : DG_GEMM_QROWS; /* >= 1: dg_matrix_pack checks K */
+    for (int m0 = 0; m0 < M; m0 += chunk) {
+        int mr = M - m0 < chunk ? M - m0 : chunk;
+        const float *xm = x + (size_t)m0 * K;
+        j.M = mr;
+        j.y = y + (size_t)m0 * N;
+        if (W->dtype == DG_WT_I8) {
+            kern.quant(xm, mr, K, Kp, (int8_t *)buf, xs);
+            j.xq = (const int8_t *)buf;
+            j.xs = xs;
+        } else {
+            round_rows_bf16(xm, mr, K, Kp, (uint16_t *)buf);
+            j.xb = (const uint16_t *)buf;
+        }
+        run(&j, pool);
+    }
+}
+
+void dg_sgemm(bool tb, int M, int N, int K, const float *a, int lda, const float *b, int ldb,
+              float *c, int ldc)
+{
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, 1.0f, a,
+                lda, b, ldb, 0.0f, c, ldc);
+}

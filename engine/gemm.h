@@ -1,0 +1,72 @@
+/* Matrix products against weights packed once at load: y[M, N] = x[M, K] . W[N, K]^T + b.
+ *
+ * DESIGN. Weights arrive as HF nn.Linear matrices (float32 [N, K], row-major). A general GEMM
+ * (OpenBLAS) re-packs them on every call, which at the decoder's 4-128 rows costs more than the
+ * arithmetic, so dg_matrix_pack lays them out once in the order the micro-kernels stream them:
+ * panels of DG_GEMM_NR = 16 output columns (zero-padded at the end), each panel K-contiguous
+ * (float32: [K][16]; int8: [K/4][16][4], the 4-byte groups vpdpbusd / vpmaddubsw consume).
+ * The kernels (gemm_ref.c, gemm_kernels_avx2.c, gemm_kernels_avx512.c) are picked at run time
+ * (cpu.h) and share one layout, so a matrix packed once serves any ISA level. dg_matmul splits
+ * the panels over the pool's threads. OpenBLAS is not used for weight products: on the decoder's
+ * and the encoder's shapes (M = 4..1024) the packed kernels measured at least as fast (see
+ * bench/bench_gemm.c), and keeping a second, row-major copy for it would double float32 memory.
+ *
+ * int8 (as CTranslate2): each weight row n is quantized to q = round-half-even(w * (127 /
+ * max|w_n|)) in [-127, 127] with scale s_n = max|w_n| / 127; each activation row m likewise at
+ * call time (s_m, a). Then y[m, n] = fmaf((float)sum_k a[m,k] q[n,k], s_m * s_n, b[n]). The
+ * integer sum is exact on every path (no saturating step: AVX2 multiplies |a| by q with a's
+ * sign, whose pair sums fit int16; VNNI adds 128 to a and subtracts 128 * sum_k q[n,k]), so
+ * all ISA levels give bit-identical results and tests compare them exactly with a scalar model
+ * of that arithmetic.
+ *
+ * bfloat16: weights rounded to bf16 ([K/2][16][2] pairs), activations rounded to bf16 per call,
+ * products summed in float32 (vdpbf16ps where the CPU has AVX512-BF16). */
+#ifndef DG_GEMM_H
+#define DG_GEMM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/error.h"
+#include "engine/engine.h"
+#include "engine/parallel.h"
+
+#define DG_GEMM_NR 16
+
+typedef enum {
+    DG_WT_F32 = 0,
+    DG_WT_I8,
+    DG_WT_BF16,
+} dg_wtype;
+
+/* The storage compute type t (engine.h) gives weight matrices. */
+dg_wtype dg_compute_type_resolve(dg_compute_type t);
+const char *dg_wtype_name(dg_wtype d);
+
+typedef struct {
+    dg_wtype dtype;
+    int N, K;
+    int Kp;                  /* K padded to the dtype's group (1, 4 or 2) */
+    int panels;              /* ceil(N / 16) */
+    void *data;              /* panels, 64-byte aligned; owned */
+    float *bias;             /* [panels * 16], zero-padded; NULL without bias; owned */
+    float *scales;           /* int8: [panels * 16] dequantization scale per row; owned */
+    int32_t *comp;           /* int8: [panels * 16] -128 * sum_k q[n, k] (VNNI's u8 shift) */
+} dg_matrix;
+
+/* Packs W = w[N, K] (row-major float32, only read) with bias b[N] (NULL = none) as dtype. On
+ * failure (out of memory, bad shape) W is left empty (safe to free). */
+dg_code dg_matrix_pack(dg_matrix *W, const float *w, const float *b, int N, int K, dg_wtype dtype,
+                       dg_err *err);
+void dg_matrix_free(dg_matrix *W); /* accepts an empty (zeroed) matrix */
+
+/* y[M, N] = x[M, K] . W^T + b. Panels are split over pool's threads (NULL = calling thread). */
+void dg_matmul(const float *x, int M, const dg_matrix *W, float *y, dg_pool *pool);
+
+/* c[M, N] = a[M, K] . b, b [K, N] (or [N, K] used transposed when tb): products of two
+ * activations (encoder attention), which change every call, so OpenBLAS's own packing is the
+ * right tool. Leading dimensions as in BLAS. */
+void dg_sgemm(bool tb, int M, int N, int K, const float *a, int lda, const float *b, int ldb,
+              float *c, int ldc);
+
+#endif
