@@ -3,13 +3,17 @@
 
 Starts the server on 127.0.0.1 (port 0) for each configuration, drives it with N closed-loop
 clients for a fixed duration, and prints requests/s, sentences/s and p50/p95/p99 latency per
-concurrency, then the throughput ratio of iteration-level batching on vs off
-(--max-batch-tokens 1: one sentence per batch) at concurrency 32.
+concurrency, then the throughput ratio of iteration-level batching on vs nearly off at concurrency 32
+(--max-batch-tokens 4200: with the demo model's beam 4 and max_length 512 a short sentence costs
+~2060 KV positions, so at most two sentences share a step; one alone is no longer expressible,
+as any sentence may cost at most half the budget).
 
 usage: bench/load.py DRAGOMAN MODEL_DIR [--duration S] [--concurrency 1,8,32,64]
                      [--workers N] [--threads-per-worker N] [--sentences-per-request K]
 """
 import argparse
+
+NEARLY_OFF = 4200  # --max-batch-tokens for "batching nearly off" (see above)
 import http.client
 import json
 import os
@@ -125,15 +129,16 @@ def main():
         p.terminate()
         p.wait(60)
     on = results.get(32) or run_once(a, common + [], 32, k)
-    p, port = start(a.binary, a.model, common + ["--max-batch-tokens", "1"])
+    p, port = start(a.binary, a.model, common + ["--max-batch-tokens", str(NEARLY_OFF)])
     try:
         off = run(port, 32, a.duration, k)
     finally:
         p.terminate()
         p.wait(60)
-    print("batching off (--max-batch-tokens 1) at concurrency 32: %.1f sent/s, p50 %.1f ms, "
-          "p99 %.1f ms" % (off["sps"], off["p50_ms"], off["p99_ms"]))
-    print("throughput ratio batching on/off at concurrency 32: %.2fx" % (on["sps"] / off["sps"]))
+    print("batching nearly off (--max-batch-tokens %d, <= 2 sentences per step) at concurrency "
+          "32: %.1f sent/s, p50 %.1f ms, p99 %.1f ms"
+          % (NEARLY_OFF, off["sps"], off["p50_ms"], off["p99_ms"]))
+    print("throughput ratio batching on/nearly off at concurrency 32: %.2fx" % (on["sps"] / off["sps"]))
     return 0
 
 

@@ -131,7 +131,8 @@ int dg_admit_locked(dg_scheduler *s, dg_worker *w, int m, dg_sentence **out, int
                 /* a large sentence kept out by a stream of small ones: admit nothing more
                  * (here or in later calls, it stays at the head) until the batch has drained
                  * enough for it */
-                if (now - x->t_enqueue > DG_AGING_S)
+                double since = j->t_admitted > x->t_enqueue ? j->t_admitted : x->t_enqueue;
+                if (now - since > DG_AGING_S)
                     goto out;
                 q->head = j->next_q;
                 continue;
@@ -141,6 +142,7 @@ int dg_admit_locked(dg_scheduler *s, dg_worker *w, int m, dg_sentence **out, int
                 (n > 0 && encode + x->n_ids > DG_ENCODE_PER_STEP))  /* encoder pass bounded */
                 continue;
             j->next_queued++;
+            j->t_admitted = now;
             x->admitted = 1;
             atomic_fetch_add(&j->batch_cost, x->cost);
             cost += x->cost;

@@ -73,6 +73,7 @@ struct dg_job {
     atomic_int batch_cost;    /* cost of its sentences in batches now */
     long long reserve;        /* bytes counted against --max-memory while running */
     int probed;               /* the client half-closed and was sent the 100 probe */
+    double t_admitted;        /* when a sentence of it last joined a batch (0: never) */
 };
 
 dg_job *dg_job_create(int n_sentences);

@@ -10,8 +10,9 @@
 /* Source tokens a worker admits for one encoder pass: a burst of long sentences is encoded over
  * several steps, so the sentences already decoding are not held up by one long pass. */
 #define DG_ENCODE_PER_STEP 1024
-/* Seconds a sentence may wait for room in a full batch before admission stops for everyone
- * else until it fits (so small sentences cannot starve a large one). */
+/* Seconds a request may wait for room in a full batch (since it was submitted or last had a
+ * sentence admitted) before admission stops for everyone else until its next sentence fits, so
+ * small sentences cannot starve a large one. */
 #define DG_AGING_S 2.0
 
 /* The jobs of one model with sentences waiting: a circular list, head = the next to serve. */

@@ -91,7 +91,8 @@ def test_heaviest():
         srv.wait_metric("dragoman_batch_sentences_count", lambda v: v >= 1)
         lat = short_requests(srv, N_SHORT, 0.5)
         ck(all(x is not None for x in lat), "short requests beside the heaviest one: all 200")
-        ck.eq(srv.metric("dragoman_inflight_requests"), 1,
+        # the last short request leaves the gauge just after its reply was read
+        ck.eq(srv.wait_metric("dragoman_inflight_requests", lambda v: v <= 1), 1,
               "the heaviest request still runs after the short ones finished")
         done = [x for x in lat if x is not None]
         if done:
@@ -162,13 +163,15 @@ def test_limits():
         ck.eq(srv.stop(), 0, "exit status")
     srv = Server(BIN, None, "--max-memory", "40", "--workers", "1")
     try:
-        # each sentence: 20 + 16 x 60 positions; 24 of them reserve 24 x ~980 x 1544 B = 36 MiB
+        # each sentence: ~20 + 2 x 512 positions; 24 of them reserve 24 x ~1044 x 1544 B = 37 MiB,
+        # and every hypothesis runs to max_length (511 steps: seconds)
         slow = {"text": ["Sentence number %d is long and has many words in it, really many words"
                          % i for i in range(24)],
-                "options": {"beam_size": 16, "max_length": 60}}
+                "options": {"beam_size": 2, "max_length": 512, "repetition_penalty": 0.001}}
         sock = raw_post(srv.port, slow)
-        srv.wait_metric("dragoman_inflight_requests", lambda v: v >= 1)
-        st, h, body = srv.post_json("/v1/translate", {"text": ["Hello world"] * 4})
+        # a decoder step ran: the request holds its reservation (in-flight counts it earlier)
+        srv.wait_metric("dragoman_batch_sentences_count", lambda v: v >= 1)
+        st, h, body = srv.post_json("/v1/translate", {"text": ["Hello world"] * 4})  # 12 MiB
         ck.eq((st, body["error"]["code"] if body else None), (429, "queue_full"),
               "request beyond the memory budget")
         ck.eq(h.get("retry-after"), "1", "Retry-After with the 429")

@@ -12,6 +12,7 @@
 #include "server/cpu_budget.h"
 #include "server/metrics.h"
 #include "server/registry.h"
+#include "server/scheduler_internal.h"
 #include "server/sentences.h"
 #include "test.h"
 
@@ -457,8 +458,145 @@ static void test_cpu_budget(void)
     CHECK_INT_EQ(system(cmd), 0);
 }
 
+/* ---- admission (scheduler.c), on a scheduler without threads: submit, then admit by hand ---- */
+
+static void no_done(dg_job *j, void *arg)
+{
+    (void)j;
+    (void)arg;
+}
+
+static dg_scheduler *bare_scheduler(dg_registry *reg, int budget)
+{
+    dg_scheduler *s = calloc(1, sizeof *s);
+    s->reg = reg;
+    s->max_batch_tokens = budget;
+    s->max_queue = 1000;
+    s->timeout_ms = 600000;
+    s->accepting = 1;
+    s->workers_planned = 1;
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->work, NULL);
+    pthread_cond_init(&s->changed, NULL);
+    s->queues = calloc(1, sizeof *s->queues);
+    s->pos_bytes = calloc(1, sizeof *s->pos_bytes);
+    s->pos_bytes[0] = 1544;
+    return s;
+}
+
+/* n sentences of n_ids tokens, each costing n_ids + beams x (max_new + 1) positions */
+static dg_job *job(dg_scheduler *s, int n, int n_ids, int beams, int max_new, int want_status)
+{
+    dg_job *j = dg_job_create(n);
+    j->model_index = 0;
+    j->opts.num_beams = beams;
+    j->opts.max_new_tokens = max_new;
+    j->done = no_done;
+    for (int i = 0; i < n; i++)
+        j->s[i].n_ids = n_ids;
+    dg_api_error e;
+    CHECK_INT_EQ(dg_scheduler_submit(s, j, &e), want_status);
+    if (want_status) {  /* never submitted: nothing else holds it */
+        CHECK_CONTAINS(e.msg, "--max-batch-tokens (8192)");
+        dg_job_release(j);
+        return NULL;
+    }
+    return j;
+}
+
+/* Admits into worker w (cost = what its batch holds); the admitted sentences' jobs, in order. */
+static int admit(dg_scheduler *s, dg_worker *w, dg_job **order, dg_sentence **got)
+{
+    pthread_mutex_lock(&s->mu);
+    int n = dg_admit_locked(s, w, 0, got, 64);
+    pthread_mutex_unlock(&s->mu);
+    for (int i = 0; i < n; i++) {
+        order[i] = got[i]->job;
+        w->cost[0] += got[i]->cost;
+    }
+    return n;
+}
+
+static void finish(dg_scheduler *s, dg_job **jobs, int n_jobs, dg_sentence **got, int n_got)
+{
+    for (int i = 0; i < n_got; i++)
+        dg_sentence_release(got[i]);
+    pthread_mutex_lock(&s->mu);
+    for (int i = 0; i < n_jobs; i++)
+        dg_job_finish_locked(s, jobs[i], DG_JOB_DONE, DG_API_INTERNAL, "");
+    pthread_mutex_unlock(&s->mu);
+    for (int i = 0; i < n_jobs; i++)
+        dg_job_release(jobs[i]);
+    free(s->queues);
+    free(s->pos_bytes);
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->work);
+    pthread_cond_destroy(&s->changed);
+    free(s);
+}
+
+static void test_admission(void)
+{
+    static dg_registry reg;
+    dg_err err;
+    reg.n = 1;
+    reg.models[0].model = dg_model_load(DG_SOURCE_DIR "/models/demo-en-de", &err);
+    CHECK(reg.models[0].model != NULL);
+    if (!reg.models[0].model)
+        return;
+    dg_sentence *got[64];
+    dg_job *order[64];
+    int wcost;
+    dg_worker w = {.cost = &wcost};
+
+    /* round-robin: a 6-sentence request and a 2-sentence one submitted after it interleave */
+    dg_scheduler *s = bare_scheduler(&reg, 8192);
+    wcost = 0;
+    dg_job *a = job(s, 6, 10, 1, 100, 0), *b = job(s, 2, 10, 1, 100, 0);
+    int n = admit(s, &w, order, got);
+    CHECK_INT_EQ(n, 8);
+    dg_job *want[] = {a, b, a, b, a, a, a, a};
+    for (int i = 0; i < n && i < 8; i++)
+        CHECK_MSG(order[i] == want[i], "admission %d: request %c", i, order[i] == a ? 'a' : 'b');
+    CHECK_INT_EQ(got[0]->cost, 10 + 1 * 101);
+    finish(s, (dg_job *[]){a, b}, 2, got, n);
+
+    /* one request holds at most half the batch; a sentence over half is refused at submit */
+    s = bare_scheduler(&reg, 8192);
+    wcost = 0;
+    dg_job *c = job(s, 10, 10, 8, 500, 0);  /* 4018 positions each: one at a time */
+    job(s, 1, 10, 16, 500, 400);            /* 8026 > 4096: 400 naming the limit */
+    n = admit(s, &w, order, got);
+    CHECK_INT_EQ(n, 1);
+    CHECK_INT_EQ(atomic_load(&c->batch_cost), 4018);
+    dg_job *d = job(s, 3, 10, 1, 100, 0);   /* another request still gets in */
+    int n2 = admit(s, &w, order, got + n);
+    CHECK_INT_EQ(n2, 3);
+    finish(s, (dg_job *[]){c, d}, 2, got, n + n2);
+
+    /* aging: a large sentence kept out of a full batch for more than DG_AGING_S stops the
+     * admission of small ones until the batch has room for it */
+    for (int aged = 0; aged < 2; aged++) {
+        s = bare_scheduler(&reg, 8192);
+        wcost = 8192 - 200;                 /* room for a small sentence, not a large one */
+        dg_job *big = job(s, 1, 10, 8, 500, 0), *small = job(s, 1, 10, 1, 100, 0);
+        if (aged)
+            big->s[0].t_enqueue -= DG_AGING_S + 1;
+        n = admit(s, &w, order, got);
+        CHECK_INT_EQ(n, aged ? 0 : 1);
+        wcost = 0;                          /* the batch drained: the large one goes first */
+        n2 = admit(s, &w, order + n, got + n);
+        CHECK_INT_EQ(n2, aged ? 2 : 1);
+        if (aged && n2 == 2)
+            CHECK(order[0] == big);
+        finish(s, (dg_job *[]){big, small}, 2, got, n + n2);
+    }
+    dg_model_free(reg.models[0].model);
+}
+
 int main(void)
 {
+    test_admission();
     test_cpu_budget();
     test_config();
     test_parse_v1();
