@@ -39,7 +39,7 @@ dg_code dg_decode_step(const dg_model *m, dg_fwd_ws *ws, const dg_dec_row *rows,
 
         in = dg_sublayer_in(m, x, &L->w.cross_attn_ln, R, h);
         dg_gemm_linear(in, R, D, L->cq_w, L->cq_b, A, qkv);
-        dg_attn_cross(qkv, rows, R, l, m->Ld, A, m->Hd, scores, Tmax, ws->pool, ctx);
+        dg_attn_cross(qkv, rows, R, l, m->Ld, A, m->Hd, scores, Tmax, ws->pool, ws->align, ctx);
         dg_gemm_linear(ctx, R, A, L->w.co.w, L->w.co.b, D, tmp);
         dg_sublayer_out(m, x, tmp, &L->w.cross_attn_ln, R);
 

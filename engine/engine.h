@@ -61,6 +61,12 @@ typedef struct {
      * can be copied freely */
     int n_prefix;
     int prefix[DG_MAX_PREFIX];
+    /* alignment (CTranslate2's return_attention): per generated token, the cross-attention of
+     * decoder layer alignment_layer averaged over its heads, for every returned hypothesis.
+     * Off by default: nothing is computed or copied then. alignment_layer -1 = the default,
+     * the penultimate decoder layer (the last when there is one only); see dg_align_layer */
+    int return_alignment;
+    int alignment_layer;
 } dg_search_opts;
 
 /* One finished sentence: n hypotheses, best first. ids exclude the decoder start token and
@@ -70,6 +76,11 @@ typedef struct {
     int **ids;
     int *len;
     float *scores;
+    /* with return_alignment: align[i] is [len[i], src_len] row-major, row k the attention
+     * weights over the encoder input (EOS included) while generating ids[i][k]; rows sum to 1.
+     * NULL otherwise. */
+    float **align;
+    int src_len;
 } dg_result;
 
 dg_model *dg_model_load(const char *dir, dg_err *err);
@@ -79,6 +90,8 @@ const dg_config *dg_model_config(const dg_model *m);
 void dg_search_opts_default(dg_search_opts *o, const dg_model *m);
 /* Checks options against the model (ranges, n-best <= beams); DG_E_INPUT with a message. */
 dg_code dg_search_opts_check(const dg_search_opts *o, const dg_model *m, dg_err *err);
+/* The decoder layer whose cross-attention return_alignment reports under options o. */
+int dg_align_layer(const dg_search_opts *o, const dg_model *m);
 
 /* threads: intra-op threads for this batch's GEMMs (OpenBLAS; its setting is process-wide, so
  * the last batch created wins; <= 0 leaves it unchanged). The engine's own loops (attention,

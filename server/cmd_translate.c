@@ -31,6 +31,7 @@ typedef struct {
     dg_gen_values gen;
     int batch_size, threads;
     int jsonl, input_ids, no_split;
+    int alignment, alignment_layer;  /* --alignment, --alignment-layer (-1: the default) */
 } translate_args;
 
 /* The sentences of all lines (ids: encoder input of each), and per line its text and spans. */
@@ -60,6 +61,12 @@ static void usage(FILE *f)
             "  --format text|jsonl        text: n-best lines per input; jsonl: one JSON object per input\n"
             "  --input-ids                lines are space-separated source ids, the exact encoder\n"
             "                             input (implies --no-split)\n"
+            "  --alignment                also print each hypothesis' alignment: text: a tab, then\n"
+            "                             source-target token index pairs (each target token's\n"
+            "                             most attended source token); jsonl: \"alignment\", per\n"
+            "                             hypothesis one row of source-token weights per target id\n"
+            "  --alignment-layer N        decoder layer whose cross-attention (averaged over its\n"
+            "                             heads) aligns (default: the penultimate one)\n"
             "  --source LANG              language of the input (de, deu, de_DE, ...; default:\n"
             "                             the model's src_lang)\n"
             "  --target LANG              language to translate into: the forced first token\n"
@@ -90,7 +97,8 @@ static int parse_args(int argc, char **argv, translate_args *a)
         {"threads", required_argument, 0, 't'},     {"format", required_argument, 0, 'f'},
         {"input-ids", no_argument, 0, 'i'},         {"no-split", no_argument, 0, 'p'},
         {"target-prefix", required_argument, 0, 'r'}, {"help", no_argument, 0, 'h'},
-        {"source", required_argument, 0, 'S'},      {"target", required_argument, 0, 'T'}};
+        {"source", required_argument, 0, 'S'},      {"target", required_argument, 0, 'T'},
+        {"alignment", no_argument, 0, 'a'},         {"alignment-layer", required_argument, 0, 'L'}};
     enum { N_FIXED = sizeof fixed / sizeof fixed[0] };
     struct option opts[N_FIXED + DG_GEN_COUNT + 1];
     memcpy(opts, fixed, sizeof fixed);
@@ -99,7 +107,7 @@ static int parse_args(int argc, char **argv, translate_args *a)
                                             dg_gen_is_bool(i) ? no_argument : required_argument,
                                             0, OPT_GEN + i};
     opts[N_FIXED + DG_GEN_COUNT] = (struct option){0, 0, 0, 0};
-    *a = (translate_args){.batch_size = 32, .threads = 1};
+    *a = (translate_args){.batch_size = 32, .threads = 1, .alignment_layer = -1};
     optind = 1;
     int c;
     char msg[256];
@@ -138,6 +146,10 @@ static int parse_args(int argc, char **argv, translate_args *a)
             }
             a->gen.target_prefix = optarg;
             a->no_split = 1;  /* the prefix begins the line's translation, not each sentence's */
+            break;
+        case 'a': a->alignment = 1; break;
+        case 'L':
+            if (parse_int("--alignment-layer", optarg, 0, 1024, &a->alignment_layer)) return -1;
             break;
         case 'S': a->source = optarg; break;
         case 'T': a->target = optarg; break;
@@ -316,11 +328,16 @@ static int print_line(const translate_args *a, const dg_tokenizer *tok, const li
     int first = lines->first[i], n = lines->first[i + 1] - first;
     const char *line = lines->text[i];
     json_t *texts = a->jsonl ? json_array() : NULL, *ids = a->jsonl ? json_array() : NULL,
-           *scores = a->jsonl ? json_array() : NULL;
+           *scores = a->jsonl ? json_array() : NULL,
+           *aligns = a->jsonl && a->alignment ? json_array() : NULL;
     char **pieces = calloc((size_t)(n ? n : 1), sizeof *pieces);
     int rc = pieces ? 0 : -1;
     for (int h = 0; !rc && h < n_best; h++) {
-        json_t *row = a->jsonl ? json_array() : NULL;
+        json_t *row = a->jsonl ? json_array() : NULL, *al = aligns ? json_array() : NULL;
+        char *pairs = NULL;
+        size_t pairs_len = 0;
+        FILE *pf = a->alignment && !a->jsonl ? open_memstream(&pairs, &pairs_len) : NULL;
+        int src_off = 0, tgt_off = 0;
         double score = 0;
         for (int k = 0; !rc && k < n; k++) {
             const dg_result *r = &results[first + k];
@@ -334,8 +351,27 @@ static int print_line(const translate_args *a, const dg_tokenizer *tok, const li
             }
             for (int t = 0; row && t < r->len[hh]; t++)
                 json_array_append_new(row, json_integer(r->ids[hh][t]));
+            for (int t = 0; r->align && t < r->len[hh]; t++) {
+                const float *w = r->align[hh] + (size_t)t * r->src_len;
+                int best = 0;
+                json_t *wr = al ? json_array() : NULL;
+                for (int j = 0; j < r->src_len; j++) {
+                    best = w[j] > w[best] ? j : best;
+                    if (wr)
+                        json_array_append_new(wr, json_real(w[j]));
+                }
+                if (wr)
+                    json_array_append_new(al, wr);
+                if (pf)
+                    fprintf(pf, "%s%d-%d", tgt_off + t ? " " : "", src_off + best,
+                            tgt_off + t);
+            }
+            src_off += lines->len[first + k];
+            tgt_off += r->len[hh];
             score += r->scores[hh];
         }
+        if (pf && fclose(pf))
+            rc = -1;
         char *text = rc ? NULL
                      : a->no_split ? (n ? strdup(pieces[0]) : strdup(""))
                                    : dg_join_sentences(line, strlen(line), lines->spans + first, n,
@@ -349,9 +385,17 @@ static int print_line(const translate_args *a, const dg_tokenizer *tok, const li
             json_array_append_new(ids, row);
             row = NULL;
             json_array_append_new(scores, json_real(n ? score / n : 0));
-        } else if (!rc)
+            if (aligns) {
+                json_array_append_new(aligns, al);
+                al = NULL;
+            }
+        } else if (!rc && pf)
+            printf("%s\t%s\n", text, pairs ? pairs : "");
+        else if (!rc)
             puts(text);
         json_decref(row);
+        json_decref(al);
+        free(pairs);
         free(text);
     }
     for (int k = 0; pieces && k < n; k++)
@@ -359,6 +403,8 @@ static int print_line(const translate_args *a, const dg_tokenizer *tok, const li
     free(pieces);
     if (a->jsonl) {
         json_t *obj = json_pack("{s:o,s:o,s:o}", "text", texts, "ids", ids, "scores", scores);
+        if (aligns)
+            json_object_set_new(obj, "alignment", aligns);
         char *s = rc ? NULL : json_dumps(obj, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(9));
         if (s)
             puts(s);
@@ -400,6 +446,12 @@ int cmd_translate(int argc, char **argv)
     /* the target language's token forced first, as generate(forced_bos_token_id=...) */
     if (a.target && dg_tokenizer_forced_bos(tok, tgt) >= 0)
         o.forced_bos_token_id = dg_tokenizer_forced_bos(tok, tgt);
+    o.return_alignment = a.alignment;
+    o.alignment_layer = a.alignment_layer;
+    if (dg_search_opts_check(&o, model, &err)) {
+        fprintf(stderr, "dragoman translate: %s\n", err.msg);
+        goto out;
+    }
     if (read_inputs(&a, tok, dg_model_config(model), src, tgt, &lines)) goto out;
     if (lines.n && !(results = calloc(lines.n, sizeof *results))) {
         fprintf(stderr, "dragoman translate: out of memory\n");
