@@ -23,6 +23,7 @@
 #include "server/default_model.h"
 #include "server/gen_options.h"
 #include "server/sentences.h"
+#include "text/protect.h"
 #include "tokenizer/tokenizer.h"
 
 typedef struct {
@@ -32,6 +33,7 @@ typedef struct {
     int batch_size, threads;
     int jsonl, input_ids, no_split;
     int alignment, alignment_layer;  /* --alignment, --alignment-layer (-1: the default) */
+    int no_preserve;                 /* --no-preserve: protected spans are translated as text */
 } translate_args;
 
 /* The sentences of all lines (ids: encoder input of each), and per line its text and spans. */
@@ -43,6 +45,7 @@ typedef struct {
     char **text;          /* [n_lines] the line, for putting its translation back together */
     int *first;           /* [n_lines + 1] its first sentence */
     dg_span *spans;       /* [n] each sentence's bytes in its line */
+    dg_protect *prot;     /* [n] each sentence's protected spans (masked text translated) */
 } line_set;
 
 static void usage(FILE *f)
@@ -67,6 +70,9 @@ static void usage(FILE *f)
             "                             hypothesis one row of source-token weights per target id\n"
             "  --alignment-layer N        decoder layer whose cross-attention (averaged over its\n"
             "                             heads) aligns (default: the penultimate one)\n"
+            "  --no-preserve              translate URLs, e-mail addresses, placeholders, file\n"
+            "                             names, numbers and characters the model has no token\n"
+            "                             for like other text (default: they come out verbatim)\n"
             "  --source LANG              language of the input (de, deu, de_DE, ...; default:\n"
             "                             the model's src_lang)\n"
             "  --target LANG              language to translate into: the forced first token\n"
@@ -98,7 +104,8 @@ static int parse_args(int argc, char **argv, translate_args *a)
         {"input-ids", no_argument, 0, 'i'},         {"no-split", no_argument, 0, 'p'},
         {"target-prefix", required_argument, 0, 'r'}, {"help", no_argument, 0, 'h'},
         {"source", required_argument, 0, 'S'},      {"target", required_argument, 0, 'T'},
-        {"alignment", no_argument, 0, 'a'},         {"alignment-layer", required_argument, 0, 'L'}};
+        {"alignment", no_argument, 0, 'a'},         {"alignment-layer", required_argument, 0, 'L'},
+        {"no-preserve", no_argument, 0, 'P'}};
     enum { N_FIXED = sizeof fixed / sizeof fixed[0] };
     struct option opts[N_FIXED + DG_GEN_COUNT + 1];
     memcpy(opts, fixed, sizeof fixed);
@@ -148,6 +155,7 @@ static int parse_args(int argc, char **argv, translate_args *a)
             a->no_split = 1;  /* the prefix begins the line's translation, not each sentence's */
             break;
         case 'a': a->alignment = 1; break;
+        case 'P': a->no_preserve = 1; break;
         case 'L':
             if (parse_int("--alignment-layer", optarg, 0, 1024, &a->alignment_layer)) return -1;
             break;
@@ -166,7 +174,7 @@ static int parse_args(int argc, char **argv, translate_args *a)
     return 0;
 }
 
-static int line_set_push(line_set *s, int *ids, int n, dg_span span)
+static int line_set_push(line_set *s, int *ids, int n, dg_span span, dg_protect *prot)
 {
     if (s->n == s->cap) {
         int cap = s->cap ? 2 * s->cap : 64;
@@ -179,8 +187,12 @@ static int line_set_push(line_set *s, int *ids, int n, dg_span span)
         dg_span *sp2 = realloc(s->spans, cap * sizeof *sp2);
         if (!sp2) return -1;
         s->spans = sp2;
+        dg_protect *p2 = realloc(s->prot, cap * sizeof *p2);
+        if (!p2) return -1;
+        s->prot = p2;
         s->cap = cap;
     }
+    s->prot[s->n] = *prot;
     s->ids[s->n] = ids;
     s->len[s->n] = n;
     s->spans[s->n] = span;
@@ -209,8 +221,11 @@ static int line_set_begin(line_set *s, char *text)
 
 static void line_set_free(line_set *s)
 {
-    for (int i = 0; i < s->n; i++)
+    for (int i = 0; i < s->n; i++) {
         free(s->ids[i]);
+        dg_protect_free(&s->prot[i]);
+    }
+    free(s->prot);
     for (int i = 0; i < s->n_lines; i++)
         free(s->text[i]);
     free(s->ids);
@@ -301,11 +316,22 @@ static int read_inputs(const translate_args *a, const dg_tokenizer *tok, const d
             code = dg_err_set(&err, DG_E_NOMEM, "out of memory");
         for (int k = 0; code == DG_OK && k < n_sent; k++) {
             int *ids = NULL, n = 0;
-            code = encode(a, tok, cfg, src, tgt, line + spans[k].start, spans[k].len, &ids, &n, &err);
-            if (code == DG_OK && line_set_push(lines, ids, n, spans[k]))
+            dg_protect prot = {0};
+            const char *text = line + spans[k].start;
+            size_t tlen = spans[k].len;
+            if (!a->input_ids && !a->no_preserve) {
+                code = dg_protect_text(tok, text, tlen, &prot, &err);
+                text = prot.masked;
+                tlen = prot.masked_len;
+            }
+            if (code == DG_OK)
+                code = encode(a, tok, cfg, src, tgt, text, tlen, &ids, &n, &err);
+            if (code == DG_OK && line_set_push(lines, ids, n, spans[k], &prot))
                 code = dg_err_set(&err, DG_E_NOMEM, "out of memory");
-            if (code != DG_OK)
+            if (code != DG_OK) {
                 free(ids);
+                dg_protect_free(&prot);
+            }
         }
         if (code == DG_OK)
             lines->first[lines->n_lines] = lines->n;
@@ -345,10 +371,16 @@ static int print_line(const translate_args *a, const dg_tokenizer *tok, const li
             dg_err err = {0};
             free(pieces[k]);
             pieces[k] = NULL;
-            if (dg_tokenizer_decode(tok, r->ids[hh], r->len[hh], true, &pieces[k], &err) != DG_OK) {
+            char *masked = NULL;
+            const dg_protect *p = &lines->prot[first + k];
+            dg_align_view v = {lines->ids[first + k], lines->len[first + k], r->ids[hh],
+                               r->len[hh], r->align ? r->align[hh] : NULL};
+            if (dg_tokenizer_decode(tok, r->ids[hh], r->len[hh], true, &masked, &err) != DG_OK ||
+                dg_protect_restore(p, tok, masked, r->align ? &v : NULL, &pieces[k], &err)) {
                 fprintf(stderr, "dragoman translate: decoding output: %s\n", err.msg);
                 rc = -1;
             }
+            free(masked);
             for (int t = 0; row && t < r->len[hh]; t++)
                 json_array_append_new(row, json_integer(r->ids[hh][t]));
             for (int t = 0; r->align && t < r->len[hh]; t++) {
@@ -446,13 +478,16 @@ int cmd_translate(int argc, char **argv)
     /* the target language's token forced first, as generate(forced_bos_token_id=...) */
     if (a.target && dg_tokenizer_forced_bos(tok, tgt) >= 0)
         o.forced_bos_token_id = dg_tokenizer_forced_bos(tok, tgt);
+    if (read_inputs(&a, tok, dg_model_config(model), src, tgt, &lines)) goto out;
+    /* lost protected spans are put back by the alignment */
     o.return_alignment = a.alignment;
+    for (int i = 0; i < lines.n && !o.return_alignment; i++)
+        o.return_alignment = lines.prot[i].n > 0;
     o.alignment_layer = a.alignment_layer;
     if (dg_search_opts_check(&o, model, &err)) {
         fprintf(stderr, "dragoman translate: %s\n", err.msg);
         goto out;
     }
-    if (read_inputs(&a, tok, dg_model_config(model), src, tgt, &lines)) goto out;
     if (lines.n && !(results = calloc(lines.n, sizeof *results))) {
         fprintf(stderr, "dragoman translate: out of memory\n");
         goto out;
