@@ -194,7 +194,7 @@ static size_t number_at(const char *s, size_t n)
     for (;;) {
         while (i < n && isdigit((unsigned char)s[i]))
             i++;
-        if (i + 1 < n && (s[i] == '.' || s[i] == ',' || s[i] == ':') &&
+        if (i + 1 < n && strchr(".,:-/", s[i]) &&
             isdigit((unsigned char)s[i + 1]))
             i++;
         else
@@ -322,8 +322,16 @@ static void join_units(const char *t, size_t len, span_list *l)
         size_t u = e + 1, ue = u;
         while (ue < len && !is_space((unsigned char)t[ue]) && !strchr(".,;:!?)", t[ue]))
             ue++;
-        if (ue > u && is_unit(t + u, ue - u) && (i + 1 == l->n || l->v[i + 1].start >= ue))
-            s->len = ue - s->start;
+        if (ue == u || !is_unit(t + u, ue - u))
+            continue;
+        if (i + 1 < l->n && l->v[i + 1].start < ue) {
+            /* the unit is a span of its own ("°C" holds <unk>): one span of both */
+            if (l->v[i + 1].start != u || l->v[i + 1].start + l->v[i + 1].len != ue)
+                continue;
+            memmove(&l->v[i + 1], &l->v[i + 2], (size_t)(l->n - i - 2) * sizeof *l->v);
+            l->n--;
+        }
+        s->len = ue - s->start;
     }
 }
 
