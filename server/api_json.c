@@ -131,6 +131,13 @@ static int take_option(const char *k, json_t *v, dg_translate_options *opts, dg_
         return take_bool(v, k, &opts->return_scores, e);
     if (!strcmp(k, "truncate"))
         return take_bool(v, k, &opts->truncate, e);
+    if (!strcmp(k, "preserve")) {
+        bool on = true;
+        if (take_bool(v, k, &on, e))
+            return -1;
+        opts->no_preserve = !on;
+        return 0;
+    }
     if (!strcmp(k, "timeout_ms"))
         return take_int(v, k, 1, 86400000, &opts->timeout_ms, e);
     if (!strcmp(k, "target_prefix")) {

@@ -17,6 +17,7 @@ typedef struct {
     char *target_prefix;        /* owned; gen.target_prefix points here */
     bool return_scores;
     bool truncate;
+    bool no_preserve;           /* "preserve": false: protected spans are translated as text */
 } dg_translate_options;
 
 typedef struct {

@@ -226,16 +226,24 @@ static int tokenize(dg_server *srv, dg_req *rq, const dg_served_model *m,
     }
     rq->text_first[t->n_texts] = total;
     rq->spans = calloc((size_t)(total ? total : 1), sizeof *rq->spans);
-    if (!rq->spans || !(rq->job = dg_job_create(total)))
+    rq->prot = calloc((size_t)(total ? total : 1), sizeof *rq->prot);
+    rq->sentences = total;  /* rq->prot's length, for freeing */
+    if (!rq->spans || !rq->prot || !(rq->job = dg_job_create(total)))
         return dg_api_error_set(e, DG_API_INTERNAL, "out of memory");
+    rq->tok = m->tok;
     for (int i = 0; i < t->n_texts; i++) {
         int first = rq->text_first[i], n = rq->text_first[i + 1] - first;
         split(t, i, rq->spans + first, n);
         for (int k = 0; k < n; k++) {
             const dg_span *sp = &rq->spans[first + k];
             dg_sentence *x = &rq->job->s[first + k];
+            dg_protect *p = &rq->prot[first + k];
             dg_err err;
-            if (dg_registry_encode(m, lc, t->texts[i] + sp->start, sp->len, &x->ids, &x->n_ids,
+            /* the model translates the text with its protected spans masked (text/protect.h) */
+            if ((!t->opts.no_preserve &&
+                 dg_protect_text(m->tok, t->texts[i] + sp->start, sp->len, p, &err)) ||
+                dg_registry_encode(m, lc, p->masked ? p->masked : t->texts[i] + sp->start,
+                                   p->masked ? p->masked_len : sp->len, &x->ids, &x->n_ids,
                                    &err))
                 return dg_api_error_set(e, dg_api_error_from_code(err.code), "text %d: %s", i,
                                         err.msg);
@@ -292,7 +300,7 @@ static void merge_cached(dg_server *srv, dg_req *rq)
     dg_job *j = rq->job, *all = rq->all ? rq->all : rq->job;
     for (int m = 0; j && m < j->n; m++) {
         dg_sentence *x = &j->s[m], *y = rq->all ? &all->s[rq->miss[m]] : x;
-        if (rq->cacheable)
+        if (rq->cacheable && !j->opts.return_alignment)
             dg_cache_put(srv->cache, j->model_index, &j->opts, x);
         if (y == x)
             continue;
@@ -339,8 +347,12 @@ static void translate_start(dg_server *srv, dg_req *rq)
         return;
     }
     rq->n_best = opts.num_return_sequences;
+    /* lost protected spans are put back by the alignment; such sentences bypass the cache,
+     * which keeps texts only */
+    for (int i = 0; i < rq->sentences && !opts.return_alignment; i++)
+        opts.return_alignment = rq->prot[i].n > 0;
     int model_index = (int)(m - srv->reg->models);
-    if (srv->cache && (use_cache(srv, rq, &opts, model_index, &e))) {
+    if (srv->cache && !opts.return_alignment && (use_cache(srv, rq, &opts, model_index, &e))) {
         dg_req_error(rq, &e);
         return;
     }
@@ -387,6 +399,7 @@ void dg_route_finish(dg_server *srv, dg_req *rq)
     dg_translation *out = calloc((size_t)t->n_texts, sizeof *out);
     char **pieces = calloc((size_t)(j->n ? j->n : 1), sizeof *pieces);
     bool ok = out && pieces;
+    dg_err err = {0};
     for (int i = 0; ok && i < t->n_texts; i++) {
         int first = rq->text_first[i], n = rq->text_first[i + 1] - first;
         if (!(out[i].hyps = calloc((size_t)nb, sizeof *out[i].hyps))) {
@@ -401,12 +414,22 @@ void dg_route_finish(dg_server *srv, dg_req *rq)
         }
         out[i].score = n ? score / n : 0;
         for (int h = 0; h < nb && ok; h++) {
-            for (int k = 0; k < n; k++) {
+            for (int k = 0; k < n && ok; k++) {
                 const dg_sentence *x = &j->s[first + k];
-                pieces[k] = x->hyps[h < x->n_hyps ? h : 0];
+                int hh = h < x->n_hyps ? h : 0;
+                dg_align_view v = {x->ids, x->n_ids, NULL, 0, NULL};
+                if (x->res.align && hh < x->res.n)
+                    v = (dg_align_view){x->ids, x->n_ids, x->res.ids[hh], x->res.len[hh],
+                                        x->res.align[hh]};
+                ok = !dg_protect_restore(&rq->prot[first + k], rq->tok, x->hyps[hh],
+                                         v.align ? &v : NULL, &pieces[k], &err);
             }
-            ok = (out[i].hyps[h] = dg_join_sentences(t->texts[i], strlen(t->texts[i]),
-                                                     rq->spans + first, n, pieces)) != NULL;
+            ok = ok && (out[i].hyps[h] = dg_join_sentences(t->texts[i], strlen(t->texts[i]),
+                                                           rq->spans + first, n, pieces)) != NULL;
+            for (int k = 0; k < n; k++) {
+                free(pieces[k]);
+                pieces[k] = NULL;
+            }
         }
     }
     char *body = NULL;

@@ -18,6 +18,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import test_alignment  # noqa: E402  (the random checkpoint)
 
+sys.path.insert(0, os.path.dirname(HERE))
+from serve_harness import Server  # noqa: E402
+
 CASES = json.load(open(os.path.join(HERE, "cases.json")))
 
 
@@ -68,6 +71,34 @@ def main():
     if lost[0]["text"][0].count("café") or lost[1]["text"][0].count("%1$s"):
         fails += 1
         print(f"FAIL --no-preserve kept the spans: {lost}")
+    # HTTP: /v1/translate and LibreTranslate's /translate answer what the CLI prints (one code
+    # path, text/protect.c), so the same spans come through; "preserve": false turns it off
+    srv = Server(dragoman, None)
+    try:
+        texts = [c[0] for c in CASES]
+        st, _, body = srv.post_json("/v1/translate", {"text": texts})
+        got = [t["text"] for t in body["translations"]] if st == 200 else (st, body)
+        want = [r["text"][0] for r in res]
+        if got != want:
+            fails += 1
+            print(f"FAIL /v1/translate differs from the CLI: {got} vs {want}")
+        st, _, body = srv.post_json("/translate", {"q": texts[:8], "source": "en", "target": "de"})
+        if st != 200 or body.get("translatedText") != want[:8]:
+            fails += 1
+            print(f"FAIL LibreTranslate /translate: {st} {body} vs {want[:8]}")
+        st, _, body = srv.post_json("/v1/translate", {"text": ["Error %1$s in line %2$d"],
+                                                      "options": {"preserve": False}})
+        if st != 200 or "%1$s" in body["translations"][0]["text"]:
+            fails += 1
+            print(f"FAIL preserve false: {st} {body}")
+        st, _, body = srv.post_json("/v1/translate", {"text": ["a"], "options": {"preserve": 1}})
+        if st != 400:
+            fails += 1
+            print(f"FAIL preserve: 1 accepted: {st} {body}")
+    finally:
+        if srv.stop() != 0:
+            fails += 1
+            print("FAIL server exit status")
     print("protect:", "FAILED" if fails else "ok")
     return 1 if fails else 0
 
