@@ -118,6 +118,8 @@ int dg_batch_pop_finished(dg_batch *b, void **tag, dg_result *res);
 void dg_batch_cancel(dg_batch *b, void *tag);
 
 void dg_result_free(dg_result *r);                   /* accepts NULL / zeroed */
+/* A deep copy of src (alignment included); DG_E_NOMEM leaves dst zeroed. */
+dg_code dg_result_copy(dg_result *dst, const dg_result *src, dg_err *err);
 
 /* Translates n sentences to completion with one batch (CLI, tests, benchmark): sorts by
  * length, keeps up to max_batch sentences in flight (refilled as sentences finish), results in

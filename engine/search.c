@@ -155,6 +155,21 @@ nomem:
     return dg_err_set(err, DG_E_NOMEM, "search: out of memory for results");
 }
 
+dg_code dg_result_copy(dg_result *dst, const dg_result *src, dg_err *err)
+{
+    memset(dst, 0, sizeof *dst);
+    if (src->n < 1)
+        return DG_OK;
+    double *sc = malloc((size_t)src->n * sizeof *sc);
+    if (!sc)
+        return dg_err_set(err, DG_E_NOMEM, "search: out of memory for results");
+    for (int k = 0; k < src->n; k++)
+        sc[k] = src->scores[k];
+    dg_code rc = dg_result_make(dst, src->n, src->ids, src->len, sc, src->align, src->src_len, err);
+    free(sc);
+    return rc;
+}
+
 void dg_result_free(dg_result *r)
 {
     if (!r)

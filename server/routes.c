@@ -300,14 +300,16 @@ static void merge_cached(dg_server *srv, dg_req *rq)
     dg_job *j = rq->job, *all = rq->all ? rq->all : rq->job;
     for (int m = 0; j && m < j->n; m++) {
         dg_sentence *x = &j->s[m], *y = rq->all ? &all->s[rq->miss[m]] : x;
-        if (rq->cacheable && !j->opts.return_alignment)
+        if (rq->cacheable)  /* with the alignment, so a hit restores spans the same way */
             dg_cache_put(srv->cache, j->model_index, &j->opts, x);
         if (y == x)
             continue;
         y->hyps = x->hyps, y->scores = x->scores, y->n_hyps = x->n_hyps;
         y->out_tokens = x->out_tokens;
         y->ids = x->ids, y->n_ids = x->n_ids;
+        y->res = x->res;
         x->hyps = NULL, x->scores = NULL, x->n_hyps = 0, x->ids = NULL;
+        memset(&x->res, 0, sizeof x->res);
     }
 }
 
@@ -347,12 +349,12 @@ static void translate_start(dg_server *srv, dg_req *rq)
         return;
     }
     rq->n_best = opts.num_return_sequences;
-    /* lost protected spans are put back by the alignment; such sentences bypass the cache,
-     * which keeps texts only */
+    /* lost protected spans are put back by the alignment (not part of the cache key: it
+     * changes no output) */
     for (int i = 0; i < rq->sentences && !opts.return_alignment; i++)
         opts.return_alignment = rq->prot[i].n > 0;
     int model_index = (int)(m - srv->reg->models);
-    if (srv->cache && !opts.return_alignment && (use_cache(srv, rq, &opts, model_index, &e))) {
+    if (srv->cache && (use_cache(srv, rq, &opts, model_index, &e))) {
         dg_req_error(rq, &e);
         return;
     }

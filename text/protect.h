@@ -16,6 +16,7 @@
 #ifndef DG_TEXT_PROTECT_H
 #define DG_TEXT_PROTECT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "common/error.h"
