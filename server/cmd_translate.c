@@ -376,7 +376,7 @@ static int print_line(const translate_args *a, const dg_tokenizer *tok, const li
             dg_align_view v = {lines->ids[first + k], lines->len[first + k], r->ids[hh],
                                r->len[hh], r->align ? r->align[hh] : NULL};
             if (dg_tokenizer_decode(tok, r->ids[hh], r->len[hh], true, &masked, &err) != DG_OK ||
-                dg_protect_restore(p, tok, masked, r->align ? &v : NULL, &pieces[k], &err)) {
+                dg_protect_restore(p, tok, masked, r->align ? &v : NULL, &pieces[k], NULL, &err)) {
                 fprintf(stderr, "dragoman translate: decoding output: %s\n", err.msg);
                 rc = -1;
             }

@@ -351,10 +351,13 @@ static void translate_start(dg_server *srv, dg_req *rq)
     rq->n_best = opts.num_return_sequences;
     /* lost protected spans are put back by the alignment (not part of the cache key: it
      * changes no output) */
+    opts.return_alignment = t->opts.return_alignment;
     for (int i = 0; i < rq->sentences && !opts.return_alignment; i++)
         opts.return_alignment = rq->prot[i].n > 0;
     int model_index = (int)(m - srv->reg->models);
-    if (srv->cache && (use_cache(srv, rq, &opts, model_index, &e))) {
+    /* a cached sentence may lack the alignment return_alignment asks for: translate them all */
+    if (srv->cache && !t->opts.return_alignment &&
+        (use_cache(srv, rq, &opts, model_index, &e))) {
         dg_req_error(rq, &e);
         return;
     }
@@ -388,6 +391,85 @@ static void translate_start(dg_server *srv, dg_req *rq)
     }
 }
 
+/* Code points in s[0..n). */
+static int cp_count(const char *s, int n)
+{
+    int c = 0;
+    for (int i = 0; i < n; i++)
+        c += ((unsigned char)s[i] & 0xC0) != 0x80;
+    return c;
+}
+
+/* Hypothesis h of text i: each sentence's translation with its protected spans put back
+ * (text/protect.h), joined with the text's layout; for h = 0 with options.return_alignment,
+ * the word alignment over the text and its translation. */
+static int finish_text(dg_req *rq, const dg_job *j, int i, int h, dg_translation *out,
+                       dg_word_alignment *wa, char **pieces, dg_err *err)
+{
+    const dg_translate_request *t = &rq->treq;
+    int first = rq->text_first[i], n = rq->text_first[i + 1] - first, rc = 0;
+    bool align = h == 0 && t->opts.return_alignment;
+    int src_shift = 0;               /* text offset minus joined offset, before sentence k */
+    for (int k = 0; k < n && !rc; k++) {
+        const dg_sentence *x = &j->s[first + k];
+        const dg_protect *p = &rq->prot[first + k];
+        const dg_span *sp = &rq->spans[first + k];
+        int hh = h < x->n_hyps ? h : 0;
+        dg_align_view v = {x->ids, x->n_ids, NULL, 0, NULL};
+        if (x->res.align && hh < x->res.n)
+            v = (dg_align_view){x->ids, x->n_ids, x->res.ids[hh], x->res.len[hh],
+                                x->res.align[hh]};
+        int *map = align && v.align ? malloc((strlen(x->hyps[hh]) + 1) * sizeof *map) : NULL;
+        if (align && v.align && !map) {
+            rc = dg_err_set(err, DG_E_NOMEM, "out of memory");
+            break;
+        }
+        rc = dg_protect_restore(p, rq->tok, x->hyps[hh], v.align ? &v : NULL, &pieces[k], map,
+                                err);
+        dg_word_pair *wp = NULL;
+        int nw = 0;
+        if (!rc && map)
+            rc = dg_align_words(rq->tok, p, t->texts[i] + sp->start, sp->len, x->hyps[hh], &v,
+                                pieces[k], map, &wp, &nw, err);
+        free(map);
+        /* the translated sentence starts at sp->start minus the text's bytes before it that
+         * earlier sentences replaced, plus their translations' bytes */
+        int tgt_at = (int)sp->start - src_shift;
+        if (!rc && nw) {
+            int (*q)[4] = realloc(wa->pairs, (size_t)(wa->n_pairs + nw) * sizeof *q);
+            if (!q)
+                rc = dg_err_set(err, DG_E_NOMEM, "out of memory");
+            else
+                wa->pairs = q;
+        }
+        for (int w = 0; !rc && w < nw; w++) {
+            int *q = wa->pairs[wa->n_pairs++];
+            q[0] = (int)sp->start + wp[w].src_start;
+            q[1] = (int)sp->start + wp[w].src_end;
+            q[2] = tgt_at + wp[w].tgt_start;   /* byte offsets, to code points below */
+            q[3] = tgt_at + wp[w].tgt_end;
+        }
+        free(wp);
+        if (!rc)
+            src_shift += (int)sp->len - (int)strlen(pieces[k]);
+    }
+    if (!rc && !(out->hyps[h] = dg_join_sentences(t->texts[i], strlen(t->texts[i]),
+                                                  rq->spans + first, n, pieces)))
+        rc = dg_err_set(err, DG_E_NOMEM, "out of memory");
+    for (int k = 0; k < n; k++) {
+        free(pieces[k]);
+        pieces[k] = NULL;
+    }
+    if (align && !rc && !wa->pairs && !(wa->pairs = malloc(sizeof *wa->pairs)))
+        rc = dg_err_set(err, DG_E_NOMEM, "out of memory");
+    for (int w = 0; align && !rc && w < wa->n_pairs; w++) {
+        int *q = wa->pairs[w];
+        q[0] = cp_count(t->texts[i], q[0]), q[1] = cp_count(t->texts[i], q[1]);
+        q[2] = cp_count(out->hyps[h], q[2]), q[3] = cp_count(out->hyps[h], q[3]);
+    }
+    return rc;
+}
+
 void dg_route_finish(dg_server *srv, dg_req *rq)
 {
     if (rq->job && atomic_load(&rq->job->state) == DG_JOB_FAILED) {
@@ -399,8 +481,9 @@ void dg_route_finish(dg_server *srv, dg_req *rq)
     const dg_translate_request *t = &rq->treq;
     int nb = rq->n_best > 0 ? rq->n_best : 1;
     dg_translation *out = calloc((size_t)t->n_texts, sizeof *out);
+    dg_word_alignment *wa = calloc((size_t)t->n_texts, sizeof *wa);
     char **pieces = calloc((size_t)(j->n ? j->n : 1), sizeof *pieces);
-    bool ok = out && pieces;
+    bool ok = out && wa && pieces;
     dg_err err = {0};
     for (int i = 0; ok && i < t->n_texts; i++) {
         int first = rq->text_first[i], n = rq->text_first[i + 1] - first;
@@ -415,37 +498,25 @@ void dg_route_finish(dg_server *srv, dg_req *rq)
             rq->tokens_out += j->s[first + k].out_tokens;
         }
         out[i].score = n ? score / n : 0;
-        for (int h = 0; h < nb && ok; h++) {
-            for (int k = 0; k < n && ok; k++) {
-                const dg_sentence *x = &j->s[first + k];
-                int hh = h < x->n_hyps ? h : 0;
-                dg_align_view v = {x->ids, x->n_ids, NULL, 0, NULL};
-                if (x->res.align && hh < x->res.n)
-                    v = (dg_align_view){x->ids, x->n_ids, x->res.ids[hh], x->res.len[hh],
-                                        x->res.align[hh]};
-                ok = !dg_protect_restore(&rq->prot[first + k], rq->tok, x->hyps[hh],
-                                         v.align ? &v : NULL, &pieces[k], &err);
-            }
-            ok = ok && (out[i].hyps[h] = dg_join_sentences(t->texts[i], strlen(t->texts[i]),
-                                                           rq->spans + first, n, pieces)) != NULL;
-            for (int k = 0; k < n; k++) {
-                free(pieces[k]);
-                pieces[k] = NULL;
-            }
-        }
+        for (int h = 0; h < nb && ok; h++)
+            ok = !finish_text(rq, j, i, h, &out[i], &wa[i], pieces, &err);
     }
     char *body = NULL;
     if (ok)
         body = rq->libretranslate
                    ? dg_lt_translate_reply(srv, rq, out, t->n_texts)
-                   : dg_api_translate_response(rq->model_name, out, t->n_texts,
-                                               t->opts.return_scores);
+                   : dg_api_translate_response_aligned(rq->model_name, out,
+                                                       t->opts.return_alignment ? wa : NULL,
+                                                       t->n_texts, t->opts.return_scores);
     for (int i = 0; out && i < t->n_texts; i++) {
         for (int h = 0; h < out[i].n_hyps; h++)
             free(out[i].hyps[h]);
         free(out[i].hyps);
+        if (wa)
+            free(wa[i].pairs);
     }
     free(out);
+    free(wa);
     free(pieces);
     if (!body) {
         reply_error(rq, DG_API_INTERNAL, "%s", "out of memory");

@@ -383,14 +383,18 @@ dg_code dg_protect_text(const dg_tokenizer *tok, const char *text, size_t len, d
         memcpy(p->masked + o, text + prev, s->start - prev);
         o += s->start - prev;
         if (o > 0 && (is_alnum((unsigned char)p->masked[o - 1]) ||
-                      (unsigned char)p->masked[o - 1] >= 0x80))
+                      (unsigned char)p->masked[o - 1] >= 0x80)) {
             p->masked[o++] = ' ';
+            s->pad_before = 1;
+        }
         s->m_start = o;
         o += (size_t)snprintf(p->masked + o, 16, "%d", k + 1);
         s->m_len = o - s->m_start;
         prev = s->start + s->len;
-        if (prev < len && (is_alnum((unsigned char)text[prev]) || (unsigned char)text[prev] >= 0x80))
+        if (prev < len && (is_alnum((unsigned char)text[prev]) || (unsigned char)text[prev] >= 0x80)) {
             p->masked[o++] = ' ';
+            s->pad_after = 1;
+        }
     }
     memcpy(p->masked + o, text + prev, len - prev);
     o += len - prev;
@@ -548,15 +552,17 @@ static int cmp_ins(const void *a, const void *b)
 }
 
 dg_code dg_protect_restore(const dg_protect *p, const dg_tokenizer *tok, const char *translation,
-                           const dg_align_view *v, char **out, dg_err *err)
+                           const dg_align_view *v, char **out, int *map, dg_err *err)
 {
     *out = NULL;
+    size_t n = strlen(translation);
     if (!p->n) {
         if (!(*out = strdup(translation)))
             return dg_err_set(err, DG_E_NOMEM, "protected spans: out of memory");
+        for (size_t i = 0; map && i <= n; i++)
+            map[i] = (int)i;
         return DG_OK;
     }
-    size_t n = strlen(translation);
     unsigned char *used = calloc((size_t)p->n, 1);
     insertion *ins = calloc((size_t)p->n, sizeof *ins);
     /* number runs in the translation: the first one of each placeholder is kept */
@@ -615,12 +621,16 @@ dg_code dg_protect_restore(const dg_protect *p, const dg_tokenizer *tok, const c
                 goto nomem;
             next++;
         }
+        if (map)
+            map[i] = (int)b.n;
         if (i == n)
             break;
         if (run_at[i]) {
             size_t e = i;
             while (e < n && isdigit((unsigned char)translation[e]))
                 e++;
+            for (size_t q = i; map && q < e; q++)
+                map[q] = (int)b.n;
             if (run_at[i] > 0) {
                 const dg_prot_span *s = &p->spans[run_at[i] - 1];
                 if (sb_put(&b, p->text + s->start, s->len))

@@ -30,6 +30,7 @@ typedef enum {
 typedef struct {
     size_t start, len;        /* the span in the original text */
     size_t m_start, m_len;    /* its placeholder number in the masked text */
+    int pad_before, pad_after; /* a space the masked text added before / after the number */
     dg_prot_kind kind;
 } dg_prot_span;
 
@@ -73,8 +74,23 @@ dg_code dg_token_offsets_make(const dg_tokenizer *tok, const char *masked,
 void dg_token_offsets_free(dg_token_offsets *o);
 
 /* The translation of p->masked with every span put back (malloc'ed). v may be NULL (no
- * alignment: lost spans go before the final punctuation). */
+ * alignment: lost spans go before the final punctuation). map, when not NULL, has
+ * strlen(translation) + 1 entries and receives where each translation byte went in *out. */
 dg_code dg_protect_restore(const dg_protect *p, const dg_tokenizer *tok, const char *translation,
-                           const dg_align_view *v, char **out, dg_err *err);
+                           const dg_align_view *v, char **out, int *map, dg_err *err);
+
+/* Word alignment of one sentence: pairs of byte ranges, a source word of p->text and a word of
+ * the restored translation, where a token of the target word attends most to a token of the
+ * source word (each pair once, in target order). src[0..src_len) is the sentence (p->text, or
+ * the sentence itself when it was not protected: p zeroed), translation the model's (masked)
+ * output, restored and map what dg_protect_restore made of it. */
+typedef struct {
+    int src_start, src_end, tgt_start, tgt_end;
+} dg_word_pair;
+
+dg_code dg_align_words(const dg_tokenizer *tok, const dg_protect *p, const char *src,
+                       size_t src_len, const char *translation, const dg_align_view *v,
+                       const char *restored, const int *map, dg_word_pair **pairs, int *n,
+                       dg_err *err);
 
 #endif

@@ -10,6 +10,7 @@ masked text is the text). --no-preserve loses spans on the demo model (the behav
 usage: test_protect.py DRAGOMAN"""
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -91,6 +92,27 @@ def main():
         if st != 200 or "%1$s" in body["translations"][0]["text"]:
             fails += 1
             print(f"FAIL preserve false: {st} {body}")
+        # word alignment: ranges are whole words of both texts, and a copied span's word pairs
+        # with the word that holds it in the translation
+        al_texts = ["Visit https://example.com/help today. Then write to admin@example.org now.",
+                    "Error %1$s in line %2$d", "The house is small.", "Naïve café résumé"]
+        st, _, body = srv.post_json("/v1/translate", {"text": al_texts,
+                                                      "options": {"return_alignment": True}})
+        for src, tr in zip(al_texts, body["translations"] if st == 200 else []):
+            out, pairs = tr["text"], tr.get("alignment", [])
+            words = lambda t: {(m.start(), m.end()) for m in re.finditer(r"\S+", t)}  # noqa: E731
+            ok = bool(pairs) and all(tuple(p["source"]) in words(src) and
+                                     tuple(p["target"]) in words(out) for p in pairs)
+            for w in ("https://example.com/help", "admin@example.org", "%1$s", "%2$d", "café"):
+                if w in src and w in out:
+                    ok = ok and any(w in src[p["source"][0]:p["source"][1]] and
+                                    w in out[p["target"][0]:p["target"][1]] for p in pairs)
+            if not ok:
+                fails += 1
+                print(f"FAIL word alignment of {src!r} -> {out!r}: {pairs}")
+        if st != 200:
+            fails += 1
+            print(f"FAIL return_alignment: {st} {body}")
         st, _, body = srv.post_json("/v1/translate", {"text": ["a"], "options": {"preserve": 1}})
         if st != 400:
             fails += 1
