@@ -97,8 +97,9 @@ static bool is_email(const char *s, size_t n)
     return dot && dot > d && d + dn - dot - 1 >= 2;
 }
 
-/* name.ext: an extension of 2-5 letters/digits with a letter, after a non-empty name without
- * '/' or '@' (URLs and addresses are caught before). "e.g" and "U.S" have 1-letter tails. */
+/* name.ext: an extension of 2-5 letters/digits starting with a letter, after a non-empty name
+ * without '/' or '@' (URLs and addresses are caught before). "e.g" and "U.S" have 1-letter
+ * tails; "3.5kg" is a number. */
 static bool is_file(const char *s, size_t n)
 {
     const char *dot = NULL;
@@ -110,7 +111,7 @@ static bool is_file(const char *s, size_t n)
     if (!dot || dot == s)
         return false;
     size_t el = n - (size_t)(dot + 1 - s);
-    if (el < 2 || el > 5)
+    if (el < 2 || el > 5 || !isalpha((unsigned char)dot[1]))
         return false;
     bool letter = false;
     for (size_t i = 0; i < el; i++) {
@@ -200,9 +201,10 @@ static size_t number_at(const char *s, size_t n)
         else
             break;
     }
-    /* glued letters (5kg, 3rd, mp3's tail), %, °, currency and other non-ASCII signs */
-    while (i < n && (is_alnum((unsigned char)s[i]) || s[i] == '%' || s[i] == '_' ||
-                     (unsigned char)s[i] >= 0x80))
+    if (i < n && s[i] == '%')   /* 50%, but 100%% is 100 and the %% escape */
+        return i + 1 < n && s[i + 1] == '%' ? i : i + 1;
+    /* glued letters (5kg, 3rd, mp3's tail), °, currency and other non-ASCII signs */
+    while (i < n && (is_alnum((unsigned char)s[i]) || s[i] == '_' || (unsigned char)s[i] >= 0x80))
         i += u8_len((unsigned char)s[i]);
     return i > n ? n : i;
 }
@@ -635,7 +637,8 @@ dg_code dg_protect_restore(const dg_protect *p, const dg_tokenizer *tok, const c
                 const dg_prot_span *s = &p->spans[run_at[i] - 1];
                 if (sb_put(&b, p->text + s->start, s->len))
                     goto nomem;
-            } else if (b.n && b.p[b.n - 1] == ' ' && (e == n || translation[e] == ' '))
+            } else if (b.n && b.p[b.n - 1] == ' ' &&
+                       (e == n || translation[e] == ' ' || strchr(".,;:!?", translation[e])))
                 b.n--;  /* a dropped number takes one space with it */
             i = e;
             continue;
