@@ -303,6 +303,12 @@ static int read_inputs(const translate_args *a, const dg_tokenizer *tok, const d
         if (len > 0 && line[len - 1] == '\r') line[--len] = 0;
         dg_err err = {0};
         dg_code code = DG_OK;
+        /* the line is kept as a C string (put back together by strlen) */
+        if (memchr(line, 0, (size_t)len)) {
+            fprintf(stderr, "dragoman translate: line %d: holds a NUL byte\n", lineno);
+            rc = -1;
+            break;
+        }
         char *text = strndup(line, (size_t)len);
         if (!text || line_set_begin(lines, text)) {
             free(text);

@@ -22,6 +22,12 @@ const char *dg_prot_kind_name(dg_prot_kind k)
     return k >= 0 && k < DG_PROT_COUNT ? names[k] : "?";
 }
 
+/* c is one of set's characters (strchr would also match the NUL terminator) */
+static bool in(const char *set, char c)
+{
+    return c && strchr(set, c);
+}
+
 static bool is_space(unsigned char c)
 {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
@@ -82,7 +88,7 @@ static bool is_email(const char *s, size_t n)
     if (!at || at == s)
         return false;
     for (const char *p = s; p < at; p++)
-        if (!is_alnum((unsigned char)*p) && !strchr("._%+-", *p))
+        if (!is_alnum((unsigned char)*p) && !in("._%+-", *p))
             return false;
     size_t dn = n - (size_t)(at + 1 - s);
     const char *d = at + 1, *dot = NULL;
@@ -156,7 +162,7 @@ static size_t placeholder_at(const char *s, size_t n)
         if (j > i && j < n && s[j] == '$')
             i = j + 1;
     }
-    while (i < n && strchr("-+ #0'", s[i]))
+    while (i < n && in("-+ #0'", s[i]))
         i++;
     while (i < n && isdigit((unsigned char)s[i]))
         i++;
@@ -165,9 +171,9 @@ static size_t placeholder_at(const char *s, size_t n)
         while (i < n && isdigit((unsigned char)s[i]))
             i++;
     }
-    while (i < n && strchr("hlLqjzt", s[i]))   /* length modifiers: %ld, %zu, %lld */
+    while (i < n && in("hlLqjzt", s[i]))   /* length modifiers: %ld, %zu, %lld */
         i++;
-    return i < n && strchr("diouxXeEfFgGaAcsrpn@", s[i]) ? i + 1 : 0;
+    return i < n && in("diouxXeEfFgGaAcsrpn@", s[i]) ? i + 1 : 0;
 }
 
 static const char *const UNITS[] = {
@@ -195,7 +201,7 @@ static size_t number_at(const char *s, size_t n)
     for (;;) {
         while (i < n && isdigit((unsigned char)s[i]))
             i++;
-        if (i + 1 < n && strchr(".,:-/", s[i]) &&
+        if (i + 1 < n && in(".,:-/", s[i]) &&
             isdigit((unsigned char)s[i + 1]))
             i++;
         else
@@ -232,16 +238,15 @@ static int push(span_list *l, size_t start, size_t len, dg_prot_kind kind)
  * sentence punctuation, and brackets that are not matched inside. */
 static void trim_word(const char *t, size_t *a, size_t *b)
 {
-    for (;;) {
+    while (*b > *a) {
         char c = t[*b - 1];
-        if (*b > *a && (strchr(".,;:!?\"'", c) ||
-                        (c == ')' && !memchr(t + *a, '(', *b - 1 - *a)) ||
-                        (c == ']' && !memchr(t + *a, '[', *b - 1 - *a))))
+        if ((in(".,;:!?\"'", c) || (c == ')' && !memchr(t + *a, '(', *b - 1 - *a)) ||
+                  (c == ']' && !memchr(t + *a, '[', *b - 1 - *a))))
             (*b)--;
         else
             break;
     }
-    while (*a < *b && (strchr("\"'[", t[*a]) ||
+    while (*a < *b && (in("\"'[", t[*a]) ||
                        (t[*a] == '(' && !memchr(t + *a + 1, ')', *b - *a - 1))))
         (*a)++;
 }
@@ -297,7 +302,7 @@ static int scan_word(const dg_tokenizer *tok, unk_cache *uc, const char *t, size
         }
         /* a currency sign just before a number belongs to it */
         size_t s = i;
-        if (kind == DG_PROT_NUMBER && s > 0 && strchr("$", w[s - 1]))
+        if (kind == DG_PROT_NUMBER && s > 0 && in("$", w[s - 1]))
             s--;
         else if (kind == DG_PROT_NUMBER && s >= 2 && (!memcmp(w + s - 2, "\xc2\xa3", 2) ||
                                                       !memcmp(w + s - 2, "\xc2\xa5", 2)))
@@ -322,7 +327,7 @@ static void join_units(const char *t, size_t len, span_list *l)
         if (e >= len || t[e] != ' ')
             continue;
         size_t u = e + 1, ue = u;
-        while (ue < len && !is_space((unsigned char)t[ue]) && !strchr(".,;:!?)", t[ue]))
+        while (ue < len && !is_space((unsigned char)t[ue]) && !in(".,;:!?)", t[ue]))
             ue++;
         if (ue == u || !is_unit(t + u, ue - u))
             continue;
@@ -528,7 +533,7 @@ static long aligned_place(const dg_protect *p, int k, const char *tr, const dg_a
     while (e < n && !is_space((unsigned char)tr[e]))
         e++;
     /* keep the word's trailing punctuation after the span */
-    while (e > (size_t)off->tgt_start[best] && strchr(".,;:!?", tr[e - 1]))
+    while (e > (size_t)off->tgt_start[best] && in(".,;:!?", tr[e - 1]))
         e--;
     return (long)e;
 }
@@ -537,7 +542,7 @@ static long aligned_place(const dg_protect *p, int k, const char *tr, const dg_a
 static long end_place(const char *tr)
 {
     size_t e = strlen(tr);
-    while (e > 0 && (is_space((unsigned char)tr[e - 1]) || strchr(".!?\"')", tr[e - 1])))
+    while (e > 0 && (is_space((unsigned char)tr[e - 1]) || in(".!?\"')", tr[e - 1])))
         e--;
     return (long)e;
 }
@@ -619,7 +624,7 @@ dg_code dg_protect_restore(const dg_protect *p, const dg_tokenizer *tok, const c
                              !(b.n && is_space((unsigned char)b.p[b.n - 1]));
             if ((sp_before && sb_put(&b, " ", 1)) || sb_put(&b, p->text + s->start, s->len) ||
                 (i < n && !is_space((unsigned char)translation[i]) &&
-                 !strchr(".,;:!?", translation[i]) && sb_put(&b, " ", 1)))
+                 !in(".,;:!?", translation[i]) && sb_put(&b, " ", 1)))
                 goto nomem;
             next++;
         }
@@ -638,7 +643,7 @@ dg_code dg_protect_restore(const dg_protect *p, const dg_tokenizer *tok, const c
                 if (sb_put(&b, p->text + s->start, s->len))
                     goto nomem;
             } else if (b.n && b.p[b.n - 1] == ' ' &&
-                       (e == n || translation[e] == ' ' || strchr(".,;:!?", translation[e])))
+                       (e == n || translation[e] == ' ' || in(".,;:!?", translation[e])))
                 b.n--;  /* a dropped number takes one space with it */
             i = e;
             continue;
