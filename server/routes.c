@@ -227,7 +227,7 @@ static int tokenize(dg_server *srv, dg_req *rq, const dg_served_model *m,
     rq->text_first[t->n_texts] = total;
     rq->spans = calloc((size_t)(total ? total : 1), sizeof *rq->spans);
     rq->prot = calloc((size_t)(total ? total : 1), sizeof *rq->prot);
-    rq->sentences = total;  /* rq->prot's length, for freeing */
+    rq->n_prot = total;
     if (!rq->spans || !rq->prot || !(rq->job = dg_job_create(total)))
         return dg_api_error_set(e, DG_API_INTERNAL, "out of memory");
     rq->tok = m->tok;
@@ -352,7 +352,7 @@ static void translate_start(dg_server *srv, dg_req *rq)
     /* lost protected spans are put back by the alignment (not part of the cache key: it
      * changes no output) */
     opts.return_alignment = t->opts.return_alignment;
-    for (int i = 0; i < rq->sentences && !opts.return_alignment; i++)
+    for (int i = 0; i < rq->n_prot && !opts.return_alignment; i++)
         opts.return_alignment = rq->prot[i].n > 0;
     int model_index = (int)(m - srv->reg->models);
     /* a cached sentence may lack the alignment return_alignment asks for: translate them all */
