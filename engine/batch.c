@@ -26,6 +26,10 @@ struct dg_batch {
     dg_buf logits;           /* [R, Vt] */
     dg_dec_row *rows;        /* [R] */
     int rows_cap;
+    float **align_out;       /* [R] return_alignment: where each row's weights go, or NULL */
+    int *align_layer;        /* [R] */
+    int align_out_cap, align_layer_cap;
+    dg_align_rows align;
     int *enc_ids, enc_ids_cap;            /* [N] packed source ids of new sentences */
     int *enc_off, *enc_len;               /* [ns] */
     float **enc_cross;                    /* [ns] */
@@ -105,6 +109,8 @@ void dg_batch_free(dg_batch *b)
     dg_fwd_ws_free(&b->ws);
     dg_buf_free(&b->logits);
     free(b->rows);
+    free(b->align_out);
+    free(b->align_layer);
     free(b->enc_ids);
     free(b->enc_off);
     free(b->enc_len);
@@ -184,12 +190,13 @@ dg_code dg_batch_add(dg_batch *b, const int *src_ids, int n_src, const dg_search
         s->cross_kv = c;
         s->cross_cap = cross;
     }
+    s->S = n_src;
+    s->align_layer = dg_align_layer(&s->o, m);
     if (dg_search_reset(s, &m->cfg, m->Ld, m->Ad, err)) {
         recycle(b, s);
         return err ? err->code : DG_E_NOMEM;
     }
     memcpy(s->src, src_ids, (size_t)n_src * sizeof *src_ids);
-    s->S = n_src;
     s->tag = tag;
     s->state = DG_SENT_NEW;
     b->sent[b->n++] = s;
@@ -263,7 +270,7 @@ dg_code dg_batch_step(dg_batch *b, dg_err *err)
     const dg_model *m = b->m;
     if (encode_new(b, err))
         return err ? err->code : DG_E_NOMEM;
-    int R = 0;
+    int R = 0, aligned = 0;
     for (int i = 0; i < b->n; i++) {
         dg_sent *s = b->sent[i];
         if (s->state != DG_SENT_LIVE)
@@ -272,16 +279,25 @@ dg_code dg_batch_step(dg_batch *b, dg_err *err)
             return err ? err->code : DG_E_NOMEM;
         dg_kv_begin_step(&s->kv, s->t);
         int rows = dg_search_rows(s);
-        if (grow((void **)&b->rows, &b->rows_cap, R + rows, sizeof *b->rows))
+        if (grow((void **)&b->rows, &b->rows_cap, R + rows, sizeof *b->rows) ||
+            grow((void **)&b->align_out, &b->align_out_cap, R + rows, sizeof *b->align_out) ||
+            grow((void **)&b->align_layer, &b->align_layer_cap, R + rows,
+                 sizeof *b->align_layer))
             return dg_err_set(err, DG_E_NOMEM, "batch: out of memory");
-        for (int r = 0; r < rows; r++)
+        aligned |= s->o.return_alignment;
+        for (int r = 0; r < rows; r++) {
+            b->align_out[R] = s->o.return_alignment ? s->al_step + (size_t)r * s->S : NULL;
+            b->align_layer[R] = s->align_layer;
             b->rows[R++] = (dg_dec_row){.token = s->seq[(size_t)r * s->seq_cap + s->t],
                                         .pos = s->t, .slot = r, .S = s->S,
                                         .cross_kv = s->cross_kv, .kv = &s->kv,
                                         .src = s->src};
+        }
     }
     if (!R)
         return DG_OK;
+    b->align = (dg_align_rows){b->align_out, b->align_layer};
+    b->ws.align = aligned ? &b->align : NULL;
     float *logits = dg_buf_get(&b->logits, (size_t)R * m->Vt, err);
     if (!logits || dg_decode_step(m, &b->ws, b->rows, R, logits, err))
         return err ? err->code : DG_E_NOMEM;

@@ -15,15 +15,34 @@
 #include "engine/kernels.h"
 #include "engine/search.h"
 
-static void hyp_add(dg_sent *s, const int *prefix, int n_prefix, int eos, float sum_logprobs,
+/* Beam b's alignment rows so far, and the row of its current step (the decoder ran one row for
+ * all beams at step 0). */
+static const float *beam_align(const dg_sent *s, int b)
+{
+    return s->al + (size_t)b * s->seq_cap * s->S;
+}
+
+static const float *step_align(const dg_sent *s, int b)
+{
+    return s->al_step + (size_t)(dg_search_rows(s) == 1 ? 0 : b) * s->S;
+}
+
+/* Adds beam b's tokens (n_prefix of them, then eos when >= 0) as a finished hypothesis. */
+static void hyp_add(dg_sent *s, int b, int n_prefix, int eos, float sum_logprobs,
                     int generated_len)
 {
     double score = sum_logprobs / pow((double)generated_len, (double)s->o.length_penalty);
     if (s->n_hyps >= s->nb && !(score > s->worst))
         return;
     dg_hyp *h = &s->hyps[s->n_hyps++];
-    memcpy(h->ids, prefix, (size_t)n_prefix * sizeof(int));
+    memcpy(h->ids, s->seq + (size_t)b * s->seq_cap + 1, (size_t)n_prefix * sizeof(int));
     h->len = n_prefix;
+    if (s->o.return_alignment) {
+        size_t S = (size_t)s->S;
+        memcpy(h->align, beam_align(s, b), (size_t)n_prefix * S * sizeof(float));
+        if (eos >= 0)
+            memcpy(h->align + (size_t)n_prefix * S, step_align(s, b), S * sizeof(float));
+    }
     if (eos >= 0)
         h->ids[h->len++] = eos;
     h->score = score;
@@ -77,9 +96,10 @@ static dg_code finalize(dg_sent *s, dg_err *err)
 {
     if (!s->done)
         for (int b = 0; b < s->nb; b++)
-            hyp_add(s, s->seq + (size_t)b * s->seq_cap + 1, s->t, -1, s->beam_score[b], s->t);
+            hyp_add(s, b, s->t, -1, s->beam_score[b], s->t);
     int n = s->o.num_return_sequences;
     int *ids[n], len[n];
+    float *align[n];
     double score[n];
     /* Python's stable sort by score then pop(): the best, the latest added among equals */
     unsigned char taken[s->n_hyps];
@@ -91,10 +111,12 @@ static dg_code finalize(dg_sent *s, dg_err *err)
                 best = i;
         taken[best] = 1;
         ids[k] = s->hyps[best].ids;
+        align[k] = s->hyps[best].align;
         len[k] = s->hyps[best].len;
         score[k] = s->hyps[best].score;
     }
-    if (dg_result_make(&s->res, n, ids, len, score, err))
+    if (dg_result_make(&s->res, n, ids, len, score, s->o.return_alignment ? align : NULL, s->S,
+                       err))
         return err ? err->code : DG_E_NOMEM;
     s->state = DG_SENT_DONE;
     return DG_OK;
@@ -124,10 +146,9 @@ dg_code dg_beam_step(dg_sent *s, float *logits, int V, const dg_config *cfg,
     int j = 0;
     for (int rank = 0; rank < n && j < nb; rank++) {
         int b = s->cand_idx[rank] / V, tok = s->cand_idx[rank] % V;
-        const int *prefix = s->seq + (size_t)b * s->seq_cap + 1;
         if (tok == eos) {
             if (rank < nb)
-                hyp_add(s, prefix, t, eos, s->cand_val[rank], t + 1);
+                hyp_add(s, b, t, eos, s->cand_val[rank], t + 1);
             continue;
         }
         s->parent[j] = b;
@@ -148,6 +169,17 @@ dg_code dg_beam_step(dg_sent *s, float *logits, int V, const dg_config *cfg,
     int *swap = s->seq;
     s->seq = s->seq_tmp;
     s->seq_tmp = swap;
+    if (s->o.return_alignment) {
+        size_t S = (size_t)s->S, per = (size_t)s->seq_cap * S;
+        for (int b = 0; b < nb; b++) {
+            float *dst = s->al_tmp + (size_t)b * per;
+            memcpy(dst, beam_align(s, s->parent[b]), (size_t)t * S * sizeof(float));
+            memcpy(dst + (size_t)t * S, step_align(s, s->parent[b]), S * sizeof(float));
+        }
+        float *fswap = s->al;
+        s->al = s->al_tmp;
+        s->al_tmp = fswap;
+    }
     dg_kv_reorder(&s->kv, t, s->parent);
     s->t++;
     if (s->done || s->t >= s->o.max_new_tokens)

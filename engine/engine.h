@@ -61,6 +61,12 @@ typedef struct {
      * can be copied freely */
     int n_prefix;
     int prefix[DG_MAX_PREFIX];
+    /* alignment (CTranslate2's return_attention): per generated token, the cross-attention of
+     * decoder layer alignment_layer averaged over its heads, for every returned hypothesis.
+     * Off by default: nothing is computed or copied then. alignment_layer -1 = the default,
+     * the penultimate decoder layer (the last when there is one only); see dg_align_layer */
+    int return_alignment;
+    int alignment_layer;
 } dg_search_opts;
 
 /* One finished sentence: n hypotheses, best first. ids exclude the decoder start token and
@@ -70,6 +76,11 @@ typedef struct {
     int **ids;
     int *len;
     float *scores;
+    /* with return_alignment: align[i] is [len[i], src_len] row-major, row k the attention
+     * weights over the encoder input (EOS included) while generating ids[i][k]; rows sum to 1.
+     * NULL otherwise. */
+    float **align;
+    int src_len;
 } dg_result;
 
 /* How weight matrices are stored and multiplied (--compute-type). float32 is exact (the parity
@@ -100,6 +111,8 @@ const dg_config *dg_model_config(const dg_model *m);
 void dg_search_opts_default(dg_search_opts *o, const dg_model *m);
 /* Checks options against the model (ranges, n-best <= beams); DG_E_INPUT with a message. */
 dg_code dg_search_opts_check(const dg_search_opts *o, const dg_model *m, dg_err *err);
+/* The decoder layer whose cross-attention return_alignment reports under options o. */
+int dg_align_layer(const dg_search_opts *o, const dg_model *m);
 
 /* threads: intra-op threads for this batch: its weight GEMMs (engine/gemm.c, split by output
  * columns) and its attention and search loops run on a pool of that many threads (<= 1: the
@@ -125,6 +138,8 @@ int dg_batch_pop_finished(dg_batch *b, void **tag, dg_result *res);
 void dg_batch_cancel(dg_batch *b, void *tag);
 
 void dg_result_free(dg_result *r);                   /* accepts NULL / zeroed */
+/* A deep copy of src (alignment included); DG_E_NOMEM leaves dst zeroed. */
+dg_code dg_result_copy(dg_result *dst, const dg_result *src, dg_err *err);
 
 /* Translates n sentences to completion with one batch (CLI, tests, benchmark): sorts by
  * length, keeps up to max_batch sentences in flight (refilled as sentences finish), results in

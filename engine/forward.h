@@ -24,9 +24,17 @@ typedef struct {
 float *dg_buf_get(dg_buf *b, size_t n, dg_err *err);
 void dg_buf_free(dg_buf *b);
 
+/* Where a decode step writes alignments (return_alignment): row r's cross-attention weights
+ * of decoder layer layer[r], averaged over its heads, go to out[r] ([S]); out[r] NULL = none. */
+typedef struct {
+    float *const *out;       /* [R] */
+    const int *layer;        /* [R] */
+} dg_align_rows;
+
 typedef struct {
     dg_buf x, h, qkv, ctx, tmp, ffn, scores, cross;
     dg_pool *pool;           /* threads for GEMMs and attention loops; NULL = calling thread */
+    const dg_align_rows *align; /* NULL: no row wants its alignment (set per step by the batch) */
 } dg_fwd_ws;
 
 void dg_fwd_ws_free(dg_fwd_ws *ws);

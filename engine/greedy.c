@@ -9,6 +9,7 @@
  * gives), divided by generated_len ** length_penalty, EOS included; a forced token adds 0.
  * With one beam the cache ancestry is the identity, so there is nothing to reorder. */
 #include <math.h>
+#include <string.h>
 
 #include "engine/kernels.h"
 #include "engine/search.h"
@@ -24,12 +25,15 @@ dg_code dg_greedy_step(dg_sent *s, float *logits, int V, const dg_config *cfg,
     dg_k_log_softmax(logits, V);
     s->sum += logits[tok];
     seq[cur_len] = tok;
+    if (s->o.return_alignment)
+        memcpy(s->al + (size_t)s->t * s->S, s->al_step, (size_t)s->S * sizeof(float));
     s->t++;
     if (tok != cfg->eos_token_id && s->t < s->o.max_new_tokens)
         return DG_OK;
     int *ids = seq + 1, len = s->t;
     double score = s->sum / pow((double)len, (double)s->o.length_penalty);
-    if (dg_result_make(&s->res, 1, &ids, &len, &score, err))
+    if (dg_result_make(&s->res, 1, &ids, &len, &score, s->o.return_alignment ? &s->al : NULL,
+                       s->S, err))
         return err ? err->code : DG_E_NOMEM;
     s->state = DG_SENT_DONE;
     return DG_OK;

@@ -45,6 +45,7 @@ typedef struct {
     const dg_rel_bias *rb;
     int l, Ld, A, H, stride, mask_id;
     float *scores, *ctx;
+    const dg_align_rows *align;
 } dg_attn_job;
 
 static void cached_rows(void *arg, int begin, int end, int worker)
@@ -88,7 +89,7 @@ void dg_attn_cached(const float *qkv, const dg_dec_row *rows, int R, int l, int 
         memcpy(dg_kv_row(row->kv, row->pos, l, 0, row->slot), src + A, A * sizeof(float));
         memcpy(dg_kv_row(row->kv, row->pos, l, 1, row->slot), src + 2 * A, A * sizeof(float));
     }
-    dg_attn_job j = {qkv, rows, rb, l, 0, A, H, stride, -1, scores, ctx};
+    dg_attn_job j = {qkv, rows, rb, l, 0, A, H, stride, -1, scores, ctx, NULL};
     dg_pool_for(pool, R, cached_rows, &j);
 }
 
@@ -102,7 +103,11 @@ static void cross_rows(void *arg, int begin, int end, int worker)
         const dg_dec_row *row = &j->rows[r];
         const float *kbase = row->cross_kv + (size_t)j->l * 2 * A, *vbase = kbase + A;
         float *out = j->ctx + (size_t)r * A;
+        float *align = j->align && j->align->out[r] && j->align->layer[r] == j->l
+                           ? j->align->out[r] : NULL;
         memset(out, 0, A * sizeof(float));
+        if (align)
+            memset(align, 0, (size_t)row->S * sizeof(float));
         for (int h = 0; h < j->H; h++) {
             const float *qh = j->q + (size_t)r * A + h * dh;
             for (int s = 0; s < row->S; s++)
@@ -112,6 +117,8 @@ static void cross_rows(void *arg, int begin, int end, int worker)
                     if (row->src[s] == j->mask_id)
                         scores[s] += DG_MASKED;
             dg_k_softmax(scores, row->S);
+            if (align)
+                dg_k_axpy(align, 1.0f / (float)j->H, scores, row->S);
             for (int s = 0; s < row->S; s++)
                 dg_k_axpy(out + h * dh, scores[s], vbase + s * stride + h * dh, dh);
         }
@@ -119,9 +126,10 @@ static void cross_rows(void *arg, int begin, int end, int worker)
 }
 
 void dg_attn_cross(const float *q, const dg_dec_row *rows, int R, int l, int Ld, int A, int H,
-                   int mask_id, float *scores, int stride, dg_pool *pool, float *ctx)
+                   int mask_id, float *scores, int stride, dg_pool *pool,
+                   const dg_align_rows *align, float *ctx)
 {
-    dg_attn_job j = {q, rows, NULL, l, Ld, A, H, stride, mask_id, scores, ctx};
+    dg_attn_job j = {q, rows, NULL, l, Ld, A, H, stride, mask_id, scores, ctx, align};
     dg_pool_for(pool, R, cross_rows, &j);
 }
 

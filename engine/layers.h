@@ -30,9 +30,11 @@ void dg_attn_cached(const float *qkv, const dg_dec_row *rows, int R, int l, int 
 
 /* Decoder cross-attention for layer l of Ld: q[R, A] against each row's sentence's cross K/V,
  * source tokens equal to mask_id (>= 0, rows with src) masked. scores as for dg_attn_cached,
- * stride >= max(S). */
+ * stride >= max(S). align (NULL = none) receives the rows' head-averaged weights where it asks
+ * for layer l. */
 void dg_attn_cross(const float *q, const dg_dec_row *rows, int R, int l, int Ld, int A, int H,
-                   int mask_id, float *scores, int stride, dg_pool *pool, float *ctx);
+                   int mask_id, float *scores, int stride, dg_pool *pool,
+                   const dg_align_rows *align, float *ctx);
 
 /* Norms are LayerNorm, or RMSNorm when ln has no bias. */
 void dg_norm_rows(const dg_model *m, const float *x, const dg_norm *ln, int n, float *y);

@@ -29,6 +29,18 @@ void dg_search_opts_default(dg_search_opts *o, const dg_model *m)
     o->top_p = 1.0f;
     o->seed = 0;
     o->n_prefix = 0;
+    o->return_alignment = 0;
+    o->alignment_layer = -1;
+}
+
+/* The penultimate layer by default: in 6-layer transformers its cross-attention matches word
+ * alignments best (Garg et al. 2019, "Jointly Learning to Align and Translate"), while the
+ * last layer attends more to the next word to predict than to the one translated. */
+int dg_align_layer(const dg_search_opts *o, const dg_model *m)
+{
+    if (o->alignment_layer >= 0)
+        return o->alignment_layer;
+    return m->Ld >= 2 ? m->Ld - 2 : m->Ld - 1;
 }
 
 dg_code dg_search_opts_check(const dg_search_opts *o, const dg_model *m, dg_err *err)
@@ -81,5 +93,8 @@ dg_code dg_search_opts_check(const dg_search_opts *o, const dg_model *m, dg_err 
         return dg_err_set(err, DG_E_INPUT, "top_k %d is negative", o->top_k);
     if (!(o->top_p > 0.0f && o->top_p <= 1.0f))
         return dg_err_set(err, DG_E_INPUT, "top_p must be in (0, 1]");
+    if (o->alignment_layer < -1 || o->alignment_layer >= m->Ld)
+        return dg_err_set(err, DG_E_INPUT, "alignment_layer %d outside [-1, %d) (decoder layers)",
+                          o->alignment_layer, m->Ld);
     return DG_OK;
 }

@@ -15,6 +15,7 @@ typedef struct {
     double score;    /* HF BeamHypotheses score: sum_logprobs / generated_len ** length_penalty */
     int len;
     int *ids;        /* [cap]: generated tokens, EOS included when finished */
+    float *align;    /* [cap, S] with return_alignment: one attention row per token */
 } dg_hyp;
 
 enum { DG_SENT_NEW, DG_SENT_LIVE, DG_SENT_DONE };
@@ -43,6 +44,13 @@ typedef struct {
     double sum;              /* greedy: sum of log-probs of the chosen tokens */
     uint64_t rng;            /* sampling: generator state, from o.seed at reset */
     dg_result res;           /* filled when state becomes DG_SENT_DONE */
+    /* return_alignment only: each beam's attention rows, reordered with the beams as seq is
+     * (the decoder writes this step's rows into al_step) */
+    int align_layer;
+    float *al, *al_tmp;      /* [nb][seq_cap, S] */
+    float *al_step;          /* [nb, S] */
+    size_t al_cap, al_step_cap, hyp_al_cap; /* floats in al (and al_tmp), al_step, and each
+                                             * hypothesis' align */
 } dg_sent;
 
 /* Scratch for the processors: a stamp per vocabulary entry dedupes repeated tokens; order and
@@ -68,7 +76,8 @@ void dg_logits_process(float *x, int V, const int *seq, int cur_len, const dg_se
 int dg_sample_token(const float *x, int V, const dg_search_opts *o, uint64_t *rng,
                     dg_logits_scratch *sc);
 
-/* Prepares s (buffers reused when large enough) for decoding with s->o; state stays NEW. */
+/* Prepares s (buffers reused when large enough) for decoding with s->o and source length s->S;
+ * state stays NEW. */
 dg_code dg_search_reset(dg_sent *s, const dg_config *cfg, int Ld, int D, dg_err *err);
 void dg_search_free(dg_sent *s);
 
@@ -85,8 +94,9 @@ static inline int dg_search_rows(const dg_sent *s)
     return s->t == 0 ? 1 : s->nb;
 }
 
-/* Allocates res for n hypotheses (ids copied from the given arrays). */
+/* Allocates res for n hypotheses (ids copied from the given arrays; align, when not NULL,
+ * holds [len[i], S] attention rows per hypothesis, copied too). */
 dg_code dg_result_make(dg_result *res, int n, int *const *ids, const int *len,
-                       const double *scores, dg_err *err);
+                       const double *scores, float *const *align, int S, dg_err *err);
 
 #endif

@@ -131,6 +131,15 @@ static int take_option(const char *k, json_t *v, dg_translate_options *opts, dg_
         return take_bool(v, k, &opts->return_scores, e);
     if (!strcmp(k, "truncate"))
         return take_bool(v, k, &opts->truncate, e);
+    if (!strcmp(k, "return_alignment"))
+        return take_bool(v, k, &opts->return_alignment, e);
+    if (!strcmp(k, "preserve")) {
+        bool on = true;
+        if (take_bool(v, k, &on, e))
+            return -1;
+        opts->no_preserve = !on;
+        return 0;
+    }
     if (!strcmp(k, "timeout_ms"))
         return take_int(v, k, 1, 86400000, &opts->timeout_ms, e);
     if (!strcmp(k, "target_prefix")) {
@@ -279,6 +288,12 @@ static char *dump(json_t *o)
 char *dg_api_translate_response(const char *model, const dg_translation *t, int n,
                                 bool return_scores)
 {
+    return dg_api_translate_response_aligned(model, t, NULL, n, return_scores);
+}
+
+char *dg_api_translate_response_aligned(const char *model, const dg_translation *t,
+                                        const dg_word_alignment *al, int n, bool return_scores)
+{
     json_t *arr = json_array();
     json_t *root = json_pack("{s:s, s:o}", "model", model, "translations", arr);
     if (!root)
@@ -289,6 +304,17 @@ char *dg_api_translate_response(const char *model, const dg_translation *t, int 
             goto fail;
         if (return_scores && json_object_set_new(o, "score", json_real(t[i].score)))
             goto fail;
+        if (al) {
+            json_t *arr2 = json_array();
+            if (!arr2 || json_object_set_new(o, "alignment", arr2))
+                goto fail;
+            for (int k = 0; k < al[i].n_pairs; k++) {
+                const int *q = al[i].pairs[k];
+                if (json_array_append_new(arr2, json_pack("{s:[i,i],s:[i,i]}", "source", q[0],
+                                                          q[1], "target", q[2], q[3])))
+                    goto fail;
+            }
+        }
         if (t[i].n_hyps > 1) {
             json_t *alts = json_array();
             if (!alts || json_object_set_new(o, "alternatives", alts))

@@ -17,6 +17,8 @@ typedef struct {
     char *target_prefix;        /* owned; gen.target_prefix points here */
     bool return_scores;
     bool truncate;
+    bool no_preserve;           /* "preserve": false: protected spans are translated as text */
+    bool return_alignment;      /* word alignment of the best translation */
 } dg_translate_options;
 
 typedef struct {
@@ -44,9 +46,18 @@ typedef struct {
     double score;               /* of hyps[0] */
 } dg_translation;
 
+/* Word alignment of a text's best translation (options.return_alignment). */
+typedef struct {
+    int n_pairs;
+    int (*pairs)[4];            /* source start, end, target start, end in code points */
+} dg_word_alignment;
+
 /* Response bodies, malloc'ed; NULL when out of memory. */
 char *dg_api_translate_response(const char *model, const dg_translation *t, int n,
                                 bool return_scores);
+/* The same with each text's "alignment" (al[i]; al NULL: none). */
+char *dg_api_translate_response_aligned(const char *model, const dg_translation *t,
+                                        const dg_word_alignment *al, int n, bool return_scores);
 /* The language "auto" resolved to, as LibreTranslate reports it (confidence 0..100). */
 typedef struct {
     char language[16];

@@ -21,6 +21,8 @@ typedef struct entry {
     int n_hyps, out_tokens;
     char **hyps;
     float *scores;
+    dg_result res;           /* ids and alignment, when the sentence has them (protected
+                              * spans are put back with them, text/protect.h) */
 } entry;
 
 struct dg_cache {
@@ -127,9 +129,16 @@ static void entry_free(entry *e)
     free(e->hyps);
     free(e->scores);
     free(e->key);
+    dg_result_free(&e->res);
     free(e);
 }
 
+/* A deep copy of src's ids and alignment (nothing when it has none); 0, or -1 out of memory. */
+static int result_copy(dg_result *dst, const dg_result *src)
+{
+    memset(dst, 0, sizeof *dst);
+    return src->align && dg_result_copy(dst, src, NULL) ? -1 : 0;
+}
 void dg_cache_free(dg_cache *c)
 {
     if (!c)
@@ -212,7 +221,10 @@ bool dg_cache_get(dg_cache *c, int model, const dg_search_opts *o, dg_sentence *
         int k = 0;
         while (hyps && scores && k < e->n_hyps && (hyps[k] = strdup(e->hyps[k])))
             k++;
-        if (hyps && scores && k == e->n_hyps) {
+        dg_result res;
+        bool res_ok = hyps && scores && k == e->n_hyps && !result_copy(&res, &e->res);
+        if (res_ok) {
+            x->res = res;
             memcpy(scores, e->scores, (size_t)k * sizeof *scores);
             x->hyps = hyps;
             x->scores = scores;
@@ -257,6 +269,12 @@ void dg_cache_put(dg_cache *c, int model, const dg_search_opts *o, const dg_sent
     }
     memcpy(e->scores, x->scores, (size_t)x->n_hyps * sizeof *e->scores);
     e->out_tokens = x->out_tokens;
+    if (result_copy(&e->res, &x->res)) {
+        entry_free(e);
+        return;
+    }
+    for (int k = 0; k < e->res.n; k++)
+        e->cost += (size_t)e->res.len[k] * (sizeof(int) + (size_t)e->res.src_len * sizeof(float));
     if (e->cost > c->budget) {  /* would evict everything and still not fit */
         entry_free(e);
         return;

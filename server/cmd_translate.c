@@ -23,6 +23,7 @@
 #include "server/default_model.h"
 #include "server/gen_options.h"
 #include "server/sentences.h"
+#include "text/protect.h"
 #include "tokenizer/tokenizer.h"
 
 typedef struct {
@@ -32,6 +33,8 @@ typedef struct {
     dg_model_opts load;       /* --compute-type */
     int batch_size, threads;
     int jsonl, input_ids, no_split;
+    int alignment, alignment_layer;  /* --alignment, --alignment-layer (-1: the default) */
+    int no_preserve;                 /* --no-preserve: protected spans are translated as text */
 } translate_args;
 
 /* The sentences of all lines (ids: encoder input of each), and per line its text and spans. */
@@ -43,6 +46,7 @@ typedef struct {
     char **text;          /* [n_lines] the line, for putting its translation back together */
     int *first;           /* [n_lines + 1] its first sentence */
     dg_span *spans;       /* [n] each sentence's bytes in its line */
+    dg_protect *prot;     /* [n] each sentence's protected spans (masked text translated) */
 } line_set;
 
 static void usage(FILE *f)
@@ -63,6 +67,15 @@ static void usage(FILE *f)
             "  --format text|jsonl        text: n-best lines per input; jsonl: one JSON object per input\n"
             "  --input-ids                lines are space-separated source ids, the exact encoder\n"
             "                             input (implies --no-split)\n"
+            "  --alignment                also print each hypothesis' alignment: text: a tab, then\n"
+            "                             source-target token index pairs (each target token's\n"
+            "                             most attended source token); jsonl: \"alignment\", per\n"
+            "                             hypothesis one row of source-token weights per target id\n"
+            "  --alignment-layer N        decoder layer whose cross-attention (averaged over its\n"
+            "                             heads) aligns (default: the penultimate one)\n"
+            "  --no-preserve              translate URLs, e-mail addresses, placeholders, file\n"
+            "                             names, numbers and characters the model has no token\n"
+            "                             for like other text (default: they come out verbatim)\n"
             "  --source LANG              language of the input (de, deu, de_DE, ...; default:\n"
             "                             the model's src_lang)\n"
             "  --target LANG              language to translate into: the forced first token\n"
@@ -94,7 +107,9 @@ static int parse_args(int argc, char **argv, translate_args *a)
         {"input-ids", no_argument, 0, 'i'},         {"no-split", no_argument, 0, 'p'},
         {"target-prefix", required_argument, 0, 'r'}, {"help", no_argument, 0, 'h'},
         {"source", required_argument, 0, 'S'},      {"target", required_argument, 0, 'T'},
-        {"compute-type", required_argument, 0, 'c'}};
+        {"compute-type", required_argument, 0, 'c'},
+        {"alignment", no_argument, 0, 'a'},         {"alignment-layer", required_argument, 0, 'L'},
+        {"no-preserve", no_argument, 0, 'P'}};
     enum { N_FIXED = sizeof fixed / sizeof fixed[0] };
     struct option opts[N_FIXED + DG_GEN_COUNT + 1];
     memcpy(opts, fixed, sizeof fixed);
@@ -103,7 +118,7 @@ static int parse_args(int argc, char **argv, translate_args *a)
                                             dg_gen_is_bool(i) ? no_argument : required_argument,
                                             0, OPT_GEN + i};
     opts[N_FIXED + DG_GEN_COUNT] = (struct option){0, 0, 0, 0};
-    *a = (translate_args){.batch_size = 32, .threads = 1};
+    *a = (translate_args){.batch_size = 32, .threads = 1, .alignment_layer = -1};
     dg_model_opts_default(&a->load);
     optind = 1;
     int c;
@@ -154,6 +169,11 @@ static int parse_args(int argc, char **argv, translate_args *a)
             a->load.compute_type = (dg_compute_type)t;
             break;
         }
+        case 'a': a->alignment = 1; break;
+        case 'P': a->no_preserve = 1; break;
+        case 'L':
+            if (parse_int("--alignment-layer", optarg, 0, 1024, &a->alignment_layer)) return -1;
+            break;
         case 'S': a->source = optarg; break;
         case 'T': a->target = optarg; break;
         case 'h': usage(stdout); return 1;
@@ -169,7 +189,7 @@ static int parse_args(int argc, char **argv, translate_args *a)
     return 0;
 }
 
-static int line_set_push(line_set *s, int *ids, int n, dg_span span)
+static int line_set_push(line_set *s, int *ids, int n, dg_span span, dg_protect *prot)
 {
     if (s->n == s->cap) {
         int cap = s->cap ? 2 * s->cap : 64;
@@ -182,8 +202,12 @@ static int line_set_push(line_set *s, int *ids, int n, dg_span span)
         dg_span *sp2 = realloc(s->spans, cap * sizeof *sp2);
         if (!sp2) return -1;
         s->spans = sp2;
+        dg_protect *p2 = realloc(s->prot, cap * sizeof *p2);
+        if (!p2) return -1;
+        s->prot = p2;
         s->cap = cap;
     }
+    s->prot[s->n] = *prot;
     s->ids[s->n] = ids;
     s->len[s->n] = n;
     s->spans[s->n] = span;
@@ -212,8 +236,11 @@ static int line_set_begin(line_set *s, char *text)
 
 static void line_set_free(line_set *s)
 {
-    for (int i = 0; i < s->n; i++)
+    for (int i = 0; i < s->n; i++) {
         free(s->ids[i]);
+        dg_protect_free(&s->prot[i]);
+    }
+    free(s->prot);
     for (int i = 0; i < s->n_lines; i++)
         free(s->text[i]);
     free(s->ids);
@@ -291,6 +318,12 @@ static int read_inputs(const translate_args *a, const dg_tokenizer *tok, const d
         if (len > 0 && line[len - 1] == '\r') line[--len] = 0;
         dg_err err = {0};
         dg_code code = DG_OK;
+        /* the line is kept as a C string (put back together by strlen) */
+        if (memchr(line, 0, (size_t)len)) {
+            fprintf(stderr, "dragoman translate: line %d: holds a NUL byte\n", lineno);
+            rc = -1;
+            break;
+        }
         char *text = strndup(line, (size_t)len);
         if (!text || line_set_begin(lines, text)) {
             free(text);
@@ -304,11 +337,22 @@ static int read_inputs(const translate_args *a, const dg_tokenizer *tok, const d
             code = dg_err_set(&err, DG_E_NOMEM, "out of memory");
         for (int k = 0; code == DG_OK && k < n_sent; k++) {
             int *ids = NULL, n = 0;
-            code = encode(a, tok, cfg, src, tgt, line + spans[k].start, spans[k].len, &ids, &n, &err);
-            if (code == DG_OK && line_set_push(lines, ids, n, spans[k]))
+            dg_protect prot = {0};
+            const char *text = line + spans[k].start;
+            size_t tlen = spans[k].len;
+            if (!a->input_ids && !a->no_preserve) {
+                code = dg_protect_text(tok, text, tlen, &prot, &err);
+                text = prot.masked;
+                tlen = prot.masked_len;
+            }
+            if (code == DG_OK)
+                code = encode(a, tok, cfg, src, tgt, text, tlen, &ids, &n, &err);
+            if (code == DG_OK && line_set_push(lines, ids, n, spans[k], &prot))
                 code = dg_err_set(&err, DG_E_NOMEM, "out of memory");
-            if (code != DG_OK)
+            if (code != DG_OK) {
                 free(ids);
+                dg_protect_free(&prot);
+            }
         }
         if (code == DG_OK)
             lines->first[lines->n_lines] = lines->n;
@@ -331,11 +375,16 @@ static int print_line(const translate_args *a, const dg_tokenizer *tok, const li
     int first = lines->first[i], n = lines->first[i + 1] - first;
     const char *line = lines->text[i];
     json_t *texts = a->jsonl ? json_array() : NULL, *ids = a->jsonl ? json_array() : NULL,
-           *scores = a->jsonl ? json_array() : NULL;
+           *scores = a->jsonl ? json_array() : NULL,
+           *aligns = a->jsonl && a->alignment ? json_array() : NULL;
     char **pieces = calloc((size_t)(n ? n : 1), sizeof *pieces);
     int rc = pieces ? 0 : -1;
     for (int h = 0; !rc && h < n_best; h++) {
-        json_t *row = a->jsonl ? json_array() : NULL;
+        json_t *row = a->jsonl ? json_array() : NULL, *al = aligns ? json_array() : NULL;
+        char *pairs = NULL;
+        size_t pairs_len = 0;
+        FILE *pf = a->alignment && !a->jsonl ? open_memstream(&pairs, &pairs_len) : NULL;
+        int src_off = 0, tgt_off = 0;
         double score = 0;
         for (int k = 0; !rc && k < n; k++) {
             const dg_result *r = &results[first + k];
@@ -343,14 +392,39 @@ static int print_line(const translate_args *a, const dg_tokenizer *tok, const li
             dg_err err = {0};
             free(pieces[k]);
             pieces[k] = NULL;
-            if (dg_tokenizer_decode(tok, r->ids[hh], r->len[hh], true, &pieces[k], &err) != DG_OK) {
+            char *masked = NULL;
+            const dg_protect *p = &lines->prot[first + k];
+            dg_align_view v = {lines->ids[first + k], lines->len[first + k], r->ids[hh],
+                               r->len[hh], r->align ? r->align[hh] : NULL};
+            if (dg_tokenizer_decode(tok, r->ids[hh], r->len[hh], true, &masked, &err) != DG_OK ||
+                dg_protect_restore(p, tok, masked, r->align ? &v : NULL, &pieces[k], NULL, &err)) {
                 fprintf(stderr, "dragoman translate: decoding output: %s\n", err.msg);
                 rc = -1;
             }
+            free(masked);
             for (int t = 0; row && t < r->len[hh]; t++)
                 json_array_append_new(row, json_integer(r->ids[hh][t]));
+            for (int t = 0; r->align && t < r->len[hh]; t++) {
+                const float *w = r->align[hh] + (size_t)t * r->src_len;
+                int best = 0;
+                json_t *wr = al ? json_array() : NULL;
+                for (int j = 0; j < r->src_len; j++) {
+                    best = w[j] > w[best] ? j : best;
+                    if (wr)
+                        json_array_append_new(wr, json_real(w[j]));
+                }
+                if (wr)
+                    json_array_append_new(al, wr);
+                if (pf)
+                    fprintf(pf, "%s%d-%d", tgt_off + t ? " " : "", src_off + best,
+                            tgt_off + t);
+            }
+            src_off += lines->len[first + k];
+            tgt_off += r->len[hh];
             score += r->scores[hh];
         }
+        if (pf && fclose(pf))
+            rc = -1;
         char *text = rc ? NULL
                      : a->no_split ? (n ? strdup(pieces[0]) : strdup(""))
                                    : dg_join_sentences(line, strlen(line), lines->spans + first, n,
@@ -364,9 +438,17 @@ static int print_line(const translate_args *a, const dg_tokenizer *tok, const li
             json_array_append_new(ids, row);
             row = NULL;
             json_array_append_new(scores, json_real(n ? score / n : 0));
-        } else if (!rc)
+            if (aligns) {
+                json_array_append_new(aligns, al);
+                al = NULL;
+            }
+        } else if (!rc && pf)
+            printf("%s\t%s\n", text, pairs ? pairs : "");
+        else if (!rc)
             puts(text);
         json_decref(row);
+        json_decref(al);
+        free(pairs);
         free(text);
     }
     for (int k = 0; pieces && k < n; k++)
@@ -374,6 +456,8 @@ static int print_line(const translate_args *a, const dg_tokenizer *tok, const li
     free(pieces);
     if (a->jsonl) {
         json_t *obj = json_pack("{s:o,s:o,s:o}", "text", texts, "ids", ids, "scores", scores);
+        if (aligns)
+            json_object_set_new(obj, "alignment", aligns);
         char *s = rc ? NULL : json_dumps(obj, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(9));
         if (s)
             puts(s);
@@ -417,6 +501,15 @@ int cmd_translate(int argc, char **argv)
     if (a.target && dg_tokenizer_forced_bos(tok, tgt) >= 0)
         o.forced_bos_token_id = dg_tokenizer_forced_bos(tok, tgt);
     if (read_inputs(&a, tok, dg_model_config(model), src, tgt, &lines)) goto out;
+    /* lost protected spans are put back by the alignment */
+    o.return_alignment = a.alignment;
+    for (int i = 0; i < lines.n && !o.return_alignment; i++)
+        o.return_alignment = lines.prot[i].n > 0;
+    o.alignment_layer = a.alignment_layer;
+    if (dg_search_opts_check(&o, model, &err)) {
+        fprintf(stderr, "dragoman translate: %s\n", err.msg);
+        goto out;
+    }
     if (lines.n && !(results = calloc(lines.n, sizeof *results))) {
         fprintf(stderr, "dragoman translate: out of memory\n");
         goto out;

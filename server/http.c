@@ -345,6 +345,9 @@ static void request_completed(void *cls, struct MHD_Connection *conn, void **req
     free(rq->miss);
     dg_translate_request_free(&rq->treq);
     dg_lt_free(rq->lt);
+    for (int i = 0; rq->prot && i < rq->n_prot; i++)
+        dg_protect_free(&rq->prot[i]);
+    free(rq->prot);
     free(rq->text_first);
     free(rq->spans);
     free(rq->body);

@@ -15,6 +15,7 @@
 #include "server/registry.h"
 #include "server/scheduler.h"
 #include "server/sentences.h"
+#include "text/protect.h"
 
 typedef struct {
     const dg_serve_config *cfg;
@@ -60,6 +61,9 @@ typedef struct {
     int n_best;               /* hypotheses per text in the reply */
     int *text_first;          /* [n_texts + 1]: first sentence of each text in job->s */
     dg_span *spans;           /* [sentences] */
+    dg_protect *prot;         /* [n_prot] protected spans (text/protect.h); NULL = none */
+    int n_prot;
+    const dg_tokenizer *tok;  /* the serving model's, for putting the spans back */
     dg_job *job;              /* the job submitted to the scheduler (sentences not in the cache) */
     dg_job *all;              /* every sentence, when some came from the cache (never submitted) */
     int *miss;                /* [job->n]: the sentence of all each submitted one is */

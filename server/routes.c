@@ -226,16 +226,24 @@ static int tokenize(dg_server *srv, dg_req *rq, const dg_served_model *m,
     }
     rq->text_first[t->n_texts] = total;
     rq->spans = calloc((size_t)(total ? total : 1), sizeof *rq->spans);
-    if (!rq->spans || !(rq->job = dg_job_create(total)))
+    rq->prot = calloc((size_t)(total ? total : 1), sizeof *rq->prot);
+    rq->n_prot = total;
+    if (!rq->spans || !rq->prot || !(rq->job = dg_job_create(total)))
         return dg_api_error_set(e, DG_API_INTERNAL, "out of memory");
+    rq->tok = m->tok;
     for (int i = 0; i < t->n_texts; i++) {
         int first = rq->text_first[i], n = rq->text_first[i + 1] - first;
         split(t, i, rq->spans + first, n);
         for (int k = 0; k < n; k++) {
             const dg_span *sp = &rq->spans[first + k];
             dg_sentence *x = &rq->job->s[first + k];
+            dg_protect *p = &rq->prot[first + k];
             dg_err err;
-            if (dg_registry_encode(m, lc, t->texts[i] + sp->start, sp->len, &x->ids, &x->n_ids,
+            /* the model translates the text with its protected spans masked (text/protect.h) */
+            if ((!t->opts.no_preserve &&
+                 dg_protect_text(m->tok, t->texts[i] + sp->start, sp->len, p, &err)) ||
+                dg_registry_encode(m, lc, p->masked ? p->masked : t->texts[i] + sp->start,
+                                   p->masked ? p->masked_len : sp->len, &x->ids, &x->n_ids,
                                    &err))
                 return dg_api_error_set(e, dg_api_error_from_code(err.code), "text %d: %s", i,
                                         err.msg);
@@ -292,14 +300,16 @@ static void merge_cached(dg_server *srv, dg_req *rq)
     dg_job *j = rq->job, *all = rq->all ? rq->all : rq->job;
     for (int m = 0; j && m < j->n; m++) {
         dg_sentence *x = &j->s[m], *y = rq->all ? &all->s[rq->miss[m]] : x;
-        if (rq->cacheable)
+        if (rq->cacheable)  /* with the alignment, so a hit restores spans the same way */
             dg_cache_put(srv->cache, j->model_index, &j->opts, x);
         if (y == x)
             continue;
         y->hyps = x->hyps, y->scores = x->scores, y->n_hyps = x->n_hyps;
         y->out_tokens = x->out_tokens;
         y->ids = x->ids, y->n_ids = x->n_ids;
+        y->res = x->res;
         x->hyps = NULL, x->scores = NULL, x->n_hyps = 0, x->ids = NULL;
+        memset(&x->res, 0, sizeof x->res);
     }
 }
 
@@ -339,8 +349,15 @@ static void translate_start(dg_server *srv, dg_req *rq)
         return;
     }
     rq->n_best = opts.num_return_sequences;
+    /* lost protected spans are put back by the alignment (not part of the cache key: it
+     * changes no output) */
+    opts.return_alignment = t->opts.return_alignment;
+    for (int i = 0; i < rq->n_prot && !opts.return_alignment; i++)
+        opts.return_alignment = rq->prot[i].n > 0;
     int model_index = (int)(m - srv->reg->models);
-    if (srv->cache && (use_cache(srv, rq, &opts, model_index, &e))) {
+    /* a cached sentence may lack the alignment return_alignment asks for: translate them all */
+    if (srv->cache && !t->opts.return_alignment &&
+        (use_cache(srv, rq, &opts, model_index, &e))) {
         dg_req_error(rq, &e);
         return;
     }
@@ -374,6 +391,85 @@ static void translate_start(dg_server *srv, dg_req *rq)
     }
 }
 
+/* Code points in s[0..n). */
+static int cp_count(const char *s, int n)
+{
+    int c = 0;
+    for (int i = 0; i < n; i++)
+        c += ((unsigned char)s[i] & 0xC0) != 0x80;
+    return c;
+}
+
+/* Hypothesis h of text i: each sentence's translation with its protected spans put back
+ * (text/protect.h), joined with the text's layout; for h = 0 with options.return_alignment,
+ * the word alignment over the text and its translation. */
+static int finish_text(dg_req *rq, const dg_job *j, int i, int h, dg_translation *out,
+                       dg_word_alignment *wa, char **pieces, dg_err *err)
+{
+    const dg_translate_request *t = &rq->treq;
+    int first = rq->text_first[i], n = rq->text_first[i + 1] - first, rc = 0;
+    bool align = h == 0 && t->opts.return_alignment;
+    int src_shift = 0;               /* text offset minus joined offset, before sentence k */
+    for (int k = 0; k < n && !rc; k++) {
+        const dg_sentence *x = &j->s[first + k];
+        const dg_protect *p = &rq->prot[first + k];
+        const dg_span *sp = &rq->spans[first + k];
+        int hh = h < x->n_hyps ? h : 0;
+        dg_align_view v = {x->ids, x->n_ids, NULL, 0, NULL};
+        if (x->res.align && hh < x->res.n)
+            v = (dg_align_view){x->ids, x->n_ids, x->res.ids[hh], x->res.len[hh],
+                                x->res.align[hh]};
+        int *map = align && v.align ? malloc((strlen(x->hyps[hh]) + 1) * sizeof *map) : NULL;
+        if (align && v.align && !map) {
+            rc = dg_err_set(err, DG_E_NOMEM, "out of memory");
+            break;
+        }
+        rc = dg_protect_restore(p, rq->tok, x->hyps[hh], v.align ? &v : NULL, &pieces[k], map,
+                                err);
+        dg_word_pair *wp = NULL;
+        int nw = 0;
+        if (!rc && map)
+            rc = dg_align_words(rq->tok, p, t->texts[i] + sp->start, sp->len, x->hyps[hh], &v,
+                                pieces[k], map, &wp, &nw, err);
+        free(map);
+        /* the translated sentence starts at sp->start minus the text's bytes before it that
+         * earlier sentences replaced, plus their translations' bytes */
+        int tgt_at = (int)sp->start - src_shift;
+        if (!rc && nw) {
+            int (*q)[4] = realloc(wa->pairs, (size_t)(wa->n_pairs + nw) * sizeof *q);
+            if (!q)
+                rc = dg_err_set(err, DG_E_NOMEM, "out of memory");
+            else
+                wa->pairs = q;
+        }
+        for (int w = 0; !rc && w < nw; w++) {
+            int *q = wa->pairs[wa->n_pairs++];
+            q[0] = (int)sp->start + wp[w].src_start;
+            q[1] = (int)sp->start + wp[w].src_end;
+            q[2] = tgt_at + wp[w].tgt_start;   /* byte offsets, to code points below */
+            q[3] = tgt_at + wp[w].tgt_end;
+        }
+        free(wp);
+        if (!rc)
+            src_shift += (int)sp->len - (int)strlen(pieces[k]);
+    }
+    if (!rc && !(out->hyps[h] = dg_join_sentences(t->texts[i], strlen(t->texts[i]),
+                                                  rq->spans + first, n, pieces)))
+        rc = dg_err_set(err, DG_E_NOMEM, "out of memory");
+    for (int k = 0; k < n; k++) {
+        free(pieces[k]);
+        pieces[k] = NULL;
+    }
+    if (align && !rc && !wa->pairs && !(wa->pairs = malloc(sizeof *wa->pairs)))
+        rc = dg_err_set(err, DG_E_NOMEM, "out of memory");
+    for (int w = 0; align && !rc && w < wa->n_pairs; w++) {
+        int *q = wa->pairs[w];
+        q[0] = cp_count(t->texts[i], q[0]), q[1] = cp_count(t->texts[i], q[1]);
+        q[2] = cp_count(out->hyps[h], q[2]), q[3] = cp_count(out->hyps[h], q[3]);
+    }
+    return rc;
+}
+
 void dg_route_finish(dg_server *srv, dg_req *rq)
 {
     if (rq->job && atomic_load(&rq->job->state) == DG_JOB_FAILED) {
@@ -385,8 +481,10 @@ void dg_route_finish(dg_server *srv, dg_req *rq)
     const dg_translate_request *t = &rq->treq;
     int nb = rq->n_best > 0 ? rq->n_best : 1;
     dg_translation *out = calloc((size_t)t->n_texts, sizeof *out);
+    dg_word_alignment *wa = calloc((size_t)t->n_texts, sizeof *wa);
     char **pieces = calloc((size_t)(j->n ? j->n : 1), sizeof *pieces);
-    bool ok = out && pieces;
+    bool ok = out && wa && pieces;
+    dg_err err = {0};
     for (int i = 0; ok && i < t->n_texts; i++) {
         int first = rq->text_first[i], n = rq->text_first[i + 1] - first;
         if (!(out[i].hyps = calloc((size_t)nb, sizeof *out[i].hyps))) {
@@ -400,27 +498,25 @@ void dg_route_finish(dg_server *srv, dg_req *rq)
             rq->tokens_out += j->s[first + k].out_tokens;
         }
         out[i].score = n ? score / n : 0;
-        for (int h = 0; h < nb && ok; h++) {
-            for (int k = 0; k < n; k++) {
-                const dg_sentence *x = &j->s[first + k];
-                pieces[k] = x->hyps[h < x->n_hyps ? h : 0];
-            }
-            ok = (out[i].hyps[h] = dg_join_sentences(t->texts[i], strlen(t->texts[i]),
-                                                     rq->spans + first, n, pieces)) != NULL;
-        }
+        for (int h = 0; h < nb && ok; h++)
+            ok = !finish_text(rq, j, i, h, &out[i], &wa[i], pieces, &err);
     }
     char *body = NULL;
     if (ok)
         body = rq->libretranslate
                    ? dg_lt_translate_reply(srv, rq, out, t->n_texts)
-                   : dg_api_translate_response(rq->model_name, out, t->n_texts,
-                                               t->opts.return_scores);
+                   : dg_api_translate_response_aligned(rq->model_name, out,
+                                                       t->opts.return_alignment ? wa : NULL,
+                                                       t->n_texts, t->opts.return_scores);
     for (int i = 0; out && i < t->n_texts; i++) {
         for (int h = 0; h < out[i].n_hyps; h++)
             free(out[i].hyps[h]);
         free(out[i].hyps);
+        if (wa)
+            free(wa[i].pairs);
     }
     free(out);
+    free(wa);
     free(pieces);
     if (!body) {
         reply_error(rq, DG_API_INTERNAL, "%s", "out of memory");

@@ -62,6 +62,7 @@ static void job_free(dg_job *j)
             free(x->hyps[k]);
         free(x->hyps);
         free(x->scores);
+        dg_result_free(&x->res);
     }
     free(j->s);
     free(j);

@@ -39,6 +39,8 @@ struct dg_sentence {
     char **hyps;              /* detokenized, best first */
     float *scores;
     int out_tokens;           /* of the best hypothesis */
+    dg_result res;            /* with opts.return_alignment: the engine's ids and alignment of
+                               * every hypothesis, for text/ (protected spans, word alignment) */
     /* scheduler-private */
     int admitted;             /* taken into a batch: cost counts in job->batch_cost */
     int cost;                 /* KV-cache positions at most: source + beams x max output */

@@ -90,7 +90,7 @@ static void drop_ended(dg_worker *w, int m)
 }
 
 /* Stores a finished sentence's hypotheses; completes the job when it was the last one. */
-static void finish_sentence(dg_worker *w, int m, dg_sentence *x, const dg_result *r)
+static void finish_sentence(dg_worker *w, int m, dg_sentence *x, dg_result *r)
 {
     dg_scheduler *s = w->s;
     dg_job *j = x->job;
@@ -113,6 +113,10 @@ static void finish_sentence(dg_worker *w, int m, dg_sentence *x, const dg_result
         x->scores[k] = r->scores[k];
     }
     x->out_tokens = r->len[0];
+    if (r->align) {  /* kept for text/: taken over, r is left empty */
+        x->res = *r;
+        memset(r, 0, sizeof *r);
+    }
     dg_metrics_tokens(x->n_ids, x->out_tokens);
     pthread_mutex_lock(&s->mu);
     int fired = --j->pending == 0 && dg_job_finish_locked(s, j, DG_JOB_DONE, DG_API_INTERNAL, "");

@@ -1,0 +1,83 @@
+/* text/protect.c on the demo model's tokenizer: which spans are found (kinds and bytes, written
+ * by hand), the masked text the model sees, and restoring: numbers the model repeats, invents
+ * or loses (without an alignment: before the final punctuation), so that each span comes out
+ * exactly once. */
+#include <stdlib.h>
+
+#include "tests/test.h"
+#include "text/protect.h"
+
+static const dg_tokenizer *tok;
+
+/* want: "kind:text|kind:text|..." in order; masked: the model's input */
+static void check_spans(const char *text, const char *want, const char *masked)
+{
+    dg_protect p;
+    dg_err err = {0};
+    CHECK_INT_EQ(dg_protect_text(tok, text, strlen(text), &p, &err), DG_OK);
+    char got[1024] = "";
+    for (int i = 0; i < p.n; i++) {
+        size_t o = strlen(got);
+        snprintf(got + o, sizeof got - o, "%s%s:%.*s", i ? "|" : "",
+                 dg_prot_kind_name(p.spans[i].kind), (int)p.spans[i].len,
+                 p.text + p.spans[i].start);
+    }
+    CHECK_MSG(!strcmp(got, want), "%s: spans %s, want %s", text, got, want);
+    CHECK_MSG(p.masked && !strcmp(p.masked, masked), "%s: masked '%s', want '%s'", text,
+              p.masked ? p.masked : "(null)", masked);
+    dg_protect_free(&p);
+}
+
+static void check_restore(const char *text, const char *translation, const char *want)
+{
+    dg_protect p;
+    dg_err err = {0};
+    char *out = NULL;
+    CHECK_INT_EQ(dg_protect_text(tok, text, strlen(text), &p, &err), DG_OK);
+    CHECK_INT_EQ(dg_protect_restore(&p, tok, translation, NULL, &out, NULL, &err), DG_OK);
+    CHECK_MSG(out && !strcmp(out, want), "%s + '%s': got '%s', want '%s'", text, translation,
+              out ? out : "(null)", want);
+    free(out);
+    dg_protect_free(&p);
+}
+
+int main(void)
+{
+    dg_err err = {0};
+    dg_tokenizer *t = dg_tokenizer_load(DG_SOURCE_DIR "/models/demo-en-de", &err);
+    CHECK_MSG(t != NULL, "%s", err.msg);
+    if (!t)
+        return 1;
+    tok = t;
+    check_spans("Open file", "", "Open file");
+    check_spans("Visit https://example.com/help.", "url:https://example.com/help",
+                "Visit 1.");
+    check_spans("Write to admin@example.org today.", "email:admin@example.org",
+                "Write to 1 today.");
+    check_spans("Error %1$s in line %2$d", "placeholder:%1$s|placeholder:%2$d",
+                "Error 1 in line 2");
+    check_spans("Hi {name}, %(n)s and %s or %5.2f, $(HOME) ${USER} 100%%",
+                "placeholder:{name}|placeholder:%(n)s|placeholder:%s|placeholder:%5.2f|"
+                "placeholder:$(HOME)|placeholder:${USER}|number:100|placeholder:%%",
+                "Hi 1, 2 and 3 or 4, 5 6 7 8");
+    check_spans("Open report.pdf, not e.g. U.S. now", "file:report.pdf",
+                "Open 1, not e.g. U.S. now");
+    check_spans("It is 5 MB, 25 °C and $20 or 3.5kg", "number:5 MB|number:25 °C|number:$20|"
+                "number:3.5kg", "It is 1, 2 and 3 or 4");
+    check_spans("Naïve café 🎉 東京.txt", "unknown:Naïve|unknown:café|unknown:🎉|unknown:東京.txt",
+                "1 2 3 4");
+    check_spans("Call 555-1234 or X1", "number:555-1234|number:X1", "Call 1 or 2");
+    check_spans("({name})", "placeholder:{name}", "(1)");
+    check_spans("a{x}{y}b", "placeholder:{x}|placeholder:{y}", "a 1 2 b");
+
+    check_restore("Error %1$s in line %2$d", "Fehler 1 in Zeile 2", "Fehler %1$s in Zeile %2$d");
+    check_restore("Error %1$s in line %2$d", "Fehler 2 in Zeile 1", "Fehler %2$d in Zeile %1$s");
+    /* repeated: the first kept; invented: dropped; lost: before the final punctuation */
+    check_restore("Visit https://a.org today.", "Besuchen 1 heute 1.",
+                  "Besuchen https://a.org heute.");
+    check_restore("Visit https://a.org today.", "Besuchen 7 heute.", "Besuchen heute https://a.org.");
+    check_restore("Visit https://a.org today.", "", "https://a.org");
+    check_restore("Open file", "Datei 5 öffnen", "Datei 5 öffnen");  /* no spans: untouched */
+    dg_tokenizer_free(t);
+    return test_summary();
+}
