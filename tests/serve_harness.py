@@ -148,6 +148,8 @@ class Server:
             self.proc.wait()
             rc = None
         self._stderr.join(5)
+        if rc != 0:  # the server's last words are the diagnosis of a failed exit
+            sys.stderr.write("server exit status %s; log tail:\n%s" % (rc, "".join(self.log[-30:])))
         return rc
 
 
