@@ -15,7 +15,7 @@
 static const char *route_labels[DG_ROUTE_COUNT] = {
     "/v1/translate", "/translate", "/languages", "/v1/models", "/health",
     "/ready",        "/metrics",   "/openapi.json", "/detect", "/frontend/settings",
-    "/translate_file", "/download_file", "other",
+    "/translate_file", "/download_file", "/", "other",
 };
 
 static const int statuses[] = {200, 204, 400, 401, 403, 404, 405, 413, 415, 422, 429, 500, 501, 503, 504};

@@ -20,6 +20,7 @@ typedef enum {
     DG_ROUTE_LT_SETTINGS,   /* GET /frontend/settings */
     DG_ROUTE_LT_FILE,       /* POST /translate_file */
     DG_ROUTE_LT_DOWNLOAD,   /* GET /download_file/NAME */
+    DG_ROUTE_WEB,           /* GET /: the translation page */
     DG_ROUTE_OTHER,         /* unknown paths */
     DG_ROUTE_COUNT
 } dg_route;

@@ -15,9 +15,10 @@
 #include "server/log.h"
 
 extern const char dg_openapi_json[];  /* server/openapi.c: server/openapi.json, embedded */
+extern const char dg_index_html[];    /* server/webpage.c: server/index.html, embedded */
 
 static const struct {
-    const char *path;         /* a prefix when it ends with '/' */
+    const char *path;         /* a prefix when it ends with '/' (except "/" itself) */
     dg_route route;
     const char *allow;
     bool lt;                  /* LibreTranslate's: its error envelope, key in the body */
@@ -34,6 +35,7 @@ static const struct {
     {"/ready", DG_ROUTE_READY, "GET, HEAD", false},
     {"/metrics", DG_ROUTE_METRICS, "GET, HEAD", false},
     {"/openapi.json", DG_ROUTE_OPENAPI, "GET, HEAD", false},
+    {"/", DG_ROUTE_WEB, "GET, HEAD", false},
 };
 
 bool dg_route_is_lt(dg_route route)
@@ -49,7 +51,7 @@ int dg_route_match(const char *method, const char *path, dg_route *route, const 
     *route = DG_ROUTE_OTHER;
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         size_t plen = strlen(routes[i].path);
-        if (routes[i].path[plen - 1] == '/' ? strncmp(path, routes[i].path, plen)
+        if (plen > 1 && routes[i].path[plen - 1] == '/' ? strncmp(path, routes[i].path, plen)
                                             : strcmp(path, routes[i].path))
             continue;
         *route = routes[i].route;
@@ -460,6 +462,16 @@ void dg_route_handle(dg_server *srv, dg_req *rq)
             return;
         }
         dg_req_reply(rq, 200, s);
+        return;
+    }
+    case DG_ROUTE_WEB: {
+        char *s = strdup(dg_index_html);
+        if (!s) {
+            reply_error(rq, DG_API_INTERNAL, "%s", "out of memory");
+            return;
+        }
+        dg_req_reply(rq, 200, s);
+        rq->reply_type = "text/html; charset=utf-8";
         return;
     }
     case DG_ROUTE_LANGUAGES:
