@@ -348,7 +348,10 @@ static void translate_start(dg_server *srv, dg_req *rq)
     }
     dg_job *j = rq->job;
     if (!j) {  /* every sentence came from the cache: no queue, no suspension */
-        dg_route_finish(srv, rq);
+        if (!t->stream)
+            dg_route_finish(srv, rq);
+        else if (!dg_stream_prepare(srv, rq, NULL))
+            reply_error(rq, DG_API_INTERNAL, "%s", "out of memory");
         return;
     }
     dg_metrics_inflight(1);
@@ -363,6 +366,19 @@ static void translate_start(dg_server *srv, dg_req *rq)
     j->fd_interim = rq->http11;
     j->done = on_job_done;
     j->done_arg = rq;
+    if (t->stream) {  /* the stream takes the callbacks over: no suspension */
+        if (!dg_stream_prepare(srv, rq, j)) {
+            reply_error(rq, DG_API_INTERNAL, "%s", "out of memory");
+            return;  /* rq->inflight: request_completed uncounts it, releases the job */
+        }
+        if (dg_scheduler_submit(srv->sched, j, &e)) {
+            dg_req_error(rq, &e);
+            dg_stream_abandon(rq->stream);
+            rq->job = NULL;  /* never submitted */
+            dg_job_release(j);
+        }
+        return;
+    }
     /* suspend before submitting: the job may complete (and resume us) at once */
     MHD_suspend_connection(rq->conn);
     rq->suspended = true;
