@@ -2,7 +2,8 @@
 `dragoman serve` on the bundled demo model. Checks that one "sentence" event per sentence
 arrives, in input order, each equal to the sentence translated on its own; that the final
 "done" event is exactly the non-streamed reply; that sentences from the cache stream the same;
-that bad values of "stream" are a plain 400; and that a client that leaves mid-stream frees its
+that bad values of "stream" are a plain 400; that a deadline ends the stream with an "error"
+event; and that a client that leaves mid-stream frees its
 job (its queued sentences counted as cancelled, nothing in flight, 499 in the log).
 
 usage: test_serve_stream.py DRAGOMAN
@@ -81,6 +82,18 @@ def check_errors(srv):
           "stream must be a boolean")
 
 
+def check_deadline(srv):
+    """A deadline passing mid-stream ends it with an "error" event, after the sentences done."""
+    text = " ".join("Deadline sentence number %d of a long request." % i for i in range(300))
+    st, _, events = stream(srv, {"text": text, "options": {"timeout_ms": 50}})
+    ck.eq(st, 200, "deadline: the stream started")
+    ck(events and events[-1][0] == "error" and events[-1][1]["error"]["code"] == "timeout",
+       "deadline: the last event is the timeout error: %r" % (events[-1:],))
+    order = [d["sentence"] for e, d in events if e == "sentence"]
+    ck.eq(order, list(range(len(order))), "deadline: the sentences before it, in order")
+    ck(len(order) < 300, "deadline: not every sentence was sent")
+
+
 def check_disconnect(srv):
     """Many sentences, the first event read, then the socket closed: the rest is dropped."""
     text = " ".join("Sentence number %d of the long request." % i for i in range(300))
@@ -111,16 +124,17 @@ def main():
     try:
         check_stream(srv, "no cache")
         check_errors(srv)
+        check_deadline(srv)
         check_disconnect(srv)
     finally:
-        srv.stop()
+        ck.eq(srv.stop(), 0, "exit status (sanitizer reports fail it)")
     srv = Server(BIN, MODEL, "--cache-bytes", "1000000")
     try:
         check_stream(srv, "cache cold")
         check_stream(srv, "cache warm")  # every sentence from the cache: no job at all
         ck(srv.metric("dragoman_cache_hits_total") >= 6, "the warm stream came from the cache")
     finally:
-        srv.stop()
+        ck.eq(srv.stop(), 0, "exit status (sanitizer reports fail it)")
     return ck.summary()
 
 

@@ -219,7 +219,7 @@ def main():
         check_route(srv)
         check_page(srv)
     finally:
-        srv.stop()
+        ck.eq(srv.stop(), 0, "exit status (sanitizer reports fail it)")
     return ck.summary()
 
 
