@@ -342,6 +342,8 @@ static void request_completed(void *cls, struct MHD_Connection *conn, void **req
         status = 499;
     double total = dg_now() - rq->t0;
     dg_metrics_request(rq->route, status, total);
+    if (rq->model_name)
+        dg_metrics_model_request(rq->model_name, status, total, rq->tokens_in, rq->tokens_out);
     const dg_job *j = rq->job;
     dg_request_log line = {
         .method = rq->method,

@@ -42,6 +42,11 @@ void dg_metrics_cache_size(long entries, size_t bytes);  /* gauges, after a stor
  * one thread that loads models; scrapes may run concurrently. */
 void dg_metrics_model(const char *name, const char *source, const char *target, double load_s);
 
+/* One finished request that a model served (translations; name as registered above, others
+ * are ignored): by model, its status, latency and tokens. */
+void dg_metrics_model_request(const char *model, int status, double seconds, long tokens_in,
+                              long tokens_out);
+
 /* The exposition text, malloc'ed (caller frees), or NULL when out of memory. */
 char *dg_metrics_render(void);
 
