@@ -44,13 +44,19 @@ def main():
     pid = srv.proc.pid
     try:
         m = 'model="demo-en-de"'
+        done = 'dragoman_model_requests_total{%s,status="200"}' % m
         st1 = srv.post_json("/v1/translate", {"text": "Open file"})[0]
+        # a request is counted once its reply went out: wait for that, never guess
+        srv.wait_metric(done, lambda x: x >= 1)
         _, v1 = scrape(srv)
         per_request = v1["dragoman_model_tokens_in_total{%s}" % m]
         st2 = srv.post_json("/v1/translate", {"text": "Open file"})[0]  # from the cache
         st3 = srv.post_json("/translate", {"q": "Open file", "source": "en", "target": "de"})[0]
         ck.eq((st1, st2, st3), (200, 200, 200), "three translations")
         srv.post_json("/v1/translate", {"text": "Open file", "target": "xx"})  # no model: 4xx
+        srv.wait_metric(done, lambda x: x >= 3)
+        srv.wait_metric('dragoman_requests_total{route="/v1/translate",status="422"}',
+                        lambda x: x >= 1)
         text, v = scrape(srv)
 
         ck.eq(v.get('dragoman_model_requests_total{%s,status="200"}' % m), 3.0,
