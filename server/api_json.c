@@ -235,6 +235,10 @@ int dg_api_parse_translate(const char *body, size_t len, int max_texts, dg_trans
             st = take_name(v, "target", &r->target, e);
         else if (!strcmp(k, "options"))
             st = take_options(v, &r->opts, e);
+        else if (!strcmp(k, "stream"))
+            st = json_is_boolean(v) ? (r->stream = json_is_true(v), 0)
+                                    : dg_api_error_set(e, DG_API_INVALID_REQUEST,
+                                                       "field 'stream' must be true or false");
         else
             st = dg_api_error_set(e, DG_API_INVALID_REQUEST, "unknown field '%.64s'", k);
         if (st)

@@ -26,6 +26,7 @@ typedef struct {
     char **texts;               /* valid UTF-8, no NUL */
     bool text_is_array;         /* answer with an array (LibreTranslate mirrors the input) */
     char *model, *source, *target; /* NULL when absent */
+    bool stream;                /* answer as server-sent events, a sentence at a time */
     dg_translate_options opts;
 } dg_translate_request;
 

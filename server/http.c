@@ -115,6 +115,22 @@ static enum MHD_Result send_reply(dg_server *srv, dg_req *rq)
     return r;
 }
 
+/* "stream": true: the reply is server-sent events, pulled from server/stream.c. */
+static enum MHD_Result queue_stream(dg_server *srv, dg_req *rq)
+{
+    struct MHD_Response *resp = dg_stream_response(rq);
+    if (!resp)
+        return MHD_NO;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream; charset=utf-8");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+    add_cors(srv, rq, resp);
+    rq->status = 200;
+    enum MHD_Result r = MHD_queue_response(rq->conn, MHD_HTTP_OK, resp);
+    MHD_destroy_response(resp);
+    rq->queued = true;
+    return r;
+}
+
 /* The API key from "Authorization: Bearer KEY" or "X-API-Key: KEY"; NULL when neither. */
 static const char *header_key(struct MHD_Connection *c)
 {
@@ -307,6 +323,8 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
         dg_route_handle(srv, rq);
     if (rq->suspended)
         return MHD_YES;
+    if (rq->stream && !rq->status)
+        return queue_stream(srv, rq);
     return send_reply(srv, rq);
 }
 
@@ -324,6 +342,8 @@ static void request_completed(void *cls, struct MHD_Connection *conn, void **req
         status = 499;
     double total = dg_now() - rq->t0;
     dg_metrics_request(rq->route, status, total);
+    if (rq->model_name)
+        dg_metrics_model_request(rq->model_name, status, total, rq->tokens_in, rq->tokens_out);
     const dg_job *j = rq->job;
     dg_request_log line = {
         .method = rq->method,
@@ -340,6 +360,8 @@ static void request_completed(void *cls, struct MHD_Connection *conn, void **req
     dg_log_request(&line);
     if (rq->inflight)
         dg_metrics_inflight(-1);
+    if (rq->stream)
+        dg_stream_close(srv, rq);
     dg_job_release(rq->job);
     dg_job_release(rq->all);
     free(rq->miss);

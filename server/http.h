@@ -33,6 +33,7 @@ typedef struct {
 } dg_server;
 
 typedef struct dg_lt_req dg_lt_req;  /* server/lt.c: a LibreTranslate request's extra state */
+typedef struct dg_stream dg_stream;  /* server/stream.c: a streamed reply's state */
 
 /* Per-request state, from the first access-handler call to MHD's completion notice. */
 typedef struct {
@@ -71,6 +72,7 @@ typedef struct {
     bool cacheable;           /* results may be stored in the cache */
     bool suspended;
     bool http11;              /* HTTP/1.1 request: interim 1xx responses allowed */
+    dg_stream *stream;        /* "stream": true (server-sent events); NULL otherwise */
     const char *model_name;
     int sentences;
     long tokens_in, tokens_out;
@@ -119,5 +121,18 @@ int dg_lt_parse_translate(dg_server *srv, dg_req *rq, dg_api_error *e);
 /* The reply body of a finished /translate or /translate_file (malloc'ed; NULL = no memory). */
 char *dg_lt_translate_reply(dg_server *srv, dg_req *rq, const dg_translation *out, int n);
 void dg_lt_free(dg_lt_req *lt);
+
+/* ---- server/stream.c: server-sent events for "stream": true ---- */
+
+/* Sets rq->stream up for job (NULL when every sentence came from the cache), taking over its
+ * done callbacks; call after rq->sentences, text_first, n_best, all and miss are final.
+ * false when out of memory. */
+bool dg_stream_prepare(dg_server *srv, dg_req *rq, dg_job *job);
+/* The job was not submitted after all: its callbacks will never run. */
+void dg_stream_abandon(dg_stream *st);
+/* The reply body: a reader that suspends the connection while nothing is ready. */
+struct MHD_Response *dg_stream_response(dg_req *rq);
+/* The connection is done: cancels the job if it still runs, lets go of the state. */
+void dg_stream_close(dg_server *srv, dg_req *rq);
 
 #endif

@@ -4,18 +4,23 @@
  * fixed list of the codes the server emits; anything else lands in "other". */
 #include "server/metrics.h"
 
+#include <dirent.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "server/config.h"
 
 static const char *route_labels[DG_ROUTE_COUNT] = {
     "/v1/translate", "/translate", "/languages", "/v1/models", "/health",
     "/ready",        "/metrics",   "/openapi.json", "/detect", "/frontend/settings",
-    "/translate_file", "/download_file", "other",
+    "/translate_file", "/download_file", "/", "other",
 };
 
 static const int statuses[] = {200, 204, 400, 401, 403, 404, 405, 413, 415, 422, 429, 500, 501, 503, 504};
@@ -45,6 +50,9 @@ static atomic_long cache_hits, cache_misses, cache_entries, cache_bytes;
 static struct {
     char name[128], source[16], target[16];
     double load_s;
+    atomic_long requests[N_STATUS + 1];
+    histogram latency;
+    atomic_long tokens_in, tokens_out;
 } models[DG_MAX_MODELS];
 static atomic_int n_models; /* slots below it are complete (written before the store) */
 
@@ -63,14 +71,19 @@ static void observe(histogram *h, const double *bounds, int n, double v)
     atomic_fetch_add_explicit(&h->sum_micro, (long)(v * 1e6), memory_order_relaxed);
 }
 
+static int status_index(int status)
+{
+    int s = 0;
+    while (s < N_STATUS && statuses[s] != status)
+        s++;
+    return s;
+}
+
 void dg_metrics_request(dg_route route, int status, double seconds)
 {
     if (route >= DG_ROUTE_COUNT)
         route = DG_ROUTE_OTHER;
-    int s = 0;
-    while (s < N_STATUS && statuses[s] != status)
-        s++;
-    atomic_fetch_add_explicit(&requests[route][s], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&requests[route][status_index(status)], 1, memory_order_relaxed);
     observe(&latency[route], latency_bounds, N_LAT, seconds);
 }
 
@@ -125,6 +138,22 @@ void dg_metrics_cache_size(long entries, size_t bytes)
 void dg_metrics_inflight(int delta)
 {
     atomic_fetch_add_explicit(&inflight, delta, memory_order_relaxed);
+}
+
+void dg_metrics_model_request(const char *model, int status, double seconds, long tokens_in,
+                              long tokens_out)
+{
+    int nm = atomic_load(&n_models);
+    for (int i = 0; i < nm && i < DG_MAX_MODELS; i++) {
+        if (strcmp(models[i].name, model))
+            continue;
+        atomic_fetch_add_explicit(&models[i].requests[status_index(status)], 1,
+                                  memory_order_relaxed);
+        observe(&models[i].latency, latency_bounds, N_LAT, seconds);
+        atomic_fetch_add_explicit(&models[i].tokens_in, tokens_in, memory_order_relaxed);
+        atomic_fetch_add_explicit(&models[i].tokens_out, tokens_out, memory_order_relaxed);
+        return;
+    }
 }
 
 void dg_metrics_model(const char *name, const char *source, const char *target, double load_s)
@@ -193,6 +222,101 @@ static void put_histogram(sbuf *b, const char *name, const char *labels, histogr
     put(b, "%s_count%s%s%s %ld\n", name, open, labels, close, get(&h->count));
 }
 
+/* Per-model request, latency and token families (the model label). */
+static void put_models(sbuf *b, int nm)
+{
+    if (nm > DG_MAX_MODELS)
+        nm = DG_MAX_MODELS;
+    put(b, "# HELP dragoman_model_requests_total Translation requests by model and status.\n"
+           "# TYPE dragoman_model_requests_total counter\n");
+    for (int i = 0; i < nm; i++)
+        for (int s = 0; s <= N_STATUS; s++) {
+            long v = get(&models[i].requests[s]);
+            if (!v)
+                continue;
+            if (s < N_STATUS)
+                put(b, "dragoman_model_requests_total{model=\"%s\",status=\"%d\"} %ld\n",
+                    models[i].name, statuses[s], v);
+            else
+                put(b, "dragoman_model_requests_total{model=\"%s\",status=\"other\"} %ld\n",
+                    models[i].name, v);
+        }
+    put(b, "# HELP dragoman_model_request_duration_seconds Translation request latency by model.\n"
+           "# TYPE dragoman_model_request_duration_seconds histogram\n");
+    for (int i = 0; i < nm; i++) {
+        char labels[160];
+        snprintf(labels, sizeof labels, "model=\"%.127s\"", models[i].name);
+        put_histogram(b, "dragoman_model_request_duration_seconds", labels, &models[i].latency,
+                      latency_bounds, N_LAT);
+    }
+    put(b, "# HELP dragoman_model_tokens_in_total Source tokens of requests, by model.\n"
+           "# TYPE dragoman_model_tokens_in_total counter\n");
+    for (int i = 0; i < nm; i++)
+        put(b, "dragoman_model_tokens_in_total{model=\"%s\"} %ld\n", models[i].name,
+            get(&models[i].tokens_in));
+    put(b, "# HELP dragoman_model_tokens_out_total Generated tokens of requests, by model.\n"
+           "# TYPE dragoman_model_tokens_out_total counter\n");
+    for (int i = 0; i < nm; i++)
+        put(b, "dragoman_model_tokens_out_total{model=\"%s\"} %ld\n", models[i].name,
+            get(&models[i].tokens_out));
+}
+
+/* The standard process_* families (as Prometheus' client libraries export them), from /proc. */
+static void put_process(sbuf *b)
+{
+    long tick = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
+    unsigned long utime = 0, stime = 0, vsize = 0;
+    unsigned long long start = 0;
+    long rss = 0;
+    FILE *f = fopen("/proc/self/stat", "r");
+    char line[1024];
+    bool stat_ok = false;
+    if (f && fgets(line, sizeof line, f)) {
+        const char *p = strrchr(line, ')');  /* the command name may hold spaces */
+        stat_ok = p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu %*d %*d "
+                                     "%*d %*d %*d %*d %llu %lu %ld",
+                              &utime, &stime, &start, &vsize, &rss) == 5;
+    }
+    if (f)
+        fclose(f);
+    long long btime = -1;
+    if ((f = fopen("/proc/stat", "r"))) {
+        while (fgets(line, sizeof line, f))
+            if (sscanf(line, "btime %lld", &btime) == 1)
+                break;
+        fclose(f);
+    }
+    if (stat_ok && tick > 0) {
+        put(b, "# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.\n"
+               "# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total %.2f\n",
+            (double)(utime + stime) / (double)tick);
+        put(b, "# HELP process_virtual_memory_bytes Virtual memory size in bytes.\n"
+               "# TYPE process_virtual_memory_bytes gauge\nprocess_virtual_memory_bytes %lu\n",
+            vsize);
+        put(b, "# HELP process_resident_memory_bytes Resident memory size in bytes.\n"
+               "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes %ld\n",
+            rss * page);
+        if (btime >= 0)
+            put(b, "# HELP process_start_time_seconds Start time of the process since unix epoch "
+                   "in seconds.\n# TYPE process_start_time_seconds gauge\n"
+                   "process_start_time_seconds %.2f\n", (double)btime + (double)start / (double)tick);
+    }
+    DIR *d = opendir("/proc/self/fd");
+    if (d) {
+        long n = 0;
+        for (struct dirent *e; (e = readdir(d));)
+            n += e->d_name[0] != '.';
+        closedir(d);
+        put(b, "# HELP process_open_fds Number of open file descriptors.\n"
+               "# TYPE process_open_fds gauge\nprocess_open_fds %ld\n", n - 1); /* not d's own */
+    }
+    struct rlimit rl;
+    if (!getrlimit(RLIMIT_NOFILE, &rl))
+        put(b, "# HELP process_max_fds Maximum number of open file descriptors.\n"
+               "# TYPE process_max_fds gauge\nprocess_max_fds %llu\n",
+            (unsigned long long)rl.rlim_cur);
+}
+
 char *dg_metrics_render(void)
 {
     sbuf b = {malloc(4096), 0, 4096, 0};
@@ -237,6 +361,10 @@ char *dg_metrics_render(void)
             "# HELP dragoman_cache_bytes Bytes the translation cache holds (of --cache-bytes).\n"
             "# TYPE dragoman_cache_bytes gauge\ndragoman_cache_bytes %ld\n",
         get(&cache_hits), get(&cache_misses), get(&cache_entries), get(&cache_bytes));
+    long lookups = get(&cache_hits) + get(&cache_misses);
+    put(&b, "# HELP dragoman_cache_hit_ratio Cache hits / lookups since start (0 before any).\n"
+            "# TYPE dragoman_cache_hit_ratio gauge\ndragoman_cache_hit_ratio %.6f\n",
+        lookups ? (double)get(&cache_hits) / (double)lookups : 0.0);
     put(&b, "# HELP dragoman_inflight_requests Translation requests being processed.\n"
             "# TYPE dragoman_inflight_requests gauge\ndragoman_inflight_requests %ld\n",
         get(&inflight));
@@ -267,6 +395,8 @@ char *dg_metrics_render(void)
             "# TYPE dragoman_model_load_seconds gauge\n");
     for (int i = 0; i < nm && i < DG_MAX_MODELS; i++)
         put(&b, "dragoman_model_load_seconds{model=\"%s\"} %.3f\n", models[i].name, models[i].load_s);
+    put_models(&b, nm);
+    put_process(&b);
     if (b.failed) {
         free(b.buf);
         return NULL;

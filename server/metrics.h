@@ -20,6 +20,7 @@ typedef enum {
     DG_ROUTE_LT_SETTINGS,   /* GET /frontend/settings */
     DG_ROUTE_LT_FILE,       /* POST /translate_file */
     DG_ROUTE_LT_DOWNLOAD,   /* GET /download_file/NAME */
+    DG_ROUTE_WEB,           /* GET /: the translation page */
     DG_ROUTE_OTHER,         /* unknown paths */
     DG_ROUTE_COUNT
 } dg_route;
@@ -40,6 +41,11 @@ void dg_metrics_cache_size(long entries, size_t bytes);  /* gauges, after a stor
 /* Registers a loaded model (at most DG_MAX_MODELS; later ones are not listed). Called by the
  * one thread that loads models; scrapes may run concurrently. */
 void dg_metrics_model(const char *name, const char *source, const char *target, double load_s);
+
+/* One finished request that a model served (translations; name as registered above, others
+ * are ignored): by model, its status, latency and tokens. */
+void dg_metrics_model_request(const char *model, int status, double seconds, long tokens_in,
+                              long tokens_out);
 
 /* The exposition text, malloc'ed (caller frees), or NULL when out of memory. */
 char *dg_metrics_render(void);

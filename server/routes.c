@@ -15,9 +15,10 @@
 #include "server/log.h"
 
 extern const char dg_openapi_json[];  /* server/openapi.c: server/openapi.json, embedded */
+extern const char dg_index_html[];    /* server/webpage.c: server/index.html, embedded */
 
 static const struct {
-    const char *path;         /* a prefix when it ends with '/' */
+    const char *path;         /* a prefix when it ends with '/' (except "/" itself) */
     dg_route route;
     const char *allow;
     bool lt;                  /* LibreTranslate's: its error envelope, key in the body */
@@ -34,6 +35,7 @@ static const struct {
     {"/ready", DG_ROUTE_READY, "GET, HEAD", false},
     {"/metrics", DG_ROUTE_METRICS, "GET, HEAD", false},
     {"/openapi.json", DG_ROUTE_OPENAPI, "GET, HEAD", false},
+    {"/", DG_ROUTE_WEB, "GET, HEAD", false},
 };
 
 bool dg_route_is_lt(dg_route route)
@@ -49,7 +51,7 @@ int dg_route_match(const char *method, const char *path, dg_route *route, const 
     *route = DG_ROUTE_OTHER;
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         size_t plen = strlen(routes[i].path);
-        if (routes[i].path[plen - 1] == '/' ? strncmp(path, routes[i].path, plen)
+        if (plen > 1 && routes[i].path[plen - 1] == '/' ? strncmp(path, routes[i].path, plen)
                                             : strcmp(path, routes[i].path))
             continue;
         *route = routes[i].route;
@@ -363,7 +365,10 @@ static void translate_start(dg_server *srv, dg_req *rq)
     }
     dg_job *j = rq->job;
     if (!j) {  /* every sentence came from the cache: no queue, no suspension */
-        dg_route_finish(srv, rq);
+        if (!t->stream)
+            dg_route_finish(srv, rq);
+        else if (!dg_stream_prepare(srv, rq, NULL))
+            reply_error(rq, DG_API_INTERNAL, "%s", "out of memory");
         return;
     }
     dg_metrics_inflight(1);
@@ -378,6 +383,19 @@ static void translate_start(dg_server *srv, dg_req *rq)
     j->fd_interim = rq->http11;
     j->done = on_job_done;
     j->done_arg = rq;
+    if (t->stream) {  /* the stream takes the callbacks over: no suspension */
+        if (!dg_stream_prepare(srv, rq, j)) {
+            reply_error(rq, DG_API_INTERNAL, "%s", "out of memory");
+            return;  /* rq->inflight: request_completed uncounts it, releases the job */
+        }
+        if (dg_scheduler_submit(srv->sched, j, &e)) {
+            dg_req_error(rq, &e);
+            dg_stream_abandon(rq->stream);
+            rq->job = NULL;  /* never submitted */
+            dg_job_release(j);
+        }
+        return;
+    }
     /* suspend before submitting: the job may complete (and resume us) at once */
     MHD_suspend_connection(rq->conn);
     rq->suspended = true;
@@ -556,6 +574,16 @@ void dg_route_handle(dg_server *srv, dg_req *rq)
             return;
         }
         dg_req_reply(rq, 200, s);
+        return;
+    }
+    case DG_ROUTE_WEB: {
+        char *s = strdup(dg_index_html);
+        if (!s) {
+            reply_error(rq, DG_API_INTERNAL, "%s", "out of memory");
+            return;
+        }
+        dg_req_reply(rq, 200, s);
+        rq->reply_type = "text/html; charset=utf-8";
         return;
     }
     case DG_ROUTE_LANGUAGES:

@@ -292,6 +292,16 @@ int dg_scheduler_submit(dg_scheduler *s, dg_job *j, dg_api_error *e)
     return 0;
 }
 
+void dg_scheduler_cancel(dg_scheduler *s, dg_job *j)
+{
+    pthread_mutex_lock(&s->mu);
+    int fired = dg_job_finish_locked(s, j, DG_JOB_CLIENT_GONE, DG_API_INTERNAL,
+                                     "client closed the connection");
+    pthread_mutex_unlock(&s->mu);
+    if (fired)
+        j->done(j, j->done_arg);
+}
+
 /* ---- reaper: deadlines and hung-up clients ---- */
 
 /* The client sent FIN: 1 when the interim response went out (wait for a reset), 0 when the

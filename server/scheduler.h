@@ -58,6 +58,9 @@ struct dg_job {
     int fd_interim;           /* the client speaks HTTP/1.1: may be sent "100 Continue" */
     int timeout_ms;           /* the request's deadline; 0 or above the server's: the server's */
     void (*done)(dg_job *job, void *arg);
+    /* optional: sentence s[i] is translated (streaming). Called under the scheduler lock while
+     * the job runs, so every call precedes done; it must not call back into the scheduler. */
+    void (*sentence_done)(dg_job *job, int i, void *arg);
     void *done_arg;
     /* set by the scheduler */
     atomic_int state;         /* dg_job_state */
@@ -89,6 +92,9 @@ dg_scheduler *dg_scheduler_create(const dg_registry *reg, const dg_serve_config 
  * request larger than --max-memory; 429 queue or memory budget full; 503 shutting down). On 0
  * job->done will be called exactly once. */
 int dg_scheduler_submit(dg_scheduler *s, dg_job *job, dg_api_error *e);
+/* Ends a running job as DG_JOB_CLIENT_GONE (its client left): its sentences leave the queue and
+ * the batches, and done is called (here) unless the job had ended already. */
+void dg_scheduler_cancel(dg_scheduler *s, dg_job *job);
 /* Stops admitting jobs, waits up to grace_ms for in-flight ones, then fails the rest with
  * 503 shutting_down. */
 void dg_scheduler_drain(dg_scheduler *s, int grace_ms);

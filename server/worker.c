@@ -119,6 +119,8 @@ static void finish_sentence(dg_worker *w, int m, dg_sentence *x, dg_result *r)
     }
     dg_metrics_tokens(x->n_ids, x->out_tokens);
     pthread_mutex_lock(&s->mu);
+    if (j->sentence_done && atomic_load(&j->state) == DG_JOB_RUNNING)
+        j->sentence_done(j, (int)(x - j->s), j->done_arg);
     int fired = --j->pending == 0 && dg_job_finish_locked(s, j, DG_JOB_DONE, DG_API_INTERNAL, "");
     pthread_mutex_unlock(&s->mu);
     if (fired)
