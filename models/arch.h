@@ -16,6 +16,7 @@
 typedef struct {
     const float *w;  /* [out, in] */
     const float *b;  /* [out], NULL when the layer has no bias */
+    dg_dtype dtype;  /* of w's data */
 } dg_linear;
 
 /* A norm without a bias is T5's RMSNorm (no mean subtracted); with one, torch's LayerNorm.
@@ -69,6 +70,7 @@ typedef struct {
     const float *dec_embed;          /* [Vt, D] (== enc_embed when shared) */
     const float *lm_head;            /* [Vt, D] (== dec_embed when tied) */
     const float *final_logits_bias;  /* [Vt], NULL when absent */
+    dg_dtype enc_embed_dtype, dec_embed_dtype, lm_head_dtype;  /* of the three tables' data */
     int n_enc_layers, n_dec_layers;
     dg_layer_weights *enc_layers;    /* [n_enc_layers], owned */
     dg_layer_weights *dec_layers;    /* [n_dec_layers], owned */

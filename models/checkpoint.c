@@ -309,6 +309,17 @@ static float load(const uint8_t *p, dg_dtype t)
     return f;
 }
 
+void dg_widen_f32(const void *src, dg_dtype t, size_t n, float *dst)
+{
+    const uint8_t *p = src;
+    if (t == DG_DTYPE_F32) {
+        memcpy(dst, src, n * sizeof *dst);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        dst[i] = load(p + 2 * i, t);
+}
+
 static bool contiguous(const dg_tensor_entry *e)
 {
     int64_t want[DG_MAX_DIMS];
@@ -367,9 +378,25 @@ const float *dg_checkpoint_f32(dg_checkpoint *ck, const char *name, int ndim, co
     return entry_f32(&ck->t.v[ck->alias[i]], err);
 }
 
+void dg_checkpoint_evict(const dg_checkpoint *ck, const void *p, size_t bytes)
+{
+    const uint8_t *b = p, *e = b + bytes;
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    for (int i = 0; ck && i < ck->n_files; i++) {
+        const dg_mapped_file *f = &ck->files[i];
+        if (!f->data || b < f->data || e > f->data + f->size)
+            continue;
+        uintptr_t lo = ((uintptr_t)b + page - 1) & ~(page - 1), hi = (uintptr_t)e & ~(page - 1);
+        if (hi > lo)
+            madvise((void *)lo, hi - lo, MADV_DONTNEED);
+        return;
+    }
+}
+
 void dg_checkpoint_release(dg_checkpoint *ck, const float *p, size_t n)
 {
-    const uint8_t *b = (const uint8_t *)p, *e = b + n * sizeof(float);
+    const void *b = p;
+    size_t bytes = n * sizeof(float);
     for (int i = 0; ck && i < ck->t.n; i++) {
         dg_tensor_entry *t = &ck->t.v[i];
         if (t->f32 != p)
@@ -384,17 +411,8 @@ void dg_checkpoint_release(dg_checkpoint *ck, const float *p, size_t n)
         if (!contiguous(t))
             return;
         b = t->data;
-        e = b + t->numel * dg_dtype_size(t->info.dtype);
+        bytes = t->numel * dg_dtype_size(t->info.dtype);
         break;
     }
-    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
-    for (int i = 0; ck && i < ck->n_files; i++) {
-        const dg_mapped_file *f = &ck->files[i];
-        if (!f->data || b < f->data || e > f->data + f->size)
-            continue;
-        uintptr_t lo = ((uintptr_t)b + page - 1) & ~(page - 1), hi = (uintptr_t)e & ~(page - 1);
-        if (hi > lo)
-            madvise((void *)lo, hi - lo, MADV_DONTNEED);
-        return;
-    }
+    dg_checkpoint_evict(ck, b, bytes);
 }

@@ -71,6 +71,13 @@ const float *dg_checkpoint_f32(dg_checkpoint *ck, const char *name, int ndim,
  * is still valid (it converts or maps again). */
 void dg_checkpoint_release(dg_checkpoint *ck, const float *p, size_t n);
 
+/* Drops the file-mapping pages wholly inside [p, p + bytes) from the process's memory; the data
+ * stays valid (a later read faults it in again from the file). No effect outside the mapping. */
+void dg_checkpoint_evict(const dg_checkpoint *ck, const void *p, size_t bytes);
+
+/* dst[0..n) = the n little-endian values at src stored as t, widened exactly to float32. */
+void dg_widen_f32(const void *src, dg_dtype t, size_t n, float *dst);
+
 /* "F32", "F16", "BF16". */
 const char *dg_dtype_name(dg_dtype t);
 /* Writes "[a, b, c]" into BUF (always NUL-terminated); returns BUF. */
