@@ -70,11 +70,14 @@ int dg_rel_bucket(int rel, int bidirectional, int buckets, int max_distance)
 void dg_embed(const dg_model *m, int decoder, const int *ids, const int *pos, int n, float *x)
 {
     int D = m->D;
-    const float *embed = decoder ? m->w.dec_embed : m->w.enc_embed;
+    /* a 16-bit table stays 16-bit: each row is widened into x, then scaled in place */
+    const uint8_t *embed = decoder ? m->w.dec_embed : m->w.enc_embed;
+    dg_dtype dt = decoder ? m->w.dec_embed_dtype : m->w.enc_embed_dtype;
+    size_t row_bytes = (size_t)D * (dt == DG_DTYPE_F32 ? sizeof(float) : 2);
     const float *table = decoder ? m->dec_pos : m->enc_pos;
     const dg_norm *ln = decoder ? &m->w.dec_embed_ln : &m->w.enc_embed_ln;
     for (int i = 0; i < n; i++) {
-        const float *e = embed + (size_t)ids[i] * D;
+        const uint8_t *e = embed + (size_t)ids[i] * row_bytes;
         float *xr = x + (size_t)i * D;
         int row = pos[i] + m->q.pos_offset;
         const float *pe = NULL;
@@ -90,19 +93,23 @@ void dg_embed(const dg_model *m, int decoder, const int *ids, const int *pos, in
                 pe = table + (size_t)row * D;
             } else {   /* HF grows its table; the rows past ours are computed here */
                 dg_position_fairseq(xr, row, D);
-                for (int j = 0; j < D; j++)
-                    xr[j] += e[j] * m->embed_scale;
+                for (int j = 0; j < D; j++) {
+                    float ej;
+                    dg_widen_f32(e + (row_bytes / D) * j, dt, 1, &ej);
+                    xr[j] += ej * m->embed_scale;
+                }
                 continue;
             }
             break;
         case DG_POS_RELATIVE: break;
         }
+        dg_widen_f32(e, dt, (size_t)D, xr);
         if (pe)
             for (int j = 0; j < D; j++)
-                xr[j] = e[j] * m->embed_scale + pe[j];
+                xr[j] = xr[j] * m->embed_scale + pe[j];
         else
             for (int j = 0; j < D; j++)
-                xr[j] = e[j] * m->embed_scale;
+                xr[j] = xr[j] * m->embed_scale;
     }
     if (ln->g)
         dg_k_add_layernorm(x, NULL, ln->g, ln->b, n, D, m->q.layer_norm_eps);

@@ -359,8 +359,9 @@ static const float *entry_f32(dg_tensor_entry *e, dg_err *err)
     return out;
 }
 
-const float *dg_checkpoint_f32(dg_checkpoint *ck, const char *name, int ndim, const int64_t *shape,
-                               dg_err *err)
+/* The entry NAME after the shape check, or NULL. */
+static dg_tensor_entry *checked_entry(dg_checkpoint *ck, const char *name, int ndim,
+                                      const int64_t *shape, dg_err *err)
 {
     int i = dg_checkpoint_index(ck, name);
     if (i < 0) {
@@ -375,7 +376,28 @@ const float *dg_checkpoint_f32(dg_checkpoint *ck, const char *name, int ndim, co
                    dg_shape_str(got, sizeof got, in->ndim, in->shape));
         return NULL;
     }
-    return entry_f32(&ck->t.v[ck->alias[i]], err);
+    return &ck->t.v[ck->alias[i]];
+}
+
+const float *dg_checkpoint_f32(dg_checkpoint *ck, const char *name, int ndim, const int64_t *shape,
+                               dg_err *err)
+{
+    dg_tensor_entry *e = checked_entry(ck, name, ndim, shape, err);
+    return e ? entry_f32(e, err) : NULL;
+}
+
+const void *dg_checkpoint_data(dg_checkpoint *ck, const char *name, int ndim,
+                               const int64_t *shape, dg_dtype *dtype, dg_err *err)
+{
+    dg_tensor_entry *e = checked_entry(ck, name, ndim, shape, err);
+    if (!e)
+        return NULL;
+    if (e->info.dtype != DG_DTYPE_F32 && !e->f32 && contiguous(e) && ((uintptr_t)e->data & 1) == 0) {
+        *dtype = e->info.dtype;
+        return e->data;
+    }
+    *dtype = DG_DTYPE_F32;
+    return entry_f32(e, err);
 }
 
 void dg_checkpoint_evict(const dg_checkpoint *ck, const void *p, size_t bytes)

@@ -63,6 +63,12 @@ uint64_t dg_checkpoint_file_bytes(const dg_checkpoint *ck);  /* weight files, su
 const float *dg_checkpoint_f32(dg_checkpoint *ck, const char *name, int ndim,
                                const int64_t *shape, dg_err *err);
 
+/* As dg_checkpoint_f32, but a contiguous F16 / BF16 tensor comes as stored (a pointer into the
+ * mapping, *dtype = its dtype) instead of widened; anything else as dg_checkpoint_f32 returns it
+ * (*dtype = DG_DTYPE_F32). Widen the 16-bit data with dg_widen_f32. */
+const void *dg_checkpoint_data(dg_checkpoint *ck, const char *name, int ndim,
+                               const int64_t *shape, dg_dtype *dtype, dg_err *err);
+
 /* Tells the checkpoint that the caller has copied the n floats at p (a pointer from
  * dg_checkpoint_f32) elsewhere, e.g. packed for the GEMMs, and will not read p again: a
  * converted buffer (F16/BF16, strided) is freed unless another tensor name shares it (tied
