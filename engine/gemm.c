@@ -161,7 +161,22 @@ static void pack_i8(dg_matrix *W, int p, const float *const *rows)
             amax = fabsf(row[k]) > amax ? fabsf(row[k]) : amax;
         float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
         int32_t sum = 0;
-        for (k = 0; k < Kp; k++) {
+        /* four k at a time: one 4-byte group of the panel; cvtps2dq rounds as cvtss2si, and
+         * the int16 min/max clamp as below */
+        const __m128 vinv = _mm_set1_ps(inv);
+        const __m128i lo = _mm_set1_epi16(-127), hi = _mm_set1_epi16(127);
+        __m128i vsum = _mm_setzero_si128();
+        for (k = 0; row && k + 4 <= K; k += 4) {
+            __m128i q32 = _mm_cvtps_epi32(_mm_mul_ps(_mm_loadu_ps(row + k), vinv));
+            __m128i q16 = _mm_min_epi16(_mm_max_epi16(_mm_packs_epi32(q32, q32), lo), hi);
+            vsum = _mm_add_epi32(vsum, _mm_srai_epi32(_mm_unpacklo_epi16(q16, q16), 16));
+            int32_t g = _mm_cvtsi128_si32(_mm_packs_epi16(q16, q16));
+            memcpy(panel + ((size_t)(k / 4) * NR + j) * 4, &g, 4);
+        }
+        int32_t t4[4];
+        _mm_storeu_si128((__m128i *)t4, vsum);
+        sum = t4[0] + t4[1] + t4[2] + t4[3];
+        for (; k < Kp; k++) {
             /* cvtss2si rounds to nearest even, as lrintf in the default mode */
             int q = row && k < K ? _mm_cvtss_si32(_mm_set_ss(row[k] * inv)) : 0;
             q = q > 127 ? 127 : q < -127 ? -127 : q;
