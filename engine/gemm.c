@@ -304,11 +304,13 @@ dg_code dg_matrix_pack_srcs(dg_matrix *W, const dg_pack_src *src, int n_src, int
     dg_pool *pool = threads > 1 ? dg_pool_create(threads, NULL) : NULL;
     for (int p0 = 0; p0 < W->panels; p0 += DG_PACK_BLOCK) {
         int p1 = W->panels - p0 < DG_PACK_BLOCK ? W->panels : p0 + DG_PACK_BLOCK;
+        if (progress)
+            progress(ctx, p0 * NR, p1 * NR < N ? p1 * NR : N);
         job.base = p0;
         dg_pool_for(pool, p1 - p0, pack_panels, &job);
-        if (progress)
-            progress(ctx, p1 * NR < N ? p1 * NR : N);
     }
+    if (progress)
+        progress(ctx, N, N);
     dg_pool_free(pool);
     free(job.scratch);
     return DG_OK;

@@ -73,9 +73,10 @@ typedef struct {
     int rows;
 } dg_pack_src;
 
-/* Called as packing proceeds: rows [0, rows_done) of the stacked sources have been read for
- * the last time, so their memory (file pages) can be released before the rest is packed. */
-typedef void (*dg_pack_progress)(void *ctx, int rows_done);
+/* Called before each block of rows is packed: rows [0, rows_done) of the stacked sources have
+ * been read for the last time, so their memory (file pages) can be released before the rest
+ * is packed, and rows [rows_done, rows_next) are read next (rows_next == rows_done: finished). */
+typedef void (*dg_pack_progress)(void *ctx, int rows_done, int rows_next);
 
 /* Packs the n_src sources stacked in order (N = the sum of their rows) as one matrix, as
  * dg_matrix_pack would pack their float32 concatenation, without making it. The matrix has a

@@ -127,19 +127,28 @@ static size_t src_bytes(const dg_pack_src *s, int rows, int K)
     return (size_t)rows * K * (s->dtype == DG_DTYPE_F32 ? sizeof(float) : 2);
 }
 
+/* Applies fn to the file pages of stacked rows [r_lo, r_hi). */
+static void rows_advise(const evict_ctx *c, int r_lo, int r_hi,
+                        void (*fn)(const dg_checkpoint *, const void *, size_t))
+{
+    for (int s = 0, r0 = 0; s < c->n_src && r0 < r_hi; r0 += c->src[s++].rows) {
+        int lo = r_lo > r0 ? r_lo - r0 : 0;
+        int hi = r_hi - r0 < c->src[s].rows ? r_hi - r0 : c->src[s].rows;
+        if (hi > lo)
+            fn(c->ck, (const uint8_t *)c->src[s].w + src_bytes(&c->src[s], lo, c->K),
+               src_bytes(&c->src[s], hi - lo, c->K));
+    }
+}
+
 /* dg_pack_progress: file pages of the rows packed so far leave memory while the rest is
  * packed, so loading never holds a whole tensor's mapping next to its packed copy (the LM head
- * is 65 MB in float32). Evicted pages fault in again if read (tied embedding rows). */
-static void evict_packed(void *arg, int rows_done)
+ * is 65 MB in float32); evicted pages fault in again if read (tied embedding rows). The next
+ * block's pages are mapped in one call (page faults are costly, in VMs especially). */
+static void evict_packed(void *arg, int rows_done, int rows_next)
 {
     evict_ctx *c = arg;
-    for (int s = 0, r0 = 0; s < c->n_src && r0 < rows_done; r0 += c->src[s++].rows) {
-        int lo = c->done > r0 ? c->done - r0 : 0;
-        int hi = rows_done - r0 < c->src[s].rows ? rows_done - r0 : c->src[s].rows;
-        if (hi > lo)
-            dg_checkpoint_evict(c->ck, (const uint8_t *)c->src[s].w + src_bytes(&c->src[s], lo, c->K),
-                                src_bytes(&c->src[s], hi - lo, c->K));
-    }
+    rows_advise(c, c->done, rows_done, dg_checkpoint_evict);
+    rows_advise(c, rows_done, rows_next, dg_checkpoint_prefetch);
     c->done = rows_done;
 }
 

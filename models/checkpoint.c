@@ -400,7 +400,14 @@ const void *dg_checkpoint_data(dg_checkpoint *ck, const char *name, int ndim,
     return entry_f32(e, err);
 }
 
-void dg_checkpoint_evict(const dg_checkpoint *ck, const void *p, size_t bytes)
+/* Linux 5.14; older kernels answer EINVAL and the pages fault in one by one as before */
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#endif
+
+/* madvise(advice) on the mapping pages [p, p + bytes) touches: wholly inside it when dropping
+ * pages (neighbours may still be needed), any page it touches when populating. */
+static void advise(const dg_checkpoint *ck, const void *p, size_t bytes, int advice)
 {
     const uint8_t *b = p, *e = b + bytes;
     uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
@@ -408,11 +415,25 @@ void dg_checkpoint_evict(const dg_checkpoint *ck, const void *p, size_t bytes)
         const dg_mapped_file *f = &ck->files[i];
         if (!f->data || b < f->data || e > f->data + f->size)
             continue;
-        uintptr_t lo = ((uintptr_t)b + page - 1) & ~(page - 1), hi = (uintptr_t)e & ~(page - 1);
+        bool inside = advice == MADV_DONTNEED;
+        uintptr_t lo = ((uintptr_t)b + (inside ? page - 1 : 0)) & ~(page - 1);
+        uintptr_t hi = ((uintptr_t)e + (inside ? 0 : page - 1)) & ~(page - 1);
+        if (hi > (uintptr_t)f->data + f->size + page - 1)
+            hi = ((uintptr_t)f->data + f->size + page - 1) & ~(page - 1);
         if (hi > lo)
-            madvise((void *)lo, hi - lo, MADV_DONTNEED);
+            madvise((void *)lo, hi - lo, advice);
         return;
     }
+}
+
+void dg_checkpoint_evict(const dg_checkpoint *ck, const void *p, size_t bytes)
+{
+    advise(ck, p, bytes, MADV_DONTNEED);
+}
+
+void dg_checkpoint_prefetch(const dg_checkpoint *ck, const void *p, size_t bytes)
+{
+    advise(ck, p, bytes, MADV_POPULATE_READ);
 }
 
 void dg_checkpoint_release(dg_checkpoint *ck, const float *p, size_t n)

@@ -80,6 +80,10 @@ void dg_checkpoint_release(dg_checkpoint *ck, const float *p, size_t n);
 /* Drops the file-mapping pages wholly inside [p, p + bytes) from the process's memory; the data
  * stays valid (a later read faults it in again from the file). No effect outside the mapping. */
 void dg_checkpoint_evict(const dg_checkpoint *ck, const void *p, size_t bytes);
+/* Maps the file pages of [p, p + bytes) in one call (MADV_POPULATE_READ) ahead of reading them
+ * all: one system call instead of a page fault per few pages. No effect outside the mapping or
+ * on kernels before 5.14. */
+void dg_checkpoint_prefetch(const dg_checkpoint *ck, const void *p, size_t bytes);
 
 /* dst[0..n) = the n little-endian values at src stored as t, widened exactly to float32. */
 void dg_widen_f32(const void *src, dg_dtype t, size_t n, float *dst);

@@ -234,11 +234,11 @@ static void test_quant(const char *name, dg_quant_fn fn)
 /* dg_matrix_pack_srcs packs stacked float32 / F16 / BF16 sources (scaled, with and without
  * bias, row counts off the 16-row panels) exactly as dg_matrix_pack packs their float32
  * concatenation, built here with an independent decoding of the 16-bit values. */
-static void progress_rows(void *ctx, int rows_done)
+static void progress_rows(void *ctx, int rows_done, int rows_next)
 {
-    int *last = ctx;
-    CHECK(rows_done > *last);
-    *last = rows_done;
+    int *last = ctx; /* rows_next of the previous call */
+    CHECK(rows_done == *last && rows_next >= rows_done);
+    *last = rows_next;
 }
 
 static void test_pack_srcs(void)
