@@ -111,9 +111,10 @@ static void *alloc_panels(size_t n)
     const size_t huge = (size_t)2 << 20;
     if (n < huge)
         return alloc64(n);
-    void *p = aligned_alloc(huge, (n + 4095) & ~(size_t)4095);
-    if (p)
-        madvise(p, n & ~(huge - 1), MADV_HUGEPAGE);
+    void *p = NULL; /* posix_memalign: aligned_alloc wants the size a multiple of 2 MB */
+    if (posix_memalign(&p, huge, (n + 4095) & ~(size_t)4095))
+        return NULL;
+    madvise(p, n & ~(huge - 1), MADV_HUGEPAGE);
     return p;
 }
 
