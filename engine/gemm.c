@@ -103,124 +103,170 @@ static void *alloc64(size_t n)
 }
 
 /* Large panels (the LM head is 65 MB in float32) on 2 MB pages where the kernel allows
- * transparent huge pages: fewer page faults while packing, fewer TLB misses while streaming. */
+ * transparent huge pages: fewer page faults while packing, fewer TLB misses while streaming.
+ * Only whole 2 MB pages are advised: a huge page over the tail would hold up to 2 MB that
+ * nothing uses (a 3 MB QKV matrix per layer would cost 4 MB). */
 static void *alloc_panels(size_t n)
 {
     const size_t huge = (size_t)2 << 20;
     if (n < huge)
         return alloc64(n);
-    n = (n + huge - 1) & ~(huge - 1);
-    void *p = aligned_alloc(huge, n);
-    if (p)
-        madvise(p, n, MADV_HUGEPAGE);
+    void *p = NULL; /* posix_memalign: aligned_alloc wants the size a multiple of 2 MB */
+    if (posix_memalign(&p, huge, (n + 4095) & ~(size_t)4095))
+        return NULL;
+    madvise(p, n & ~(huge - 1), MADV_HUGEPAGE);
     return p;
 }
 
-/* Panels [p0, p1) of W from w; plain SSE2 (baseline x86-64), so load time does not depend on
- * the CPU's level. */
-static void pack_f32(dg_matrix *W, const float *w, int p0, int p1)
+/* Panel p of W from its 16 rows r[j] (NULL past N); plain SSE2 (baseline x86-64), so load
+ * time does not depend on the CPU's level. */
+static void pack_f32(dg_matrix *W, int p, const float *const *rows)
 {
     int K = W->K, K4 = K & ~3;
-    for (int p = p0; p < p1; p++) {
-        float *panel = (float *)W->data + (size_t)p * K * NR;
-        for (int j0 = 0; j0 < NR; j0 += 4) {
-            const float *r[4];
-            int n = p * NR + j0;
-            for (int i = 0; i < 4; i++)
-                r[i] = n + i < W->N ? w + (size_t)(n + i) * K : NULL;
-            if (r[3]) { /* four rows: 4x4 transposes */
-                for (int k = 0; k < K4; k += 4) {
-                    __m128 a = _mm_loadu_ps(r[0] + k), b = _mm_loadu_ps(r[1] + k);
-                    __m128 c = _mm_loadu_ps(r[2] + k), d = _mm_loadu_ps(r[3] + k);
-                    _MM_TRANSPOSE4_PS(a, b, c, d);
-                    _mm_store_ps(panel + (size_t)k * NR + j0, a);
-                    _mm_store_ps(panel + (size_t)(k + 1) * NR + j0, b);
-                    _mm_store_ps(panel + (size_t)(k + 2) * NR + j0, c);
-                    _mm_store_ps(panel + (size_t)(k + 3) * NR + j0, d);
-                }
+    float *panel = (float *)W->data + (size_t)p * K * NR;
+    for (int j0 = 0; j0 < NR; j0 += 4) {
+        const float *const *r = rows + j0;
+        if (r[3]) { /* four rows: 4x4 transposes */
+            for (int k = 0; k < K4; k += 4) {
+                __m128 a = _mm_loadu_ps(r[0] + k), b = _mm_loadu_ps(r[1] + k);
+                __m128 c = _mm_loadu_ps(r[2] + k), d = _mm_loadu_ps(r[3] + k);
+                _MM_TRANSPOSE4_PS(a, b, c, d);
+                _mm_store_ps(panel + (size_t)k * NR + j0, a);
+                _mm_store_ps(panel + (size_t)(k + 1) * NR + j0, b);
+                _mm_store_ps(panel + (size_t)(k + 2) * NR + j0, c);
+                _mm_store_ps(panel + (size_t)(k + 3) * NR + j0, d);
             }
-            for (int k = r[3] ? K4 : 0; k < K; k++)
-                for (int i = 0; i < 4; i++)
-                    panel[(size_t)k * NR + j0 + i] = r[i] ? r[i][k] : 0.0f;
         }
+        for (int k = r[3] ? K4 : 0; k < K; k++)
+            for (int i = 0; i < 4; i++)
+                panel[(size_t)k * NR + j0 + i] = r[i] ? r[i][k] : 0.0f;
     }
 }
 
-static void pack_i8(dg_matrix *W, const float *w, int p0, int p1)
+static void pack_i8(dg_matrix *W, int p, const float *const *rows)
 {
     int K = W->K, Kp = W->Kp;
-    for (int p = p0; p < p1; p++) {
-        int8_t *panel = (int8_t *)W->data + (size_t)p * Kp * NR;
-        for (int j = 0; j < NR; j++) {
-            int n = p * NR + j;
-            const float *row = n < W->N ? w + (size_t)n * K : NULL;
-            __m128 mx = _mm_setzero_ps();
-            const __m128 absmask = _mm_castsi128_ps(_mm_set1_epi32(0x7fffffff));
-            int k = 0;
-            for (; row && k + 4 <= K; k += 4)
-                mx = _mm_max_ps(mx, _mm_and_ps(_mm_loadu_ps(row + k), absmask));
-            float t[4], amax = 0.0f;
-            _mm_storeu_ps(t, mx);
-            for (int i = 0; i < 4; i++)
-                amax = t[i] > amax ? t[i] : amax;
-            for (; row && k < K; k++)
-                amax = fabsf(row[k]) > amax ? fabsf(row[k]) : amax;
-            float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
-            int32_t sum = 0;
-            for (k = 0; k < Kp; k++) {
-                /* cvtss2si rounds to nearest even, as lrintf in the default mode */
-                int q = row && k < K ? _mm_cvtss_si32(_mm_set_ss(row[k] * inv)) : 0;
-                q = q > 127 ? 127 : q < -127 ? -127 : q;
-                panel[((size_t)(k / 4) * NR + j) * 4 + k % 4] = (int8_t)q;
-                sum += q;
-            }
-            W->scales[n] = amax / 127.0f;
-            W->comp[n] = -128 * sum;
+    int8_t *panel = (int8_t *)W->data + (size_t)p * Kp * NR;
+    for (int j = 0; j < NR; j++) {
+        int n = p * NR + j;
+        const float *row = rows[j];
+        __m128 mx = _mm_setzero_ps();
+        const __m128 absmask = _mm_castsi128_ps(_mm_set1_epi32(0x7fffffff));
+        int k = 0;
+        for (; row && k + 4 <= K; k += 4)
+            mx = _mm_max_ps(mx, _mm_and_ps(_mm_loadu_ps(row + k), absmask));
+        float t[4], amax = 0.0f;
+        _mm_storeu_ps(t, mx);
+        for (int i = 0; i < 4; i++)
+            amax = t[i] > amax ? t[i] : amax;
+        for (; row && k < K; k++)
+            amax = fabsf(row[k]) > amax ? fabsf(row[k]) : amax;
+        float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
+        int32_t sum = 0;
+        /* four k at a time: one 4-byte group of the panel; cvtps2dq rounds as cvtss2si, and
+         * the int16 min/max clamp as below */
+        const __m128 vinv = _mm_set1_ps(inv);
+        const __m128i lo = _mm_set1_epi16(-127), hi = _mm_set1_epi16(127);
+        __m128i vsum = _mm_setzero_si128();
+        for (k = 0; row && k + 4 <= K; k += 4) {
+            __m128i q32 = _mm_cvtps_epi32(_mm_mul_ps(_mm_loadu_ps(row + k), vinv));
+            __m128i q16 = _mm_min_epi16(_mm_max_epi16(_mm_packs_epi32(q32, q32), lo), hi);
+            vsum = _mm_add_epi32(vsum, _mm_srai_epi32(_mm_unpacklo_epi16(q16, q16), 16));
+            int32_t g = _mm_cvtsi128_si32(_mm_packs_epi16(q16, q16));
+            memcpy(panel + ((size_t)(k / 4) * NR + j) * 4, &g, 4);
         }
+        int32_t t4[4];
+        _mm_storeu_si128((__m128i *)t4, vsum);
+        sum = t4[0] + t4[1] + t4[2] + t4[3];
+        for (; k < Kp; k++) {
+            /* cvtss2si rounds to nearest even, as lrintf in the default mode */
+            int q = row && k < K ? _mm_cvtss_si32(_mm_set_ss(row[k] * inv)) : 0;
+            q = q > 127 ? 127 : q < -127 ? -127 : q;
+            panel[((size_t)(k / 4) * NR + j) * 4 + k % 4] = (int8_t)q;
+            sum += q;
+        }
+        W->scales[n] = amax / 127.0f;
+        W->comp[n] = -128 * sum;
     }
 }
 
-static void pack_bf16(dg_matrix *W, const float *w, int p0, int p1)
+static void pack_bf16(dg_matrix *W, int p, const float *const *rows)
 {
     int K = W->K, Kp = W->Kp;
-    for (int p = p0; p < p1; p++) {
-        uint16_t *panel = (uint16_t *)W->data + (size_t)p * Kp * NR;
-        for (int j = 0; j < NR; j++) {
-            int n = p * NR + j;
-            const float *row = n < W->N ? w + (size_t)n * K : NULL;
-            for (int k = 0; k < Kp; k++)
-                panel[((size_t)(k / 2) * NR + j) * 2 + k % 2] =
-                    row && k < K ? dg_bf16_round(row[k]) : 0;
-        }
+    uint16_t *panel = (uint16_t *)W->data + (size_t)p * Kp * NR;
+    for (int j = 0; j < NR; j++) {
+        const float *row = rows[j];
+        for (int k = 0; k < Kp; k++)
+            panel[((size_t)(k / 2) * NR + j) * 2 + k % 2] = row && k < K ? dg_bf16_round(row[k]) : 0;
     }
 }
 
 typedef struct {
     dg_matrix *W;
-    const float *w;
+    const dg_pack_src *src;
+    int n_src;
+    float *scratch;      /* [threads][16][K]: rows widened or scaled on the way */
+    int base;            /* first panel of the block being packed */
 } pack_job;
+
+/* Row n of the stacked sources as float32: in place when it is unscaled float32, else widened
+ * and scaled (exactly as w * scale in float) into buf. */
+static const float *source_row(const pack_job *j, int n, float *buf)
+{
+    int K = j->W->K, s = 0;
+    while (n >= j->src[s].rows)
+        n -= j->src[s++].rows;
+    const dg_pack_src *src = &j->src[s];
+    if (src->dtype == DG_DTYPE_F32 && src->scale == 1.0f)
+        return (const float *)src->w + (size_t)n * K;
+    dg_widen_f32((const uint8_t *)src->w + (size_t)n * K * (src->dtype == DG_DTYPE_F32 ? 4 : 2), src->dtype,
+                 (size_t)K, buf);
+    if (src->scale != 1.0f)
+        for (int k = 0; k < K; k++)
+            buf[k] *= src->scale;
+    return buf;
+}
 
 static void pack_panels(void *arg, int begin, int end, int worker)
 {
-    (void)worker;
     const pack_job *j = arg;
-    switch (j->W->dtype) {
-    case DG_WT_F32: pack_f32(j->W, j->w, begin, end); break;
-    case DG_WT_I8: pack_i8(j->W, j->w, begin, end); break;
-    case DG_WT_BF16: pack_bf16(j->W, j->w, begin, end); break;
+    dg_matrix *W = j->W;
+    float *scratch = j->scratch + (size_t)worker * NR * W->K;
+    for (int p = j->base + begin; p < j->base + end; p++) {
+        const float *rows[NR];
+        for (int r = 0; r < NR; r++) {
+            int n = p * NR + r;
+            rows[r] = n < W->N ? source_row(j, n, scratch + (size_t)r * W->K) : NULL;
+        }
+        switch (W->dtype) {
+        case DG_WT_F32: pack_f32(W, p, rows); break;
+        case DG_WT_I8: pack_i8(W, p, rows); break;
+        case DG_WT_BF16: pack_bf16(W, p, rows); break;
+        }
     }
 }
 
 /* Matrices of at least this many weights are packed by several threads (load time). */
 #define DG_PACK_PARALLEL (1 << 20)
+/* Panels packed between progress reports: 4096 rows, a few MB of source to drop each time. */
+#define DG_PACK_BLOCK 256
+#define DG_PACK_MAX_THREADS 8
 
-dg_code dg_matrix_pack(dg_matrix *W, const float *w, const float *b, int N, int K, dg_wtype dtype,
-                       dg_err *err)
+dg_code dg_matrix_pack_srcs(dg_matrix *W, const dg_pack_src *src, int n_src, int K,
+                            dg_wtype dtype, dg_pack_progress progress, void *ctx, dg_err *err)
 {
     memset(W, 0, sizeof *W);
-    if (N <= 0 || K <= 0 || !w) {
-        return dg_err_set(err, DG_E_INTERNAL, "gemm: cannot pack a [%d, %d] matrix", N, K);
+    int N = 0;
+    bool has_bias = false;
+    for (int s = 0; s < n_src; s++) {
+        if (src[s].rows <= 0 || !src[s].w || src[s].rows > INT32_MAX - N)
+            return dg_err_set(err, DG_E_INTERNAL, "gemm: cannot pack source %d of %d rows", s,
+                              src[s].rows);
+        N += src[s].rows;
+        has_bias |= src[s].b != NULL;
     }
+    if (N <= 0 || K <= 0)
+        return dg_err_set(err, DG_E_INTERNAL, "gemm: cannot pack a [%d, %d] matrix", N, K);
     int g = group(dtype);
     if (dtype != DG_WT_F32 && (size_t)(K + g - 1) / g * g * elem_size(dtype) > DG_GEMM_QBYTES) {
         return dg_err_set(err, DG_E_CONFIG, "gemm: a %s matrix needs K <= %zu (got %d)",
@@ -232,32 +278,55 @@ dg_code dg_matrix_pack(dg_matrix *W, const float *w, const float *b, int N, int 
     W->Kp = (K + g - 1) / g * g;
     W->panels = (N + NR - 1) / NR;
     size_t Np = (size_t)W->panels * NR;
+    int threads = 1;
+    if ((size_t)N * K >= DG_PACK_PARALLEL) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = cores < 1 ? 1 : cores < DG_PACK_MAX_THREADS ? (int)cores : DG_PACK_MAX_THREADS;
+    }
+    pack_job job = {W, src, n_src, malloc((size_t)threads * NR * K * sizeof(float)), 0};
     W->data = alloc_panels(Np * W->Kp * elem_size(dtype));
-    bool ok = W->data != NULL;
-    if (ok && b) {
+    bool ok = W->data != NULL && job.scratch != NULL;
+    if (ok && has_bias) {
         ok = (W->bias = alloc64(Np * sizeof(float))) != NULL;
-        if (ok) {
-            memcpy(W->bias, b, (size_t)N * sizeof(float));
+        for (int s = 0, n = 0; ok && s < n_src; n += src[s++].rows)
+            for (int i = 0; i < src[s].rows; i++)
+                W->bias[n + i] = src[s].b ? src[s].b[i] * src[s].scale : 0.0f;
+        if (ok)
             memset(W->bias + N, 0, (Np - N) * sizeof(float));
-        }
     }
     if (ok && dtype == DG_WT_I8)
         ok = (W->scales = alloc64(Np * sizeof(float))) && (W->comp = alloc64(Np * sizeof(int32_t)));
     if (!ok) {
+        free(job.scratch);
         dg_matrix_free(W);
         return dg_err_set(err, DG_E_NOMEM, "gemm: out of memory packing a [%d, %d] %s matrix", N,
                           K, dg_wtype_name(dtype));
     }
-    pack_job job = {W, w};
-    dg_pool *pool = NULL;
-    if ((size_t)N * K >= DG_PACK_PARALLEL) {
-        long cores = sysconf(_SC_NPROCESSORS_ONLN);
-        if (cores > 1) /* without threads (none to start) packing just runs here */
-            pool = dg_pool_create(cores < 8 ? (int)cores : 8, NULL);
+    /* without threads to start (one core, or pthread_create failing) packing runs here */
+    dg_pool *pool = threads > 1 ? dg_pool_create(threads, NULL) : NULL;
+    for (int p0 = 0; p0 < W->panels; p0 += DG_PACK_BLOCK) {
+        int p1 = W->panels - p0 < DG_PACK_BLOCK ? W->panels : p0 + DG_PACK_BLOCK;
+        if (progress)
+            progress(ctx, p0 * NR, p1 * NR < N ? p1 * NR : N);
+        job.base = p0;
+        dg_pool_for(pool, p1 - p0, pack_panels, &job);
     }
-    dg_pool_for(pool, W->panels, pack_panels, &job);
+    if (progress)
+        progress(ctx, N, N);
     dg_pool_free(pool);
+    free(job.scratch);
     return DG_OK;
+}
+
+dg_code dg_matrix_pack(dg_matrix *W, const float *w, const float *b, int N, int K, dg_wtype dtype,
+                       dg_err *err)
+{
+    if (N <= 0 || K <= 0 || !w) {
+        memset(W, 0, sizeof *W);
+        return dg_err_set(err, DG_E_INTERNAL, "gemm: cannot pack a [%d, %d] matrix", N, K);
+    }
+    dg_pack_src src = {w, DG_DTYPE_F32, 1.0f, b, N};
+    return dg_matrix_pack_srcs(W, &src, 1, K, dtype, NULL, NULL, err);
 }
 
 void dg_matrix_free(dg_matrix *W)

@@ -30,6 +30,7 @@
 #include "common/error.h"
 #include "engine/engine.h"
 #include "engine/parallel.h"
+#include "models/checkpoint.h"
 
 #define DG_GEMM_NR 16
 
@@ -59,6 +60,29 @@ typedef struct {
 dg_code dg_matrix_pack(dg_matrix *W, const float *w, const float *b, int N, int K, dg_wtype dtype,
                        dg_err *err);
 void dg_matrix_free(dg_matrix *W); /* accepts an empty (zeroed) matrix */
+
+/* One block of rows of a matrix to pack: rows x K values at w (contiguous row-major in dtype:
+ * float32, or F16/BF16 widened row by row while packing, so no float32 copy of the tensor is
+ * ever made), each multiplied by scale (in float32, as w * scale), with bias b[rows] (also
+ * scaled; NULL = zeros). */
+typedef struct {
+    const void *w;
+    dg_dtype dtype;
+    float scale;
+    const float *b;
+    int rows;
+} dg_pack_src;
+
+/* Called before each block of rows is packed: rows [0, rows_done) of the stacked sources have
+ * been read for the last time, so their memory (file pages) can be released before the rest
+ * is packed, and rows [rows_done, rows_next) are read next (rows_next == rows_done: finished). */
+typedef void (*dg_pack_progress)(void *ctx, int rows_done, int rows_next);
+
+/* Packs the n_src sources stacked in order (N = the sum of their rows) as one matrix, as
+ * dg_matrix_pack would pack their float32 concatenation, without making it. The matrix has a
+ * bias when any source has one. progress (may be NULL) gets ctx. */
+dg_code dg_matrix_pack_srcs(dg_matrix *W, const dg_pack_src *src, int n_src, int K,
+                            dg_wtype dtype, dg_pack_progress progress, void *ctx, dg_err *err);
 
 /* y[M, N] = x[M, K] . W^T + b. Panels are split over pool's threads (NULL = calling thread). */
 void dg_matmul(const float *x, int M, const dg_matrix *W, float *y, dg_pool *pool);

@@ -70,11 +70,14 @@ int dg_rel_bucket(int rel, int bidirectional, int buckets, int max_distance)
 void dg_embed(const dg_model *m, int decoder, const int *ids, const int *pos, int n, float *x)
 {
     int D = m->D;
-    const float *embed = decoder ? m->w.dec_embed : m->w.enc_embed;
+    /* a 16-bit table stays 16-bit: each row is widened into x, then scaled in place */
+    const uint8_t *embed = decoder ? m->w.dec_embed : m->w.enc_embed;
+    dg_dtype dt = decoder ? m->w.dec_embed_dtype : m->w.enc_embed_dtype;
+    size_t row_bytes = (size_t)D * (dt == DG_DTYPE_F32 ? sizeof(float) : 2);
     const float *table = decoder ? m->dec_pos : m->enc_pos;
     const dg_norm *ln = decoder ? &m->w.dec_embed_ln : &m->w.enc_embed_ln;
     for (int i = 0; i < n; i++) {
-        const float *e = embed + (size_t)ids[i] * D;
+        const uint8_t *e = embed + (size_t)ids[i] * row_bytes;
         float *xr = x + (size_t)i * D;
         int row = pos[i] + m->q.pos_offset;
         const float *pe = NULL;
@@ -90,65 +93,91 @@ void dg_embed(const dg_model *m, int decoder, const int *ids, const int *pos, in
                 pe = table + (size_t)row * D;
             } else {   /* HF grows its table; the rows past ours are computed here */
                 dg_position_fairseq(xr, row, D);
-                for (int j = 0; j < D; j++)
-                    xr[j] += e[j] * m->embed_scale;
+                for (int j = 0; j < D; j++) {
+                    float ej;
+                    dg_widen_f32(e + (row_bytes / D) * j, dt, 1, &ej);
+                    xr[j] += ej * m->embed_scale;
+                }
                 continue;
             }
             break;
         case DG_POS_RELATIVE: break;
         }
+        dg_widen_f32(e, dt, (size_t)D, xr);
         if (pe)
             for (int j = 0; j < D; j++)
-                xr[j] = e[j] * m->embed_scale + pe[j];
+                xr[j] = xr[j] * m->embed_scale + pe[j];
         else
             for (int j = 0; j < D; j++)
-                xr[j] = e[j] * m->embed_scale;
+                xr[j] = xr[j] * m->embed_scale;
     }
     if (ln->g)
         dg_k_add_layernorm(x, NULL, ln->g, ln->b, n, D, m->q.layer_norm_eps);
 }
 
-/* Copies W [rows, cols] (scaled) into dst and b [rows] (scaled, zeros when absent) into bdst. */
-static void copy_linear(const dg_linear *l, int rows, int cols, float scale, float *dst, float *bdst)
+typedef struct {
+    dg_checkpoint *ck;
+    const dg_pack_src *src;
+    int n_src, K;
+    int done;            /* rows already evicted */
+} evict_ctx;
+
+static size_t src_bytes(const dg_pack_src *s, int rows, int K)
 {
-    for (size_t i = 0; i < (size_t)rows * cols; i++)
-        dst[i] = l->w[i] * scale;
-    for (int i = 0; i < rows; i++)
-        bdst[i] = l->b ? l->b[i] * scale : 0.0f;
+    return (size_t)rows * K * (s->dtype == DG_DTYPE_F32 ? sizeof(float) : 2);
 }
 
-/* Packs n linears of [rows, K] each (scale[i] applied to the i-th) stacked into one matrix, then
- * lets the checkpoint drop their file pages (the packed copy is the one used from now on). */
-static dg_code pack_stacked(dg_matrix *W, const dg_linear *const *l, const float *scale, int n,
-                            int rows, int K, dg_wtype wt, dg_checkpoint *ck, dg_err *err)
+/* Applies fn to the file pages of stacked rows [r_lo, r_hi). */
+static void rows_advise(const evict_ctx *c, int r_lo, int r_hi,
+                        void (*fn)(const dg_checkpoint *, const void *, size_t))
 {
-    /* calloc: large blocks come zeroed from mmap at no cost, and gcc -O2 with ASan cannot see
-     * that the loop below writes every element before dg_matrix_pack reads them */
-    float *w = calloc((size_t)n * rows * K, sizeof(float));
-    float *b = calloc((size_t)n * rows, sizeof(float));
-    dg_code rc = DG_E_NOMEM;
-    if (!w || !b) {
-        dg_err_set(err, DG_E_NOMEM, "model: out of memory packing layer weights");
-    } else {
-        for (int i = 0; i < n; i++)
-            copy_linear(l[i], rows, K, scale[i], w + (size_t)i * rows * K, b + (size_t)i * rows);
-        rc = dg_matrix_pack(W, w, b, n * rows, K, wt, err);
-        for (int i = 0; i < n && !rc; i++)
-            dg_checkpoint_release(ck, l[i]->w, (size_t)rows * K);
+    for (int s = 0, r0 = 0; s < c->n_src && r0 < r_hi; r0 += c->src[s++].rows) {
+        int lo = r_lo > r0 ? r_lo - r0 : 0;
+        int hi = r_hi - r0 < c->src[s].rows ? r_hi - r0 : c->src[s].rows;
+        if (hi > lo)
+            fn(c->ck, (const uint8_t *)c->src[s].w + src_bytes(&c->src[s], lo, c->K),
+               src_bytes(&c->src[s], hi - lo, c->K));
     }
-    free(w);
-    free(b);
+}
+
+/* dg_pack_progress: file pages of the rows packed so far leave memory while the rest is
+ * packed, so loading never holds a whole tensor's mapping next to its packed copy (the LM head
+ * is 65 MB in float32); evicted pages fault in again if read (tied embedding rows). The next
+ * block's pages are mapped in one call (page faults are costly, in VMs especially). */
+static void evict_packed(void *arg, int rows_done, int rows_next)
+{
+    evict_ctx *c = arg;
+    rows_advise(c, c->done, rows_done, dg_checkpoint_evict);
+    rows_advise(c, rows_done, rows_next, dg_checkpoint_prefetch);
+    c->done = rows_done;
+}
+
+/* Packs n linears of [rows, K] each (scale[i] applied to the i-th) stacked into one matrix,
+ * straight from the checkpoint's data; their file pages (and any float32 conversion) are
+ * released as packing proceeds, unless keep (a tied LM head, also the embedding table). */
+static dg_code pack_stacked(dg_matrix *W, const dg_linear *const *l, const float *scale, int n,
+                            int rows, int K, dg_wtype wt, dg_checkpoint *ck, bool keep, dg_err *err)
+{
+    /* calloc: gcc -O2 with ASan cannot see that the loop below fills every entry */
+    dg_pack_src *src = calloc((size_t)n, sizeof *src);
+    if (!src)
+        return dg_err_set(err, DG_E_NOMEM, "model: out of memory packing layer weights");
+    for (int i = 0; i < n; i++)
+        src[i] = (dg_pack_src){l[i]->w, l[i]->dtype, scale ? scale[i] : 1.0f, l[i]->b, rows};
+    evict_ctx ev = {ck, src, n, K, 0};
+    dg_code rc = dg_matrix_pack_srcs(W, src, n, K, wt, ck ? evict_packed : NULL, &ev, err);
+    for (int i = 0; i < n && !rc && !keep; i++)
+        if (src[i].dtype == DG_DTYPE_F32) /* frees a conversion (strided or unaligned data) */
+            dg_checkpoint_release(ck, src[i].w, (size_t)rows * K);
+    free(src);
     return rc;
 }
 
-/* Packs W = l ([rows, K]) and lets the checkpoint drop its file pages. */
+/* Packs W = l ([rows, K]), releasing its source as pack_stacked does. */
 static dg_code pack_one(dg_matrix *W, const dg_linear *l, int rows, int K, dg_wtype wt,
-                        dg_checkpoint *ck, dg_err *err)
+                        dg_checkpoint *ck, bool keep, dg_err *err)
 {
-    if (dg_matrix_pack(W, l->w, l->b, rows, K, wt, err))
-        return err ? err->code : DG_E_NOMEM;
-    dg_checkpoint_release(ck, l->w, (size_t)rows * K);
-    return DG_OK;
+    return pack_stacked(W, &l, NULL, 1, rows, K, wt, ck, keep, err);
 }
 
 static dg_code pack_layer(dg_layer *L, const dg_layer_weights *w, int D, int F, int dh, int A,
@@ -157,13 +186,14 @@ static dg_code pack_layer(dg_layer *L, const dg_layer_weights *w, int D, int F, 
     float s = scale ? 1.0f / sqrtf((float)dh) : 1.0f;
     const dg_linear *qkv[3] = {&w->q, &w->k, &w->v}, *cq[1] = {&w->cq};
     L->w = *w;
-    if (pack_stacked(&L->qkv, qkv, (float[]){s, 1.0f, 1.0f}, 3, A, D, wt, ck, err) ||
-        pack_one(&L->o, &w->o, D, A, wt, ck, err) || pack_one(&L->fc1, &w->fc1, F, D, wt, ck, err) ||
-        (w->fc1_noact.w && pack_one(&L->fc1_noact, &w->fc1_noact, F, D, wt, ck, err)) ||
-        pack_one(&L->fc2, &w->fc2, D, F, wt, ck, err))
+    if (pack_stacked(&L->qkv, qkv, (float[]){s, 1.0f, 1.0f}, 3, A, D, wt, ck, false, err) ||
+        pack_one(&L->o, &w->o, D, A, wt, ck, false, err) ||
+        pack_one(&L->fc1, &w->fc1, F, D, wt, ck, false, err) ||
+        (w->fc1_noact.w && pack_one(&L->fc1_noact, &w->fc1_noact, F, D, wt, ck, false, err)) ||
+        pack_one(&L->fc2, &w->fc2, D, F, wt, ck, false, err))
         return err ? err->code : DG_E_NOMEM;
-    if (decoder && (pack_stacked(&L->cq, cq, &s, 1, A, D, wt, ck, err) ||
-                    pack_one(&L->co, &w->co, D, A, wt, ck, err)))
+    if (decoder && (pack_stacked(&L->cq, cq, &s, 1, A, D, wt, ck, false, err) ||
+                    pack_one(&L->co, &w->co, D, A, wt, ck, false, err)))
         return err ? err->code : DG_E_NOMEM;
     return DG_OK;
 }
@@ -257,9 +287,8 @@ static dg_code pack_model(dg_model *m, dg_err *err)
     m->enc = calloc(m->Le ? m->Le : 1, sizeof *m->enc);
     m->dec = calloc(m->Ld, sizeof *m->dec);
     const dg_linear **ckv = calloc((size_t)2 * m->Ld, sizeof *ckv);
-    float *ones = malloc((size_t)2 * m->Ld * sizeof *ones);
     dg_code rc = DG_OK;
-    if (!m->enc || !m->dec || !ckv || !ones)
+    if (!m->enc || !m->dec || !ckv)
         rc = dg_err_set(err, DG_E_NOMEM, "model: out of memory packing weights");
     if (!rc)
         rc = pack_positions(m, err);
@@ -271,17 +300,15 @@ static dg_code pack_model(dg_model *m, dg_err *err)
                         true, m->wtype, m->ck, err);
         ckv[2 * l] = &w->dec_layers[l].ck;
         ckv[2 * l + 1] = &w->dec_layers[l].cv;
-        ones[2 * l] = ones[2 * l + 1] = 1.0f;
     }
     if (!rc)
-        rc = pack_stacked(&m->cross_kv, ckv, ones, 2 * m->Ld, A, D, m->wtype, m->ck, err);
+        rc = pack_stacked(&m->cross_kv, ckv, NULL, 2 * m->Ld, A, D, m->wtype, m->ck, false, err);
     /* a tied LM head is also the embedding table, whose rows the forward pass still reads */
     bool tied = w->lm_head == w->dec_embed || w->lm_head == w->enc_embed;
-    dg_linear head = {w->lm_head, w->final_logits_bias};
+    dg_linear head = {w->lm_head, w->final_logits_bias, w->lm_head_dtype};
     if (!rc)
-        rc = pack_one(&m->lm_head, &head, m->Vt, D, m->wtype, tied ? NULL : m->ck, err);
+        rc = pack_one(&m->lm_head, &head, m->Vt, D, m->wtype, m->ck, tied, err);
     free(ckv);
-    free(ones);
     return rc;
 }
 

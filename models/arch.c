@@ -59,6 +59,16 @@ dg_arch_slot *dg_plan_add(dg_arch_plan *p, int ndim, int64_t d0, int64_t d1, con
     return s;
 }
 
+void dg_slot_raw(dg_arch_slot *s, const void **field, dg_dtype *dtype)
+{
+    for (int i = 0; i < DG_SLOT_DSTS; i++)
+        if (!s->raw[i]) {
+            s->raw[i] = field;
+            s->raw_dtype[i] = dtype;
+            return;
+        }
+}
+
 void dg_slot_alias(dg_arch_slot *s, const char *name)
 {
     for (int i = 1; i < DG_SLOT_NAMES; i++)
@@ -177,14 +187,20 @@ dg_code dg_arch_bind(dg_model_weights *w, const dg_config *cfg, dg_checkpoint *c
         if (found[i] < 0)
             continue;
         const dg_arch_slot *sl = &p.v[i];
-        const float *data = dg_checkpoint_f32(ck, dg_checkpoint_info(ck, found[i])->name, sl->ndim,
-                                              sl->shape, err);
+        const char *name = dg_checkpoint_info(ck, found[i])->name;
+        dg_dtype dt = DG_DTYPE_F32;
+        const void *data = sl->raw[0] ? dg_checkpoint_data(ck, name, sl->ndim, sl->shape, &dt, err)
+                                      : dg_checkpoint_f32(ck, name, sl->ndim, sl->shape, err);
         if (!data) {
             rc = err ? err->code : DG_E_INTERNAL;
             break;
         }
         for (int k = 0; k < DG_SLOT_DSTS && sl->dst[k]; k++)
             *sl->dst[k] = data;
+        for (int k = 0; k < DG_SLOT_DSTS && sl->raw[k]; k++) {
+            *sl->raw[k] = data;
+            *sl->raw_dtype[k] = dt;
+        }
     }
     free(found);
     free(p.v);

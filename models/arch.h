@@ -13,9 +13,14 @@
 #include "models/checkpoint.h"
 #include "models/config.h"
 
+/* Weight matrices and embedding tables, which the engine reads once (to pack them) or by rows,
+ * keep a 16-bit file's F16/BF16 data as stored (dtype says which; the engine widens rows as it
+ * reads them), so loading such a file never holds a float32 copy of every matrix at once.
+ * Strided or unaligned 16-bit tensors (.bin files) are converted to float32 (dtype F32). */
 typedef struct {
-    const float *w;  /* [out, in] */
+    const void *w;   /* [out, in], dtype */
     const float *b;  /* [out], NULL when the layer has no bias */
+    dg_dtype dtype;  /* of w's data */
 } dg_linear;
 
 /* A norm without a bias is T5's RMSNorm (no mean subtracted); with one, torch's LayerNorm.
@@ -65,10 +70,11 @@ typedef struct {
 
 typedef struct {
     dg_arch_quirks quirks;
-    const float *enc_embed;          /* [Vs, D] */
-    const float *dec_embed;          /* [Vt, D] (== enc_embed when shared) */
-    const float *lm_head;            /* [Vt, D] (== dec_embed when tied) */
+    const void *enc_embed;           /* [Vs, D], enc_embed_dtype */
+    const void *dec_embed;           /* [Vt, D] (== enc_embed when shared) */
+    const void *lm_head;             /* [Vt, D] (== dec_embed when tied) */
     const float *final_logits_bias;  /* [Vt], NULL when absent */
+    dg_dtype enc_embed_dtype, dec_embed_dtype, lm_head_dtype;  /* of the three tables' data */
     int n_enc_layers, n_dec_layers;
     dg_layer_weights *enc_layers;    /* [n_enc_layers], owned */
     dg_layer_weights *dec_layers;    /* [n_dec_layers], owned */
@@ -92,7 +98,7 @@ typedef struct {
 } dg_arch_summary;
 
 /* Binds every tensor the architecture named by cfg->model_type needs, checking each shape, and
- * converts them to float32 (see checkpoint.h). Missing or mis-shaped tensors are reported by
+ * converts them to float32 (see checkpoint.h), except 16-bit matrices and embeddings (above). Missing or mis-shaped tensors are reported by
  * their Hugging Face name (DG_E_MISSING / DG_E_SHAPE); an unknown model_type or activation is
  * DG_E_UNSUPPORTED listing the supported ones. On error *w is left freed. */
 dg_code dg_arch_bind(dg_model_weights *w, const dg_config *cfg, dg_checkpoint *ck, dg_err *err);

@@ -23,7 +23,8 @@ dg_code dg_plan_linear(dg_arch_plan *p, dg_linear *l, int64_t out, int64_t in, b
                        const char *pre, const char *name, dg_err *err)
 {
     dg_arch_slot *slot;
-    ADD(p, 2, out, in, &l->w, "%s%s.weight", pre, name);
+    ADD(p, 2, out, in, NULL, "%s%s.weight", pre, name);
+    dg_slot_raw(slot, &l->w, &l->dtype);
     if (bias)
         ADD(p, 1, out, 0, &l->b, "%s%s.bias", pre, name);
     return DG_OK;
@@ -107,15 +108,17 @@ static dg_code bart_plan(const dg_config *c, dg_model_weights *w, dg_arch_plan *
         return rc;
     int64_t d = c->d_model, vs = c->vocab_size;
     dg_arch_slot *slot;
-    ADD(p, 2, vs, d, &w->enc_embed, "model.shared.weight");
-    slot->dst[1] = &w->dec_embed;
+    ADD(p, 2, vs, d, NULL, "model.shared.weight");
+    dg_slot_raw(slot, &w->enc_embed, &w->enc_embed_dtype);
+    dg_slot_raw(slot, &w->dec_embed, &w->dec_embed_dtype);
     dg_slot_alias(slot, "model.encoder.embed_tokens.weight");
     dg_slot_alias(slot, "model.decoder.embed_tokens.weight");
     if (c->tie_word_embeddings) {
-        slot->dst[2] = &w->lm_head;
+        dg_slot_raw(slot, &w->lm_head, &w->lm_head_dtype);
         dg_slot_alias(slot, "lm_head.weight");
     } else {
-        ADD(p, 2, vs, d, &w->lm_head, "lm_head.weight");
+        ADD(p, 2, vs, d, NULL, "lm_head.weight");
+        dg_slot_raw(slot, &w->lm_head, &w->lm_head_dtype);
     }
     if (v.logits_bias) {
         ADD(p, 2, 1, vs, &w->final_logits_bias, "final_logits_bias");

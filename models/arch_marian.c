@@ -26,19 +26,23 @@ static dg_code add_embeddings(const dg_config *c, dg_model_weights *w, dg_arch_p
     bool share = c->share_encoder_decoder_embeddings, tie = c->tie_word_embeddings;
     dg_arch_slot *slot;
     if (share) {
-        ADD(p, 2, vs, d, &w->enc_embed, "model.shared.weight");
-        slot->dst[1] = &w->dec_embed;
+        ADD(p, 2, vs, d, NULL, "model.shared.weight");
+        dg_slot_raw(slot, &w->enc_embed, &w->enc_embed_dtype);
+        dg_slot_raw(slot, &w->dec_embed, &w->dec_embed_dtype);
         dg_slot_alias(slot, "model.encoder.embed_tokens.weight");
         dg_slot_alias(slot, "model.decoder.embed_tokens.weight");
     } else {
-        ADD(p, 2, vs, d, &w->enc_embed, "model.encoder.embed_tokens.weight");
-        ADD(p, 2, vt, d, &w->dec_embed, "model.decoder.embed_tokens.weight");
+        ADD(p, 2, vs, d, NULL, "model.encoder.embed_tokens.weight");
+        dg_slot_raw(slot, &w->enc_embed, &w->enc_embed_dtype);
+        ADD(p, 2, vt, d, NULL, "model.decoder.embed_tokens.weight");
+        dg_slot_raw(slot, &w->dec_embed, &w->dec_embed_dtype);
     }
     if (tie) {  /* the lm_head is the decoder-embedding slot just added */
-        slot->dst[share ? 2 : 1] = &w->lm_head;
+        dg_slot_raw(slot, &w->lm_head, &w->lm_head_dtype);
         dg_slot_alias(slot, "lm_head.weight");
     } else {
-        ADD(p, 2, vt, d, &w->lm_head, "lm_head.weight");
+        ADD(p, 2, vt, d, NULL, "lm_head.weight");
+        dg_slot_raw(slot, &w->lm_head, &w->lm_head_dtype);
     }
     ADD(p, 2, 1, vt, &w->final_logits_bias, "final_logits_bias");
     slot->optional = slot->buffer = true;

@@ -81,15 +81,17 @@ dg_code dg_arch_t5_plan(const dg_config *c, dg_model_weights *w, dg_arch_plan *p
         return rc;
     int64_t d = c->d_model, v = c->vocab_size, h = c->encoder_heads;
     dg_arch_slot *slot;
-    ADD(p, 2, v, d, &w->enc_embed, "shared.weight");
-    slot->dst[1] = &w->dec_embed;
+    ADD(p, 2, v, d, NULL, "shared.weight");
+    dg_slot_raw(slot, &w->enc_embed, &w->enc_embed_dtype);
+    dg_slot_raw(slot, &w->dec_embed, &w->dec_embed_dtype);
     dg_slot_alias(slot, "encoder.embed_tokens.weight");
     dg_slot_alias(slot, "decoder.embed_tokens.weight");
     if (c->tie_word_embeddings) {
-        slot->dst[2] = &w->lm_head;
+        dg_slot_raw(slot, &w->lm_head, &w->lm_head_dtype);
         dg_slot_alias(slot, "lm_head.weight");
     } else {
-        ADD(p, 2, v, d, &w->lm_head, "lm_head.weight");
+        ADD(p, 2, v, d, NULL, "lm_head.weight");
+        dg_slot_raw(slot, &w->lm_head, &w->lm_head_dtype);
     }
     ADD(p, 2, c->rel_buckets, h, &w->enc_rel_bias,
         "encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight");

@@ -18,6 +18,8 @@ typedef struct {
     int ndim;
     int64_t shape[2];
     const float **dst[DG_SLOT_DSTS]; /* fields receiving the pointer; unused entries NULL */
+    const void **raw[DG_SLOT_DSTS];  /* or fields taking the data in its stored dtype (16-bit */
+    dg_dtype *raw_dtype[DG_SLOT_DSTS]; /* kept as is when contiguous), with that dtype */
     bool optional;                   /* absent → fields stay NULL (e.g. final_logits_bias) */
     bool buffer;                     /* a registered buffer, not an nn.Parameter */
 } dg_arch_slot;
@@ -31,6 +33,8 @@ typedef struct {
 /* Appends a slot (name is a printf format); NULL when out of memory. */
 dg_arch_slot *dg_plan_add(dg_arch_plan *p, int ndim, int64_t d0, int64_t d1, const float **dst,
                           const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+/* Adds a destination field taking the slot's data in its stored dtype (see dg_linear). */
+void dg_slot_raw(dg_arch_slot *s, const void **field, dg_dtype *dtype);
 /* Adds an alias name to a slot. */
 void dg_slot_alias(dg_arch_slot *s, const char *name);
 

@@ -309,6 +309,17 @@ static float load(const uint8_t *p, dg_dtype t)
     return f;
 }
 
+void dg_widen_f32(const void *src, dg_dtype t, size_t n, float *dst)
+{
+    const uint8_t *p = src;
+    if (t == DG_DTYPE_F32) {
+        memcpy(dst, src, n * sizeof *dst);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        dst[i] = load(p + 2 * i, t);
+}
+
 static bool contiguous(const dg_tensor_entry *e)
 {
     int64_t want[DG_MAX_DIMS];
@@ -348,8 +359,9 @@ static const float *entry_f32(dg_tensor_entry *e, dg_err *err)
     return out;
 }
 
-const float *dg_checkpoint_f32(dg_checkpoint *ck, const char *name, int ndim, const int64_t *shape,
-                               dg_err *err)
+/* The entry NAME after the shape check, or NULL. */
+static dg_tensor_entry *checked_entry(dg_checkpoint *ck, const char *name, int ndim,
+                                      const int64_t *shape, dg_err *err)
 {
     int i = dg_checkpoint_index(ck, name);
     if (i < 0) {
@@ -364,12 +376,70 @@ const float *dg_checkpoint_f32(dg_checkpoint *ck, const char *name, int ndim, co
                    dg_shape_str(got, sizeof got, in->ndim, in->shape));
         return NULL;
     }
-    return entry_f32(&ck->t.v[ck->alias[i]], err);
+    return &ck->t.v[ck->alias[i]];
+}
+
+const float *dg_checkpoint_f32(dg_checkpoint *ck, const char *name, int ndim, const int64_t *shape,
+                               dg_err *err)
+{
+    dg_tensor_entry *e = checked_entry(ck, name, ndim, shape, err);
+    return e ? entry_f32(e, err) : NULL;
+}
+
+const void *dg_checkpoint_data(dg_checkpoint *ck, const char *name, int ndim,
+                               const int64_t *shape, dg_dtype *dtype, dg_err *err)
+{
+    dg_tensor_entry *e = checked_entry(ck, name, ndim, shape, err);
+    if (!e)
+        return NULL;
+    if (e->info.dtype != DG_DTYPE_F32 && !e->f32 && contiguous(e) && ((uintptr_t)e->data & 1) == 0) {
+        *dtype = e->info.dtype;
+        return e->data;
+    }
+    *dtype = DG_DTYPE_F32;
+    return entry_f32(e, err);
+}
+
+/* Linux 5.14; older kernels answer EINVAL and the pages fault in one by one as before */
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#endif
+
+/* madvise(advice) on the mapping pages [p, p + bytes) touches: wholly inside it when dropping
+ * pages (neighbours may still be needed), any page it touches when populating. */
+static void advise(const dg_checkpoint *ck, const void *p, size_t bytes, int advice)
+{
+    const uint8_t *b = p, *e = b + bytes;
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    for (int i = 0; ck && i < ck->n_files; i++) {
+        const dg_mapped_file *f = &ck->files[i];
+        if (!f->data || b < f->data || e > f->data + f->size)
+            continue;
+        bool inside = advice == MADV_DONTNEED;
+        uintptr_t lo = ((uintptr_t)b + (inside ? page - 1 : 0)) & ~(page - 1);
+        uintptr_t hi = ((uintptr_t)e + (inside ? 0 : page - 1)) & ~(page - 1);
+        if (hi > (uintptr_t)f->data + f->size + page - 1)
+            hi = ((uintptr_t)f->data + f->size + page - 1) & ~(page - 1);
+        if (hi > lo)
+            madvise((void *)lo, hi - lo, advice);
+        return;
+    }
+}
+
+void dg_checkpoint_evict(const dg_checkpoint *ck, const void *p, size_t bytes)
+{
+    advise(ck, p, bytes, MADV_DONTNEED);
+}
+
+void dg_checkpoint_prefetch(const dg_checkpoint *ck, const void *p, size_t bytes)
+{
+    advise(ck, p, bytes, MADV_POPULATE_READ);
 }
 
 void dg_checkpoint_release(dg_checkpoint *ck, const float *p, size_t n)
 {
-    const uint8_t *b = (const uint8_t *)p, *e = b + n * sizeof(float);
+    const void *b = p;
+    size_t bytes = n * sizeof(float);
     for (int i = 0; ck && i < ck->t.n; i++) {
         dg_tensor_entry *t = &ck->t.v[i];
         if (t->f32 != p)
@@ -384,17 +454,8 @@ void dg_checkpoint_release(dg_checkpoint *ck, const float *p, size_t n)
         if (!contiguous(t))
             return;
         b = t->data;
-        e = b + t->numel * dg_dtype_size(t->info.dtype);
+        bytes = t->numel * dg_dtype_size(t->info.dtype);
         break;
     }
-    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
-    for (int i = 0; ck && i < ck->n_files; i++) {
-        const dg_mapped_file *f = &ck->files[i];
-        if (!f->data || b < f->data || e > f->data + f->size)
-            continue;
-        uintptr_t lo = ((uintptr_t)b + page - 1) & ~(page - 1), hi = (uintptr_t)e & ~(page - 1);
-        if (hi > lo)
-            madvise((void *)lo, hi - lo, MADV_DONTNEED);
-        return;
-    }
+    dg_checkpoint_evict(ck, b, bytes);
 }

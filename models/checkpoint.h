@@ -63,6 +63,12 @@ uint64_t dg_checkpoint_file_bytes(const dg_checkpoint *ck);  /* weight files, su
 const float *dg_checkpoint_f32(dg_checkpoint *ck, const char *name, int ndim,
                                const int64_t *shape, dg_err *err);
 
+/* As dg_checkpoint_f32, but a contiguous F16 / BF16 tensor comes as stored (a pointer into the
+ * mapping, *dtype = its dtype) instead of widened; anything else as dg_checkpoint_f32 returns it
+ * (*dtype = DG_DTYPE_F32). Widen the 16-bit data with dg_widen_f32. */
+const void *dg_checkpoint_data(dg_checkpoint *ck, const char *name, int ndim,
+                               const int64_t *shape, dg_dtype *dtype, dg_err *err);
+
 /* Tells the checkpoint that the caller has copied the n floats at p (a pointer from
  * dg_checkpoint_f32) elsewhere, e.g. packed for the GEMMs, and will not read p again: a
  * converted buffer (F16/BF16, strided) is freed unless another tensor name shares it (tied
@@ -70,6 +76,17 @@ const float *dg_checkpoint_f32(dg_checkpoint *ck, const char *name, int ndim,
  * (madvise DONTNEED on the read-only private mapping). A later dg_checkpoint_f32 of the tensor
  * is still valid (it converts or maps again). */
 void dg_checkpoint_release(dg_checkpoint *ck, const float *p, size_t n);
+
+/* Drops the file-mapping pages wholly inside [p, p + bytes) from the process's memory; the data
+ * stays valid (a later read faults it in again from the file). No effect outside the mapping. */
+void dg_checkpoint_evict(const dg_checkpoint *ck, const void *p, size_t bytes);
+/* Maps the file pages of [p, p + bytes) in one call (MADV_POPULATE_READ) ahead of reading them
+ * all: one system call instead of a page fault per few pages. No effect outside the mapping or
+ * on kernels before 5.14. */
+void dg_checkpoint_prefetch(const dg_checkpoint *ck, const void *p, size_t bytes);
+
+/* dst[0..n) = the n little-endian values at src stored as t, widened exactly to float32. */
+void dg_widen_f32(const void *src, dg_dtype t, size_t n, float *dst);
 
 /* "F32", "F16", "BF16". */
 const char *dg_dtype_name(dg_dtype t);

@@ -28,9 +28,10 @@ typedef struct {
 #define F(field) offsetof(dg_serve_config, field)
 
 static const option options[] = {
-    {"model", "DRAGOMAN_MODEL", OPT_LIST, F(models), 0, 0, NULL, NULL, "[NAME=]DIR",
-     "checkpoint folder to serve (repeatable; the environment takes a comma-separated list); "
-     "default: the bundled models/demo-en-de"},
+    {"model", "DRAGOMAN_MODEL", OPT_LIST, F(models), 0, 0, NULL, NULL, "[NAME=]DIR[:TYPE]",
+     "checkpoint folder to serve (repeatable; the environment takes a comma-separated list), "
+     "with its own compute type TYPE (as --compute-type); default: the bundled "
+     "models/demo-en-de"},
     {"host", "DRAGOMAN_HOST", OPT_STR, F(host), 0, 0, "127.0.0.1", NULL, "ADDR",
      "IPv4 or IPv6 address to listen on"},
     {"port", "DRAGOMAN_PORT", OPT_INT, F(port), 0, 65535, "8080", NULL, "N",
@@ -78,7 +79,7 @@ static const option options[] = {
     /* choices in dg_compute_type order (engine.h) */
     {"compute-type", "DRAGOMAN_COMPUTE_TYPE", OPT_ENUM, F(compute_type), 0, 0, "auto",
      "auto|float32|int8|bfloat16", "TYPE",
-     "weight storage and arithmetic of every model (auto = float32)"},
+     "weight storage and arithmetic of the models without their own :TYPE (auto = float32)"},
 };
 #define N_OPTIONS (int)(sizeof options / sizeof options[0])
 _Static_assert(sizeof options / sizeof options[0] <= sizeof ((dg_serve_config *)0)->source,

@@ -13,7 +13,7 @@
 typedef enum { DG_LOG_TEXT, DG_LOG_JSON } dg_log_format;
 
 typedef struct {
-    /* "DIR" or "NAME=DIR" as given; parsed by the model registry */
+    /* "[NAME=]DIR[:TYPE]" as given; parsed by the model registry */
     int n_models;
     char *models[DG_MAX_MODELS];
     char *host;

@@ -104,11 +104,19 @@ static dg_code add_model(dg_registry *r, const char *spec, dg_err *err)
     memset(m, 0, sizeof *m);
     const char *eq = strchr(spec, '=');
     const char *dir = eq ? eq + 1 : spec;
-    if (!*dir)
+    /* DIR:TYPE gives this model its own compute type; a ':' followed by anything else is part
+     * of the folder name */
+    const char *colon = strrchr(dir, ':');
+    int ct = colon ? dg_compute_type_parse(colon + 1) : -1;
+    size_t dir_len = ct >= 0 ? (size_t)(colon - dir) : strlen(dir);
+    m->load = r->load;
+    if (ct >= 0)
+        m->load.compute_type = (dg_compute_type)ct;
+    if (!dir_len)
         return dg_err_set(err, DG_E_INPUT, "--model '%s': empty folder", spec);
-    if (strlen(dir) >= sizeof m->dir)
+    if (dir_len >= sizeof m->dir)
         return dg_err_set(err, DG_E_INPUT, "--model: folder path too long");
-    snprintf(m->dir, sizeof m->dir, "%s", dir);
+    snprintf(m->dir, sizeof m->dir, "%.*s", (int)dir_len, dir);
     size_t dl = strlen(m->dir);
     while (dl > 1 && m->dir[dl - 1] == '/')
         m->dir[--dl] = 0;
@@ -170,7 +178,7 @@ dg_code dg_registry_load(dg_registry *r, dg_err *err)
         double t0 = now_s();
         if (!(m->tok = dg_tokenizer_load(m->dir, err)))
             return dg_err_prefix(err, "model '%s'", m->name);
-        if (!(m->model = dg_model_load_opts(m->dir, &r->load, err)))
+        if (!(m->model = dg_model_load_opts(m->dir, &m->load, err)))
             return dg_err_prefix(err, "model '%s'", m->name);
         const dg_config *cfg = dg_model_config(m->model);
         dg_search_opts_default(&m->defaults, m->model);

@@ -1,5 +1,6 @@
 /* The models a server instance serves: each is a checkpoint folder with its tokenizer, a name
- * (NAME=DIR, else the folder's base name) and a language pair. The pair comes from the
+ * (NAME=DIR, else the folder's base name), a compute type (DIR:TYPE with TYPE one of
+ * --compute-type's values, else --compute-type's) and a language pair. The pair comes from the
  * folder's tokenizer_config.json ("source_lang"/"target_lang", as Hugging Face's Marian
  * tokenizers store it), else from the folder name: opus-mt-SRC-TGT[-suffix],
  * opus-mt-tc-big-SRC-TGT[-suffix], or NAME-SRC-TGT (codes: 2-3 lower-case letters). The first
@@ -26,12 +27,13 @@ typedef struct {
     dg_search_opts defaults;
     int max_positions;            /* source tokens the encoder accepts */
     double load_s;
+    dg_model_opts load;           /* --compute-type, or the model's own from DIR:TYPE */
 } dg_served_model;
 
 typedef struct {
     int n;
     dg_served_model models[DG_MAX_MODELS];
-    dg_model_opts load;           /* --compute-type */
+    dg_model_opts load;           /* --compute-type: models without their own :TYPE */
 } dg_registry;
 
 /* Resolves names, folders and language pairs from c->models (or default_dir when none);

@@ -7,6 +7,7 @@
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "models/arch.h"
@@ -22,6 +23,21 @@ static double sum(const float *p, long n)
     for (long i = 0; p && i < n; i++)
         s += p[i];
     return s;
+}
+
+/* Matrices and embeddings may be bound 16-bit (models/arch.h): their values widened (valid
+ * until the next call). */
+static float *wide_buf;
+static const float *wide(const void *p, dg_dtype dt, long n)
+{
+    if (!p)
+        return NULL;
+    float *b = realloc(wide_buf, (size_t)(n ? n : 1) * sizeof *b);
+    if (!b)
+        return NULL;
+    wide_buf = b;
+    dg_widen_f32(p, dt, (size_t)n, b);
+    return b;
 }
 
 /* The field P (N values) holds the tensor NAME (printf format). */
@@ -49,7 +65,7 @@ static void check_layer(const dg_layer_weights *l, const char *side, int i, long
                 {&l->o, "self_attn.out_proj"}, {&l->cq, "encoder_attn.q_proj"}, {&l->ck, "encoder_attn.k_proj"},
                 {&l->cv, "encoder_attn.v_proj"}, {&l->co, "encoder_attn.out_proj"}};
     for (int k = 0; k < (dec ? 8 : 4); k++) {
-        same(attn[k].lin->w, d * d, "model.%s.layers.%d.%s.weight", side, i, attn[k].name);
+        same(wide(attn[k].lin->w, attn[k].lin->dtype, d * d), d * d, "model.%s.layers.%d.%s.weight", side, i, attn[k].name);
         same(attn[k].lin->b, d, "model.%s.layers.%d.%s.bias", side, i, attn[k].name);
     }
     if (!dec)
@@ -60,9 +76,9 @@ static void check_layer(const dg_layer_weights *l, const char *side, int i, long
         same(l->cross_attn_ln.g, d, "model.%s.layers.%d.encoder_attn_layer_norm.weight", side, i);
         same(l->cross_attn_ln.b, d, "model.%s.layers.%d.encoder_attn_layer_norm.bias", side, i);
     }
-    same(l->fc1.w, f * d, "model.%s.layers.%d.fc1.weight", side, i);
+    same(wide(l->fc1.w, l->fc1.dtype, f * d), f * d, "model.%s.layers.%d.fc1.weight", side, i);
     same(l->fc1.b, f, "model.%s.layers.%d.fc1.bias", side, i);
-    same(l->fc2.w, d * f, "model.%s.layers.%d.fc2.weight", side, i);
+    same(wide(l->fc2.w, l->fc2.dtype, d * f), d * f, "model.%s.layers.%d.fc2.weight", side, i);
     same(l->fc2.b, d, "model.%s.layers.%d.fc2.bias", side, i);
     same(l->final_ln.g, d, "model.%s.layers.%d.final_layer_norm.weight", side, i);
     same(l->final_ln.b, d, "model.%s.layers.%d.final_layer_norm.bias", side, i);
@@ -90,17 +106,17 @@ static void check_model(const char *name, bool share, bool tie)
     }
     long d = c.d_model, vs = c.vocab_size, vt = c.target_vocab_size;
     if (share) {
-        same(w.enc_embed, vs * d, "model.shared.weight");
+        same(wide(w.enc_embed, w.enc_embed_dtype, vs * d), vs * d, "model.shared.weight");
         CHECK(w.dec_embed == w.enc_embed);
     } else {
-        same(w.enc_embed, vs * d, "model.encoder.embed_tokens.weight");
-        same(w.dec_embed, vt * d, "model.decoder.embed_tokens.weight");
+        same(wide(w.enc_embed, w.enc_embed_dtype, vs * d), vs * d, "model.encoder.embed_tokens.weight");
+        same(wide(w.dec_embed, w.dec_embed_dtype, vt * d), vt * d, "model.decoder.embed_tokens.weight");
         CHECK(w.dec_embed != w.enc_embed);
     }
     if (tie)
         CHECK(w.lm_head == w.dec_embed);
     else
-        same(w.lm_head, vt * d, "lm_head.weight");
+        same(wide(w.lm_head, w.lm_head_dtype, vt * d), vt * d, "lm_head.weight");
     same(w.final_logits_bias, vt, "final_logits_bias");
     CHECK_INT_EQ(w.n_enc_layers, c.encoder_layers);
     CHECK_INT_EQ(w.n_dec_layers, c.decoder_layers);
@@ -158,5 +174,6 @@ int main(void)
     expect_error("fsmt", DG_E_UNSUPPORTED,
                  "model_type 'fsmt' is not supported (supported: marian, bart, mbart, m2m_100, t5, mt5)");
     expect_error("gelu_fast", DG_E_UNSUPPORTED, "activation_function 'gelu_fast' is not supported");
+    free(wide_buf);
     return test_summary();
 }

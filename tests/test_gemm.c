@@ -231,6 +231,77 @@ static void test_quant(const char *name, dg_quant_fn fn)
     printf("%-22s %d values differ\n", name, bad);
 }
 
+/* dg_matrix_pack_srcs packs stacked float32 / F16 / BF16 sources (scaled, with and without
+ * bias, row counts off the 16-row panels) exactly as dg_matrix_pack packs their float32
+ * concatenation, built here with an independent decoding of the 16-bit values. */
+static void progress_rows(void *ctx, int rows_done, int rows_next)
+{
+    int *last = ctx; /* rows_next of the previous call */
+    CHECK(rows_done == *last && rows_next >= rows_done);
+    *last = rows_next;
+}
+
+static void test_pack_srcs(void)
+{
+    enum { K = 37 };
+    const int rows[3] = {17, 5, 1200};
+    const dg_dtype dts[3] = {DG_DTYPE_F32, DG_DTYPE_BF16, DG_DTYPE_F16};
+    const float scales[3] = {0.125f, 1.0f, 0.3f};
+    int N = rows[0] + rows[1] + rows[2];
+    float *cat = malloc(sizeof(float) * N * K), *bcat = malloc(sizeof(float) * N);
+    float *f32 = rand_buf((size_t)rows[0] * K), *b0 = rand_buf(rows[0]), *b2 = rand_buf(rows[2]);
+    uint16_t *bf = malloc(2 * (size_t)rows[1] * K), *h = malloc(2 * (size_t)rows[2] * K);
+    uint32_t seed = 7;
+    for (int i = 0; i < rows[0] * K; i++)
+        cat[i] = f32[i] * scales[0];
+    for (int i = 0; i < rows[1] * K; i++) {
+        float v = f32[i % (rows[0] * K)] * 3.0f;
+        uint32_t bits;
+        memcpy(&bits, &v, 4);
+        bf[i] = (uint16_t)(bits >> 16); /* value: the top half, exactly */
+        bits &= 0xffff0000u;
+        memcpy(&cat[rows[0] * K + i], &bits, 4);
+    }
+    for (int i = 0; i < rows[2] * K; i++) {
+        seed = seed * 1103515245u + 12345u;
+        int sign = seed >> 31, e = 1 + (int)(seed >> 8) % 30, man = (int)(seed >> 16) & 0x3ff;
+        if (i % 97 == 0) /* subnormals and zero too */
+            e = 0;
+        h[i] = (uint16_t)(sign << 15 | e << 10 | man);
+        float v = e ? ldexpf(1.0f + man / 1024.0f, e - 15) : ldexpf(man / 1024.0f, -14);
+        cat[(rows[0] + rows[1]) * K + i] = (sign ? -v : v) * scales[2];
+    }
+    for (int i = 0; i < N; i++)
+        bcat[i] = i < rows[0] ? b0[i] * scales[0] : i < rows[0] + rows[1] ? 0.0f
+                : b2[i - rows[0] - rows[1]] * scales[2];
+    dg_pack_src src[3] = {{f32, dts[0], scales[0], b0, rows[0]}, {bf, dts[1], scales[1], NULL, rows[1]},
+                          {h, dts[2], scales[2], b2, rows[2]}};
+    for (int dt = DG_WT_F32; dt <= DG_WT_BF16; dt++) {
+        dg_matrix A, B;
+        dg_err err;
+        int last = 0;
+        CHECK(dg_matrix_pack(&A, cat, bcat, N, K, (dg_wtype)dt, &err) == DG_OK);
+        CHECK(dg_matrix_pack_srcs(&B, src, 3, K, (dg_wtype)dt, progress_rows, &last, &err) == DG_OK);
+        CHECK_INT_EQ(last, N);
+        CHECK_INT_EQ(B.N, N);
+        size_t es = dt == DG_WT_F32 ? 4 : dt == DG_WT_I8 ? 1 : 2;
+        size_t np = (size_t)A.panels * DG_GEMM_NR;
+        CHECK_MSG(!memcmp(A.data, B.data, np * A.Kp * es), "%s: packed panels differ",
+                  dg_wtype_name((dg_wtype)dt));
+        CHECK(!memcmp(A.bias, B.bias, np * sizeof(float)));
+        if (dt == DG_WT_I8)
+            CHECK(!memcmp(A.scales, B.scales, np * sizeof(float)) &&
+                  !memcmp(A.comp, B.comp, np * sizeof(int32_t)));
+        dg_matrix_free(&A);
+        dg_matrix_free(&B);
+    }
+    dg_pack_src bad = {NULL, DG_DTYPE_F32, 1.0f, NULL, 3};
+    dg_matrix W;
+    CHECK(dg_matrix_pack_srcs(&W, &bad, 1, K, DG_WT_F32, NULL, NULL, NULL) != DG_OK);
+    free(cat), free(bcat), free(f32), free(b0), free(b2), free(bf), free(h);
+    printf("pack_srcs              f32/bf16/f16 sources packed as their concatenation\n");
+}
+
 static void test_errors(void)
 {
     dg_matrix W;
@@ -290,6 +361,7 @@ int main(void)
         test_matmul((dg_wtype)dt, pool);
     }
     dg_pool_free(pool);
+    test_pack_srcs();
     test_errors();
     return test_summary();
 }

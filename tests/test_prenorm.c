@@ -30,7 +30,7 @@ static dg_linear LIN(const char *pre, int i, const char *name)
 {
     char f[160];
     snprintf(f, sizeof f, "%s%s.weight", pre, name);
-    dg_linear l = {T(f, i), NULL};
+    dg_linear l = {T(f, i), NULL, DG_DTYPE_F32};
     snprintf(f, sizeof f, "%s%s.bias", pre, name);
     l.b = T(f, i);
     return l;

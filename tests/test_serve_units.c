@@ -5,6 +5,7 @@
  * from folder names. The HTTP behaviour itself is tested end to end by test_serve_http.py. */
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "server/api_error.h"
 #include "server/api_json.h"
@@ -419,6 +420,48 @@ static void put_file(const char *dir, const char *rel, const char *text)
     }
 }
 
+/* --model [NAME=]DIR[:TYPE]: a compute-type suffix is the model's own, others inherit
+ * --compute-type; a ':' before anything else stays in the folder name. */
+static void test_model_compute_types(void)
+{
+    char root[] = "/tmp/dg_modelsXXXXXX", spec[4][700], colon[600];
+    CHECK(mkdtemp(root) != NULL);
+    snprintf(colon, sizeof colon, "%s/a:b", root);
+    CHECK(mkdir(colon, 0700) == 0);
+    snprintf(spec[0], sizeof spec[0], "q8=%s:int8", root);
+    snprintf(spec[1], sizeof spec[1], "plain=%s", root);
+    snprintf(spec[2], sizeof spec[2], "ab=%s:bf16", colon);
+    snprintf(spec[3], sizeof spec[3], "%s", colon);
+    dg_serve_config c;
+    memset(&c, 0, sizeof c);
+    for (int i = 0; i < 3; i++)
+        c.models[i] = spec[i];
+    c.n_models = 3;
+    c.compute_type = DG_COMPUTE_FLOAT32;
+    dg_registry r;
+    dg_err err = {0};
+    CHECK_MSG(dg_registry_init(&r, &c, "/nonexistent", &err) == DG_OK, "%s", err.msg);
+    CHECK_INT_EQ(r.n, 3);
+    CHECK_STR_EQ(r.models[0].name, "q8");
+    CHECK_STR_EQ(r.models[0].dir, root);
+    CHECK_INT_EQ(r.models[0].load.compute_type, DG_COMPUTE_INT8);
+    CHECK_STR_EQ(r.models[1].dir, root);
+    CHECK_INT_EQ(r.models[1].load.compute_type, DG_COMPUTE_FLOAT32);
+    CHECK_STR_EQ(r.models[2].dir, colon);
+    CHECK_INT_EQ(r.models[2].load.compute_type, DG_COMPUTE_BFLOAT16);
+    /* "a:b": not a type, so the whole string is the folder (whose name is not a valid model
+     * name: it must be given one) */
+    c.models[0] = spec[3];
+    c.n_models = 1;
+    CHECK(dg_registry_init(&r, &c, "/nonexistent", &err) != DG_OK);
+    CHECK_CONTAINS(err.msg, "names use letters");
+    snprintf(spec[3], sizeof spec[3], "%s:int4", root);
+    CHECK(dg_registry_init(&r, &c, "/nonexistent", &err) != DG_OK);
+    CHECK_CONTAINS(err.msg, "is not a folder");
+    rmdir(colon);
+    rmdir(root);
+}
+
 /* Fake cgroup trees: the binding limit is the smallest floor(quota / period) on the path from
  * our cgroup to the root, rounded down but at least 1, never above the affinity count. */
 static void test_cpu_budget(void)
@@ -606,5 +649,6 @@ int main(void)
     test_sentences();
     test_metrics();
     test_pairs();
+    test_model_compute_types();
     return test_summary();
 }
