@@ -70,8 +70,11 @@ static int wait_signal(const sigset_t *set, double timeout_s)
 
 static int shutdown_server(dg_server *srv, int sig)
 {
+    /* New work gets 503 with Connection: close from here on. The listener stays open (probes
+     * see /ready 503, not a refused connection): libmicrohttpd 0.9.75's MHD_quiesce_daemon
+     * races its epoll pool threads and aborts the process ("Failed to remove listen FD from
+     * epoll set"), an open upstream defect. */
     atomic_store(&srv->draining, 1);
-    dg_http_quiesce(srv);
     /* logged once new work is refused: tests (and operators) may rely on that order */
     dg_log_info("received %s: draining (grace %d ms)", sig == SIGINT ? "SIGINT" : "SIGTERM",
                 srv->cfg->grace_ms);

@@ -429,15 +429,6 @@ dg_code dg_http_start(dg_server *srv, dg_err *err)
     return DG_OK;
 }
 
-void dg_http_quiesce(dg_server *srv)
-{
-    if (srv->daemon) {
-        MHD_socket s = MHD_quiesce_daemon(srv->daemon);
-        if (s != MHD_INVALID_SOCKET)
-            close(s);
-    }
-}
-
 int dg_http_connections(dg_server *srv)
 {
     const union MHD_DaemonInfo *info =

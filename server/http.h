@@ -80,8 +80,6 @@ typedef struct {
 
 /* Starts listening (cfg->host, cfg->port; port 0 = any) and fills srv->port. */
 dg_code dg_http_start(dg_server *srv, dg_err *err);
-/* Stops accepting connections; in-flight requests continue. */
-void dg_http_quiesce(dg_server *srv);
 void dg_http_stop(dg_server *srv);
 /* Connections currently open (MHD's count). */
 int dg_http_connections(dg_server *srv);
