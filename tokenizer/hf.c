@@ -9,53 +9,10 @@
 #include <string.h>
 
 #include "tokenizer/hf_internal.h"
+#include "tokenizer/buf.h"
 #include "tokenizer/utf8.h"
 
 #define SPIECE_UNDERLINE "\xe2\x96\x81" /* "▁" */
-
-typedef struct {
-    int *v;
-    size_t n, cap;
-} id_buf;
-
-static dg_code id_push(void *ctx, int id, dg_err *err)
-{
-    id_buf *b = ctx;
-    if (b->n == b->cap) {
-        size_t cap = b->cap ? 2 * b->cap : 64;
-        int *v = realloc(b->v, cap * sizeof *v);
-        if (!v)
-            return dg_err_set(err, DG_E_NOMEM, "out of memory for %zu ids", cap);
-        b->v = v;
-        b->cap = cap;
-    }
-    b->v[b->n++] = id;
-    return DG_OK;
-}
-
-typedef struct {
-    char *s;
-    size_t n, cap;
-} str_buf;
-
-static dg_code str_append(str_buf *b, const char *s, size_t len, dg_err *err)
-{
-    if (b->n + len + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->n + len + 1)
-            cap *= 2;
-        char *v = realloc(b->s, cap);
-        if (!v)
-            return dg_err_set(err, DG_E_NOMEM, "out of memory for %zu bytes of text", cap);
-        b->s = v;
-        b->cap = cap;
-    }
-    if (len)
-        memcpy(b->s + b->n, s, len);
-    b->n += len;
-    b->s[b->n] = 0;
-    return DG_OK;
-}
 
 /* ===== ids and tokens ===== */
 
@@ -207,7 +164,7 @@ static void strip_around(const dg_hf *h, const char *s, seg_buf *segs)
 
 typedef struct {
     const dg_hf *h;
-    id_buf *out;
+    dg_id_buf *out;
     int skip;           /* pieces still to drop (T5 non-legacy unk prefix) */
     bool *first_is_spc; /* set when the very first token is the text piece "▁" */
 } piece_ctx;
@@ -221,14 +178,21 @@ static dg_code on_piece(void *ctx, const char *piece, size_t len, dg_err *err)
     }
     if (c->out->n == 0 && c->first_is_spc)
         *c->first_is_spc = len == 3 && !memcmp(piece, SPIECE_UNDERLINE, 3);
-    return id_push(c->out, piece_id(c->h, piece, len), err);
+    return dg_id_push(c->out, piece_id(c->h, piece, len), err);
 }
 
-static dg_code tokenize_text(const dg_hf *h, const char *s, size_t len, id_buf *out,
+
+/* dg_bpe_encode's id callback */
+static dg_code push_id(void *ids, int id, dg_err *err)
+{
+    return dg_id_push(ids, id, err);
+}
+
+static dg_code tokenize_text(const dg_hf *h, const char *s, size_t len, dg_id_buf *out,
                              bool *first_is_spc, dg_err *err)
 {
     if (h->bpe)
-        return dg_bpe_encode(h->bpe, s, len, h->sp_id[DG_HS_UNK], id_push, out, err);
+        return dg_bpe_encode(h->bpe, s, len, h->sp_id[DG_HS_UNK], push_id, out, err);
     piece_ctx c = {h, out, 0, first_is_spc};
     if (h->kind != DG_TOK_T5 || h->legacy ||
         !(len && (s[0] == ' ' || (len >= 3 && !memcmp(s, SPIECE_UNDERLINE, 3)))))
@@ -277,7 +241,7 @@ static char *t5_prepare(const dg_hf *h, const char *text, size_t len, size_t *ou
     return w;
 }
 
-static dg_code frame(const dg_hf *h, dg_side side, int lang, id_buf *body, id_buf *out,
+static dg_code frame(const dg_hf *h, dg_side side, int lang, dg_id_buf *body, dg_id_buf *out,
                      dg_err *err)
 {
     dg_code rc = DG_OK;
@@ -291,29 +255,29 @@ static dg_code frame(const dg_hf *h, dg_side side, int lang, id_buf *body, id_bu
     }
     switch (h->frame) {
     case DG_FRAME_BOS_EOS:
-        rc = id_push(out, h->sp_id[DG_HS_CLS] >= 0 ? h->sp_id[DG_HS_CLS] : h->sp_id[DG_HS_BOS],
+        rc = dg_id_push(out, h->sp_id[DG_HS_CLS] >= 0 ? h->sp_id[DG_HS_CLS] : h->sp_id[DG_HS_BOS],
                      err);
         break;
     case DG_FRAME_LANG_EOS:
-        rc = id_push(out, lid, err);
+        rc = dg_id_push(out, lid, err);
         break;
     default:
         break;
     }
     for (size_t i = 0; rc == DG_OK && i < body->n; i++)
-        rc = id_push(out, body->v[i], err);
+        rc = dg_id_push(out, body->v[i], err);
     if (rc != DG_OK)
         return rc;
     switch (h->frame) {
     case DG_FRAME_EOS: /* _add_eos_if_not_present */
-        return body->n && body->v[body->n - 1] == eos ? DG_OK : id_push(out, eos, err);
+        return body->n && body->v[body->n - 1] == eos ? DG_OK : dg_id_push(out, eos, err);
     case DG_FRAME_BOS_EOS:
-        return id_push(out, h->sp_id[DG_HS_SEP] >= 0 ? h->sp_id[DG_HS_SEP] : eos, err);
+        return dg_id_push(out, h->sp_id[DG_HS_SEP] >= 0 ? h->sp_id[DG_HS_SEP] : eos, err);
     case DG_FRAME_EOS_LANG:
-        return (rc = id_push(out, eos, err)) != DG_OK ? rc : id_push(out, lid, err);
+        return (rc = dg_id_push(out, eos, err)) != DG_OK ? rc : dg_id_push(out, lid, err);
     case DG_FRAME_LANG_EOS:
     default:
-        return id_push(out, eos, err);
+        return dg_id_push(out, eos, err);
     }
 }
 
@@ -338,7 +302,7 @@ dg_code dg_hf_encode(const dg_hf *h, dg_side side, int lang, const char *text, s
         sl = len + 1;
     }
     seg_buf segs = {0};
-    id_buf body = {0}, out = {0};
+    dg_id_buf body = {0}, out = {0};
     bool first_is_spc = false;
     dg_code rc = split_added(h, s, sl, &segs, err);
     if (rc == DG_OK)
@@ -346,7 +310,7 @@ dg_code dg_hf_encode(const dg_hf *h, dg_side side, int lang, const char *text, s
     for (size_t i = 0; rc == DG_OK && i < segs.n; i++) {
         const segment *g = &segs.v[i];
         if (g->added >= 0)
-            rc = id_push(&body, h->added[g->added].id, err);
+            rc = dg_id_push(&body, h->added[g->added].id, err);
         else if (g->len)
             rc = tokenize_text(h, s + g->start, g->len, &body, &first_is_spc, err);
     }
@@ -384,7 +348,7 @@ static bool is_special_str(const dg_hf *h, const char *s, size_t len)
 }
 
 /* Python str.strip() of b in place. */
-static void strip_buf(str_buf *b)
+static void strip_buf(dg_str_buf *b)
 {
     size_t k, start = 0;
     while ((k = dg_utf8_space_prefix(b->s + start, b->n - start)) > 0)
@@ -402,7 +366,7 @@ typedef struct {
     size_t len;
 } tok_ref;
 
-static dg_code spm_run(const dg_hf *h, const tok_ref *t, size_t n, str_buf *out, dg_err *err)
+static dg_code spm_run(const dg_hf *h, const tok_ref *t, size_t n, dg_str_buf *out, dg_err *err)
 {
     if (!n)
         return DG_OK;
@@ -418,7 +382,7 @@ static dg_code spm_run(const dg_hf *h, const tok_ref *t, size_t n, str_buf *out,
         size_t tl;
         rc = dg_spm_decode(h->spm, p, l, n, &txt, &tl, err);
         if (rc == DG_OK) {
-            rc = str_append(out, txt, tl, err);
+            rc = dg_str_append(out, txt, tl, err);
             free(txt);
         }
     }
@@ -428,24 +392,24 @@ static dg_code spm_run(const dg_hf *h, const tok_ref *t, size_t n, str_buf *out,
 }
 
 /* convert_tokens_to_string of one run of tokens. */
-static dg_code tokens_to_string(const dg_hf *h, tok_ref *t, size_t n, str_buf *out, dg_err *err)
+static dg_code tokens_to_string(const dg_hf *h, tok_ref *t, size_t n, dg_str_buf *out, dg_err *err)
 {
     dg_code rc = DG_OK;
     out->n = 0;
-    if ((rc = str_append(out, "", 0, err)) != DG_OK)
+    if ((rc = dg_str_append(out, "", 0, err)) != DG_OK)
         return rc;
     if (h->join == DG_JOIN_REPLACE) {
         for (size_t i = 0; rc == DG_OK && i < n; i++)
             for (size_t j = 0; rc == DG_OK && j < t[i].len;) {
                 if (t[i].len - j >= 3 && !memcmp(t[i].s + j, SPIECE_UNDERLINE, 3)) {
-                    rc = str_append(out, " ", 1, err);
+                    rc = dg_str_append(out, " ", 1, err);
                     j += 3;
                 } else {
                     size_t k = j;
                     while (k < t[i].len &&
                            !(t[i].len - k >= 3 && !memcmp(t[i].s + k, SPIECE_UNDERLINE, 3)))
                         k++;
-                    rc = str_append(out, t[i].s + j, k - j, err);
+                    rc = dg_str_append(out, t[i].s + j, k - j, err);
                     j = k;
                 }
             }
@@ -464,7 +428,7 @@ static dg_code tokens_to_string(const dg_hf *h, tok_ref *t, size_t n, str_buf *o
             if (!txt)
                 rc = dg_err_set(err, DG_E_NOMEM, "out of memory decoding bytes");
             else
-                rc = str_append(out, txt, ol, err);
+                rc = dg_str_append(out, txt, ol, err);
             free(txt);
         }
         free(raw);
@@ -484,11 +448,11 @@ static dg_code tokens_to_string(const dg_hf *h, tok_ref *t, size_t n, str_buf *o
             continue;
         }
         if (h->join == DG_JOIN_SPM_SPACED && !prev_special)
-            rc = str_append(out, " ", 1, err);
+            rc = dg_str_append(out, " ", 1, err);
         if (rc == DG_OK)
             rc = spm_run(h, t + run, i - run, out, err);
         if (rc == DG_OK)
-            rc = str_append(out, t[i].s, t[i].len, err);
+            rc = dg_str_append(out, t[i].s, t[i].len, err);
         prev_special = true;
         run = i + 1;
     }
@@ -500,7 +464,7 @@ static dg_code tokens_to_string(const dg_hf *h, tok_ref *t, size_t n, str_buf *o
 }
 
 /* clean_up_tokenization, in HF's order. */
-static void cleanup(str_buf *b)
+static void cleanup(dg_str_buf *b)
 {
     static const char *const from[] = {" .", " ?", " !", " ,", " ' ", " n't", " 'm", " 's",
                                        " 've", " 're"};
@@ -558,8 +522,8 @@ dg_code dg_hf_decode(const dg_hf *h, const int *ids, int n, bool skip_special, c
         }
         toks[nt++] = (tok_ref){s, len};
     }
-    str_buf out = {0}, sub = {0};
-    dg_code rc = str_append(&out, "", 0, err);
+    dg_str_buf out = {0}, sub = {0};
+    dg_code rc = dg_str_append(&out, "", 0, err);
     size_t run = 0;
     bool any = false;
     /* legacy added tokens cut the runs; ids are needed again to tell them apart */
@@ -571,16 +535,16 @@ dg_code dg_hf_decode(const dg_hf *h, const int *ids, int n, bool skip_special, c
             if (ti > run) {
                 rc = tokens_to_string(h, toks + run, ti - run, &sub, err);
                 if (rc == DG_OK && sub.n) {
-                    rc = str_append(&out, " ", any, err);
+                    rc = dg_str_append(&out, " ", any, err);
                     if (rc == DG_OK)
-                        rc = str_append(&out, sub.s, sub.n, err);
+                        rc = dg_str_append(&out, sub.s, sub.n, err);
                     any = true;
                 }
             }
             if (rc == DG_OK)
-                rc = str_append(&out, " ", any, err);
+                rc = dg_str_append(&out, " ", any, err);
             if (rc == DG_OK)
-                rc = str_append(&out, toks[ti].s, toks[ti].len, err);
+                rc = dg_str_append(&out, toks[ti].s, toks[ti].len, err);
             any = true;
             run = ti + 1;
         }
@@ -589,9 +553,9 @@ dg_code dg_hf_decode(const dg_hf *h, const int *ids, int n, bool skip_special, c
     if (rc == DG_OK && nt > run) {
         rc = tokens_to_string(h, toks + run, nt - run, &sub, err);
         if (rc == DG_OK)
-            rc = str_append(&out, " ", any, err);
+            rc = dg_str_append(&out, " ", any, err);
         if (rc == DG_OK)
-            rc = str_append(&out, sub.s, sub.n, err);
+            rc = dg_str_append(&out, sub.s, sub.n, err);
     }
     free(sub.s);
     free(toks);

@@ -9,51 +9,8 @@
 #include <string.h>
 
 #include "tokenizer/marian_internal.h"
+#include "tokenizer/buf.h"
 #include "tokenizer/utf8.h"
-
-/* ===== growable buffers ===== */
-
-typedef struct {
-    int *v;
-    size_t n, cap;
-} id_buf;
-
-static dg_code id_push(id_buf *b, int id, dg_err *err)
-{
-    if (b->n == b->cap) {
-        size_t cap = b->cap ? 2 * b->cap : 64;
-        int *v = realloc(b->v, cap * sizeof *v);
-        if (!v)
-            return dg_err_set(err, DG_E_NOMEM, "out of memory for %zu ids", cap);
-        b->v = v;
-        b->cap = cap;
-    }
-    b->v[b->n++] = id;
-    return DG_OK;
-}
-
-typedef struct {
-    char *s;
-    size_t n, cap;
-} str_buf;
-
-static dg_code str_append(str_buf *b, const char *s, size_t len, dg_err *err)
-{
-    if (b->n + len + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->n + len + 1)
-            cap *= 2;
-        char *v = realloc(b->s, cap);
-        if (!v)
-            return dg_err_set(err, DG_E_NOMEM, "out of memory for %zu bytes of text", cap);
-        b->s = v;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->n, s, len);
-    b->n += len;
-    b->s[b->n] = 0;
-    return DG_OK;
-}
 
 /* ===== encode ===== */
 
@@ -93,7 +50,7 @@ static size_t code_match(code_scan *c, size_t p)
 typedef struct {
     const dg_marian *t;
     dg_side side;
-    id_buf *out;
+    dg_id_buf *out;
 } piece_ctx;
 
 /* HF _convert_token_to_id: current_encoder.get(piece, current_encoder[unk_token]). */
@@ -101,20 +58,20 @@ static dg_code on_piece(void *ctx, const char *piece, size_t len, dg_err *err)
 {
     piece_ctx *c = ctx;
     int id = dg_vocab_find(c->t->vocab[c->side], piece, len);
-    return id_push(c->out, id >= 0 ? id : c->t->unk_id[c->side], err);
+    return dg_id_push(c->out, id >= 0 ? id : c->t->unk_id[c->side], err);
 }
 
 /* MarianTokenizer._tokenize on one segment free of special-token strings: the code token
  * (re.match at the start), then SentencePiece on the text with every match removed (re.sub). */
 static dg_code encode_segment(const dg_marian *t, dg_side side, const char *s, size_t len,
-                              id_buf *out, dg_err *err)
+                              dg_id_buf *out, dg_err *err)
 {
     dg_code rc;
     code_scan scan = {s, len, 0, 0, false};
     size_t code_end = code_match(&scan, 0);
     if (code_end) {
         int id = dg_vocab_find(t->vocab[side], s, code_end);
-        if ((rc = id_push(out, id >= 0 ? id : t->unk_id[side], err)) != DG_OK)
+        if ((rc = dg_id_push(out, id >= 0 ? id : t->unk_id[side], err)) != DG_OK)
             return rc;
     }
     const char *text = s;
@@ -176,7 +133,7 @@ dg_code dg_marian_encode(const dg_marian *t, dg_side side, const char *text, siz
     size_t bad;
     if (!dg_utf8_valid(text, len, &bad))
         return dg_err_set(err, DG_E_INPUT, "encode: invalid UTF-8 at byte offset %zu", bad);
-    id_buf out = {0};
+    dg_id_buf out = {0};
     dg_code rc = DG_OK;
     for (size_t p = 0; rc == DG_OK;) {
         size_t at = len;
@@ -185,11 +142,11 @@ dg_code dg_marian_encode(const dg_marian *t, dg_side side, const char *text, siz
             rc = encode_segment(t, side, text + p, at - p, &out, err);
         if (k < 0 || rc != DG_OK)
             break;
-        rc = id_push(&out, t->special_id[k], err);
+        rc = dg_id_push(&out, t->special_id[k], err);
         p = at + t->special_len[k];
     }
     if (rc == DG_OK)
-        rc = id_push(&out, t->special_id[DG_SP_EOS], err); /* build_inputs_with_special_tokens */
+        rc = dg_id_push(&out, t->special_id[DG_SP_EOS], err); /* build_inputs_with_special_tokens */
     if (rc != DG_OK) {
         free(out.v);
         return rc;
@@ -247,7 +204,7 @@ static size_t replace_all(char *s, size_t len, const char *from, const char *to)
 }
 
 /* "▁" -> " ", str.strip(), then clean_up_tokenization when enabled. */
-static void finish_text(const dg_marian *t, str_buf *b)
+static void finish_text(const dg_marian *t, dg_str_buf *b)
 {
     static const char *const cleanup[][2] = {
         {" .", "."},   {" ?", "?"},     {" !", "!"},     {" ,", ","},     {" ' ", "'"},
@@ -270,7 +227,7 @@ static void finish_text(const dg_marian *t, str_buf *b)
 
 /* Joins the pending pieces with target.spm and appends them. */
 static dg_code flush_pieces(const dg_marian *t, const char **pieces, size_t *lens, size_t *np,
-                            str_buf *out, dg_err *err)
+                            dg_str_buf *out, dg_err *err)
 {
     if (*np == 0)
         return DG_OK;
@@ -279,7 +236,7 @@ static dg_code flush_pieces(const dg_marian *t, const char **pieces, size_t *len
     dg_code rc = dg_spm_decode(t->spm[DG_SIDE_TARGET], pieces, lens, *np, &s, &slen, err);
     if (rc != DG_OK)
         return rc;
-    rc = str_append(out, s, slen, err);
+    rc = dg_str_append(out, s, slen, err);
     free(s);
     *np = 0;
     return rc;
@@ -296,13 +253,13 @@ dg_code dg_marian_decode(const dg_marian *t, const int *ids, int n, bool skip_sp
         return dg_err_set(err, DG_E_INPUT, "decode: NULL ids");
     const char **pieces = malloc((size_t)(n ? n : 1) * sizeof *pieces);
     size_t *lens = malloc((size_t)(n ? n : 1) * sizeof *lens);
-    str_buf out = {0};
+    dg_str_buf out = {0};
     size_t np = 0;
     dg_code rc = DG_OK;
     if (!pieces || !lens)
         rc = dg_err_set(err, DG_E_NOMEM, "decode: out of memory for %d ids", n);
     else
-        rc = str_append(&out, "", 0, err);
+        rc = dg_str_append(&out, "", 0, err);
     for (int i = 0; i < n && rc == DG_OK; i++) {
         int id = ids[i];
         if (id < 0 || id >= t->id_limit[DG_SIDE_TARGET]) {
@@ -317,8 +274,8 @@ dg_code dg_marian_decode(const dg_marian *t, const int *ids, int n, bool skip_sp
         /* convert_tokens_to_string tests the string, so a hole read as "<unk>" is special too */
         if (is_special_string(t, tok)) {
             if ((rc = flush_pieces(t, pieces, lens, &np, &out, err)) == DG_OK &&
-                (rc = str_append(&out, tok, strlen(tok), err)) == DG_OK)
-                rc = str_append(&out, " ", 1, err);
+                (rc = dg_str_append(&out, tok, strlen(tok), err)) == DG_OK)
+                rc = dg_str_append(&out, " ", 1, err);
         } else {
             pieces[np] = tok;
             lens[np++] = strlen(tok);
