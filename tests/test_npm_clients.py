@@ -14,6 +14,7 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+from npm_install import npm_ci  # noqa: E402
 from serve_harness import Check, Server, reference_translations  # noqa: E402
 
 BIN, WORK = sys.argv[1], sys.argv[2]
@@ -22,25 +23,9 @@ ck = Check()
 
 
 def install():
-    """npm ci into WORK unless the lock file there is the committed one already."""
-    os.makedirs(WORK, exist_ok=True)
-    src = os.path.join(HERE, "npm")
-    lock = open(os.path.join(src, "package-lock.json")).read()
-    have = os.path.join(WORK, "package-lock.json")
-    if (os.path.isdir(os.path.join(WORK, "node_modules", "libretranslate-ts"))
-            and os.path.exists(have) and open(have).read() == lock):
-        return True
-    for f in ("package.json", "package-lock.json", "clients.mjs"):
-        shutil.copy(os.path.join(src, f), WORK)
-    if not shutil.which("npm"):
-        print("npm is not installed (scripts/setup installs it): skipped")
-        return False
-    r = subprocess.run(["npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund"], cwd=WORK,
-                       capture_output=True, text=True, timeout=300)
-    if r.returncode != 0:
-        print("npm ci failed (no registry?): skipped\n" + r.stderr[-2000:])
-        return False
-    return True
+    return npm_ci(os.path.join(HERE, "npm"), WORK,
+                  ("package.json", "package-lock.json", "clients.mjs"),
+                  os.path.join(WORK, "node_modules", "libretranslate-ts"))
 
 
 def main():

@@ -7,34 +7,19 @@ usage: test_openapi_lint.py WORK
 """
 import json
 import os
-import shutil
 import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from npm_install import npm_ci  # noqa: E402
+
 WORK = sys.argv[1]
 CLI = os.path.join(WORK, "node_modules", "@redocly", "cli", "bin", "cli.js")
 
 
 def install():
-    """npm ci into WORK unless the lock file there is the committed one already."""
-    os.makedirs(WORK, exist_ok=True)
-    src = os.path.join(HERE, "redocly")
-    lock = open(os.path.join(src, "package-lock.json")).read()
-    have = os.path.join(WORK, "package-lock.json")
-    if os.path.exists(CLI) and os.path.exists(have) and open(have).read() == lock:
-        return True
-    for f in ("package.json", "package-lock.json"):
-        shutil.copy(os.path.join(src, f), WORK)
-    if not shutil.which("npm"):
-        print("npm is not installed (scripts/setup installs it): skipped")
-        return False
-    r = subprocess.run(["npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund"], cwd=WORK,
-                       capture_output=True, text=True, timeout=300)
-    if r.returncode != 0:
-        print("npm ci failed (no registry?): skipped\n" + r.stderr[-2000:])
-        return False
-    return True
+    return npm_ci(os.path.join(HERE, "redocly"), WORK, ("package.json", "package-lock.json"), CLI)
 
 
 def main():
