@@ -6,6 +6,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int test_passed, test_failed;
@@ -58,6 +59,27 @@ static int test_passed, test_failed;
         CHECK_MSG(fabs(da_ - db_) <= (tol), "%s = %g, %s = %g, tol %g", #a, da_, #b, db_, \
                   (double)(tol));                                                         \
     } while (0)
+
+/* A raw float32 file written by a reference script (PyTorch .tofile()); *n floats (n may be
+ * NULL). A missing file is a failed check and NULL. */
+static inline float *test_read_f32(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    CHECK_MSG(f != NULL, "%s", path);
+    if (n)
+        *n = 0;
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    float *p = malloc((size_t)len);
+    CHECK(p && fread(p, 1, (size_t)len, f) == (size_t)len);
+    fclose(f);
+    if (n)
+        *n = (size_t)len / sizeof(float);
+    return p;
+}
 
 static inline int test_summary(void)
 {

@@ -15,23 +15,6 @@
 #define DG_ARCH_REF_DIR DG_BUILD_DIR "/arch-ref"
 #endif
 
-static float *read_all(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    CHECK_MSG(f != NULL, "%s", path);
-    *n = 0;
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    float *p = malloc((size_t)len);
-    CHECK(p && fread(p, 1, (size_t)len, f) == (size_t)len);
-    fclose(f);
-    *n = (size_t)len / sizeof(float);
-    return p;
-}
-
 static void check_buckets(const char *dir)
 {
     char path[1100];
@@ -69,7 +52,7 @@ static void check_variant(const char *root, const char *name)
     json_t *cj = json_load_file(path, 0, &je);
     size_t ne = 0;
     snprintf(path, sizeof path, "%s/expected.f32", dir);
-    float *expected = read_all(path, &ne);
+    float *expected = test_read_f32(path, &ne);
     CHECK(cj && expected);
     if (!cj || !expected) {
         dg_model_free(m);

@@ -46,21 +46,6 @@ static dg_norm NORM(const char *pre, int i, const char *name)
     return n;
 }
 
-static float *read_all(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    CHECK_MSG(f != NULL, "%s", path);
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    float *p = malloc((size_t)n);
-    CHECK(p && fread(p, 1, (size_t)n, f) == (size_t)n);
-    fclose(f);
-    return p;
-}
-
 int main(void)
 {
     const char *dir = getenv("DG_PRENORM_DIR") ? getenv("DG_PRENORM_DIR") : DG_PRENORM_DIR;
@@ -72,9 +57,9 @@ int main(void)
     if (!meta)
         return test_summary();
     snprintf(path, sizeof path, "%s/prenorm/weights.f32", dir);
-    blob = read_all(path);
+    blob = test_read_f32(path, NULL);
     snprintf(path, sizeof path, "%s/prenorm/expected.f32", dir);
-    float *expected = read_all(path);
+    float *expected = test_read_f32(path, NULL);
     if (!blob || !expected)
         return test_summary();
     tensors = json_object_get(meta, "tensors");
