@@ -18,7 +18,7 @@ import sys
 import yaml
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-REPLY_FLUSH_S = 2        # server/cmd_serve.c: after the drain, time to write the last replies
+REPLY_FLUSH_S = 2        # server/cli/cmd_serve.c: after the drain, time to write the last replies
 DEFAULT_GRACE_MS = 10000
 
 # autoscaling/v2 is v2beta2 made stable with the same fields; Debian's client (Kubernetes

@@ -1,8 +1,8 @@
-/* libFuzzer: the request parser of server/api_json.c (POST /v1/translate bodies). LibreTranslate's
- * bodies are decoded by libmicrohttpd's post processor inside server/lt.c, which needs a live
+/* libFuzzer: the request parser of server/api/api_json.c (POST /v1/translate bodies). LibreTranslate's
+ * bodies are decoded by libmicrohttpd's post processor inside server/api/lt.c, which needs a live
  * connection: test_serve_limits sends them mutated over HTTP instead. */
 #include "fuzz_util.h"
-#include "server/api_json.h"
+#include "server/api/api_json.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

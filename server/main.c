@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "server/commands.h"
+#include "server/cli/commands.h"
 
 static const dg_command commands[] = {
     {"translate", cmd_translate, "translate stdin lines with a model (text or jsonl out)"},

@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "server/metrics.h"
+#include "server/obs/metrics.h"
 
 static const struct {
     const char *code, *name;

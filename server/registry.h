@@ -14,7 +14,7 @@
 #include <stdbool.h>
 
 #include "engine/engine.h"
-#include "server/api_error.h"
+#include "server/api/api_error.h"
 #include "server/config.h"
 #include "tokenizer/tokenizer.h"
 

@@ -64,7 +64,7 @@ def cli(extra, lines=LINES):
 
 def main():
     src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
-    doc = json.load(open(os.path.join(src, "server", "openapi.json")))
+    doc = json.load(open(os.path.join(src, "server", "api", "openapi.json")))
     documented = doc["components"]["schemas"]["TranslateRequest"]["properties"]["options"][
         "properties"]
     for opts, _ in CASES:

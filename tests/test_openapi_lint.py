@@ -1,5 +1,5 @@
 """`redocly lint` (npm @redocly/cli, pinned by tests/redocly/package-lock.json, recommended rules)
-on server/openapi.json: security schemes, license, servers, a 4xx on every operation. `npm ci`
+on server/api/openapi.json: security schemes, license, servers, a 4xx on every operation. `npm ci`
 installs the CLI into WORK (the build tree); without npm or its registry the test is skipped
 (exit 77).
 
@@ -27,7 +27,7 @@ def main():
         return 77
     env = dict(os.environ, REDOCLY_TELEMETRY="off", REDOCLY_SUPPRESS_UPDATE_NOTICE="true")
     r = subprocess.run(["node", CLI, "lint", "--format=json",
-                        os.path.join(HERE, "..", "server", "openapi.json")],
+                        os.path.join(HERE, "..", "server", "api", "openapi.json")],
                        capture_output=True, text=True, timeout=120, env=env)
     try:
         report = json.loads(r.stdout)

@@ -63,8 +63,8 @@ def test_info(srv):
     st, h, body = srv.request("GET", "/openapi.json")
     ck.eq(st, 200, "/openapi.json status")
     doc = json.loads(body)
-    ck.eq(doc, json.load(open(os.path.join(SRC, "server", "openapi.json"))),
-          "/openapi.json is server/openapi.json")
+    ck.eq(doc, json.load(open(os.path.join(SRC, "server", "api", "openapi.json"))),
+          "/openapi.json is server/api/openapi.json")
     for p in ["/v1/translate", "/translate", "/languages", "/v1/models", "/health", "/ready",
               "/metrics", "/openapi.json"]:
         ck(p in doc["paths"], "openapi documents " + p)

@@ -1,5 +1,5 @@
 /* Unit tests of the server's pure parts against hand-written expectations from the API
- * contract (server/openapi.json, the brief's status table, Prometheus text format): option
+ * contract (server/api/openapi.json, the brief's status table, Prometheus text format): option
  * table (defaults, environment, flags, bounds), request validation and its error messages,
  * response rendering, UTF-8 checks, sentence splitting, metrics exposition, language pairs
  * from folder names. The HTTP behaviour itself is tested end to end by test_serve_http.py. */
@@ -7,13 +7,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "server/api_error.h"
-#include "server/api_json.h"
+#include "server/api/api_error.h"
+#include "server/api/api_json.h"
 #include "server/config.h"
-#include "server/cpu_budget.h"
-#include "server/metrics.h"
+#include "server/sched/cpu_budget.h"
+#include "server/obs/metrics.h"
 #include "server/registry.h"
-#include "server/scheduler_internal.h"
+#include "server/sched/scheduler_internal.h"
 #include "server/sentences.h"
 #include "test.h"
 

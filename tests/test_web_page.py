@@ -125,12 +125,12 @@ class Browser:
 
 def check_route(srv):
     """GET / is the page in the repository, byte for byte; "/" is no prefix of other paths."""
-    with open(os.path.join(HERE, "..", "server", "index.html"), "rb") as f:
+    with open(os.path.join(HERE, "..", "server", "http", "index.html"), "rb") as f:
         page = f.read()
     st, h, body = srv.request("GET", "/")
     ck.eq(st, 200, "GET / status")
     ck.eq(h.get("content-type"), "text/html; charset=utf-8", "GET / content type")
-    ck(body == page, "GET / serves server/index.html verbatim")
+    ck(body == page, "GET / serves server/http/index.html verbatim")
     st, _, body = srv.request("HEAD", "/")
     ck.eq((st, body), (200, b""), "HEAD /")
     st, h, _ = srv.request("POST", "/", b"x", {"Content-Type": "text/plain"})

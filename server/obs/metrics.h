@@ -5,7 +5,7 @@
 
 #include <stddef.h>
 
-#include "server/api_error.h"
+#include "server/api/api_error.h"
 
 typedef enum {
     DG_ROUTE_TRANSLATE,     /* POST /v1/translate */

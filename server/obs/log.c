@@ -2,7 +2,7 @@
  * stdio's stream lock, so concurrent HTTP threads and workers never interleave output. JSON lines
  * are built with jansson, which escapes whatever a client put in the path. Timestamps are UTC
  * RFC 3339 with milliseconds. */
-#include "server/log.h"
+#include "server/obs/log.h"
 
 #include <jansson.h>
 #include <stdarg.h>

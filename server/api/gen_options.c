@@ -3,7 +3,7 @@
  * over the model's defaults and checks what depends on the model or on other options, so the
  * HTTP API and the CLI cannot drift apart. The engine's dg_search_opts_check runs last as a
  * backstop (its messages use Hugging Face's names). */
-#include "server/gen_options.h"
+#include "server/api/gen_options.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -2,7 +2,7 @@
  * (a scrape may see one update ahead of another; Prometheus tolerates that). Histogram sums
  * are kept in integer microseconds so they can be added atomically. Statuses are bucketed by a
  * fixed list of the codes the server emits; anything else lands in "other". */
-#include "server/metrics.h"
+#include "server/obs/metrics.h"
 
 #include <dirent.h>
 #include <stdarg.h>

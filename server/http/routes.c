@@ -10,12 +10,12 @@
 
 #include <jansson.h>
 
-#include "server/cache.h"
-#include "server/http.h"
-#include "server/log.h"
+#include "server/sched/cache.h"
+#include "server/http/http.h"
+#include "server/obs/log.h"
 
-extern const char dg_openapi_json[];  /* server/openapi.c: server/openapi.json, embedded */
-extern const char dg_index_html[];    /* server/webpage.c: server/index.html, embedded */
+extern const char dg_openapi_json[];  /* server/api/openapi.c: server/api/openapi.json, embedded */
+extern const char dg_index_html[];    /* server/http/webpage.c: server/http/index.html, embedded */
 
 static const struct {
     const char *path;         /* a prefix when it ends with '/' (except "/" itself) */
@@ -185,7 +185,7 @@ static void on_job_done(dg_job *job, void *arg)
     MHD_resume_connection(rq->conn);
 }
 
-/* Model defaults, overridden by the request's options (server/gen_options.c). */
+/* Model defaults, overridden by the request's options (server/api/gen_options.c). */
 static int build_opts(const dg_served_model *m, const dg_translate_options *o,
                       dg_search_opts *s, dg_api_error *e)
 {

@@ -2,7 +2,7 @@
  *
  * A request becomes a dg_job of sentences (already tokenized by the HTTP thread). Submitting
  * queues them per model (bounded by --max-queue and --max-memory: 429 beyond); worker threads
- * (server/worker.c) each own one dg_batch per model and pull sentences into it between decoder
+ * (server/sched/worker.c) each own one dg_batch per model and pull sentences into it between decoder
  * steps, round-robin over the waiting requests, within a budget of KV-cache positions
  * (--max-batch-tokens; a sentence costs its source tokens + beams x its longest output, what its
  * cross- and self-attention caches reach at most). One request holds at most half of a batch,
@@ -21,7 +21,7 @@
 
 #include <stdatomic.h>
 
-#include "server/api_error.h"
+#include "server/api/api_error.h"
 #include "server/config.h"
 #include "server/registry.h"
 

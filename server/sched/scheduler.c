@@ -11,7 +11,7 @@
  * clients must accept unsolicited 1xx): a closed socket answers it with a reset (POLLERR/
  * POLLHUP on a later round: cancelled), a half-closed one reads and skips it and gets its
  * reply. HTTP/1.0 clients get no 1xx: for them a FIN still means gone. */
-#include "server/scheduler_internal.h"
+#include "server/sched/scheduler_internal.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -22,9 +22,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "server/cpu_budget.h"
-#include "server/log.h"
-#include "server/metrics.h"
+#include "server/sched/cpu_budget.h"
+#include "server/obs/log.h"
+#include "server/obs/metrics.h"
 
 #define REAP_MS 10
 

@@ -5,7 +5,7 @@
 
 #include <pthread.h>
 
-#include "server/scheduler.h"
+#include "server/sched/scheduler.h"
 
 /* Source tokens a worker admits for one encoder pass: a burst of long sentences is encoded over
  * several steps, so the sentences already decoding are not held up by one long pass. */

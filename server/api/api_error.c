@@ -1,7 +1,7 @@
 /* DESIGN: a static table indexed by dg_api_error_kind gives each kind its stable code string
  * and HTTP status; handlers only pick a kind and write a message. Bodies are built with
  * jansson so a message quoting client input is always valid JSON. */
-#include "server/api_error.h"
+#include "server/api/api_error.h"
 
 #include <jansson.h>
 #include <stdarg.h>

@@ -1,5 +1,5 @@
 /* DESIGN: see cli_lang.h. */
-#include "server/cli_lang.h"
+#include "server/cli/cli_lang.h"
 
 #include <stdio.h>
 

@@ -3,8 +3,8 @@
  * reported with a message naming the field. jansson parses with JSON_REJECT_DUPLICATES and
  * without JSON_ALLOW_NUL, so texts are NUL-free UTF-8 by construction. /v1/translate rejects
  * unknown fields (typos must not silently change a translation). LibreTranslate's routes are
- * parsed in server/lt.c; the responses of both are rendered here. */
-#include "server/api_json.h"
+ * parsed in server/api/lt.c; the responses of both are rendered here. */
+#include "server/api/api_json.h"
 
 #include <jansson.h>
 #include <stddef.h>

@@ -3,7 +3,7 @@
  * container with a cgroup namespace PATH is "/" and the root file is the container's own.
  * cgroup v1 is read at its usual mount point only (the cpu controller's root in the
  * container). Rounded down, as a fractional CPU cannot run a whole thread. */
-#include "server/cpu_budget.h"
+#include "server/sched/cpu_budget.h"
 
 #include <limits.h>
 #include <sched.h>

@@ -1,5 +1,5 @@
 /* The HTTP front end: a libmicrohttpd daemon (internal polling threads with epoll, a small
- * thread pool, suspend/resume) feeding the route handlers in server/routes.c. A translation
+ * thread pool, suspend/resume) feeding the route handlers in server/http/routes.c. A translation
  * request is parsed and tokenized on the HTTP thread, handed to the scheduler, and its
  * connection suspended until the job is done; the HTTP threads never decode. */
 #ifndef DG_HTTP_H
@@ -9,11 +9,11 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
-#include "server/api_json.h"
+#include "server/api/api_json.h"
 #include "server/config.h"
-#include "server/metrics.h"
+#include "server/obs/metrics.h"
 #include "server/registry.h"
-#include "server/scheduler.h"
+#include "server/sched/scheduler.h"
 #include "server/sentences.h"
 #include "text/protect.h"
 
@@ -32,8 +32,8 @@ typedef struct {
     int port;
 } dg_server;
 
-typedef struct dg_lt_req dg_lt_req;  /* server/lt.c: a LibreTranslate request's extra state */
-typedef struct dg_stream dg_stream;  /* server/stream.c: a streamed reply's state */
+typedef struct dg_lt_req dg_lt_req;  /* server/api/lt.c: a LibreTranslate request's extra state */
+typedef struct dg_stream dg_stream;  /* server/http/stream.c: a streamed reply's state */
 
 /* Per-request state, from the first access-handler call to MHD's completion notice. */
 typedef struct {
@@ -89,7 +89,7 @@ void dg_req_reply(dg_req *rq, int status, char *body);
 /* Sets an error reply from e (and counts it). */
 void dg_req_error(dg_req *rq, const dg_api_error *e);
 
-/* ---- server/routes.c ---- */
+/* ---- server/http/routes.c ---- */
 
 /* 0 when method+path name a handler (route set), else 404 or 405 (allow set). */
 int dg_route_match(const char *method, const char *path, dg_route *route, const char **allow);
@@ -106,7 +106,7 @@ void dg_route_finish(dg_server *srv, dg_req *rq);
 /* Constant-time API key check. */
 bool dg_api_key_ok(const dg_server *srv, const char *key);
 
-/* ---- server/lt.c: LibreTranslate's API ---- */
+/* ---- server/api/lt.c: LibreTranslate's API ---- */
 
 void dg_lt_languages(dg_server *srv, dg_req *rq);
 void dg_lt_settings(dg_server *srv, dg_req *rq);
@@ -120,7 +120,7 @@ int dg_lt_parse_translate(dg_server *srv, dg_req *rq, dg_api_error *e);
 char *dg_lt_translate_reply(dg_server *srv, dg_req *rq, const dg_translation *out, int n);
 void dg_lt_free(dg_lt_req *lt);
 
-/* ---- server/stream.c: server-sent events for "stream": true ---- */
+/* ---- server/http/stream.c: server-sent events for "stream": true ---- */
 
 /* Sets rq->stream up for job (NULL when every sentence came from the cache), taking over its
  * done callbacks; call after rq->sentences, text_first, n_best, all and miss are final.

@@ -8,7 +8,7 @@
 #include <stddef.h>
 
 #include "engine/engine.h"
-#include "server/scheduler.h"
+#include "server/sched/scheduler.h"
 
 typedef struct dg_cache dg_cache;
 

@@ -1,5 +1,5 @@
 /* DESIGN: `dragoman translate`: one input per stdin line → translations on stdout, through the
- * same tokenizer, sentence splitter, generation options (server/gen_options.c) and engine the
+ * same tokenizer, sentence splitter, generation options (server/api/gen_options.c) and engine the
  * server uses, so a line translates here exactly as the same text does over HTTP. All lines
  * are read, split into sentences and tokenized first (a bad line fails the run before any
  * compute, naming its line number), then every sentence is translated with dg_translate,
@@ -18,10 +18,10 @@
 #include <string.h>
 
 #include "engine/engine.h"
-#include "server/cli_lang.h"
-#include "server/commands.h"
-#include "server/default_model.h"
-#include "server/gen_options.h"
+#include "server/cli/cli_lang.h"
+#include "server/cli/commands.h"
+#include "server/cli/default_model.h"
+#include "server/api/gen_options.h"
 #include "server/sentences.h"
 #include "text/protect.h"
 #include "tokenizer/tokenizer.h"

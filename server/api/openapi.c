@@ -1,4 +1,4 @@
-/* DESIGN: server/openapi.json is the API's single description; it is embedded into the binary
+/* DESIGN: server/api/openapi.json is the API's single description; it is embedded into the binary
  * verbatim (GNU as .incbin, path from CMake's DG_OPENAPI_PATH) so GET /openapi.json needs no
  * file at run time and can never drift from the copy in the repository. */
 __asm__(".section .rodata\n"

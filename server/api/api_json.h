@@ -8,11 +8,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "server/api_error.h"
-#include "server/gen_options.h"
+#include "server/api/api_error.h"
+#include "server/api/gen_options.h"
 
 typedef struct {
-    dg_gen_values gen;          /* the generation options given (server/gen_options.h) */
+    dg_gen_values gen;          /* the generation options given (server/api/gen_options.h) */
     int timeout_ms;             /* 0 = the server's --timeout-ms (a larger value is capped) */
     char *target_prefix;        /* owned; gen.target_prefix points here */
     bool return_scores;

@@ -12,11 +12,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "server/cache.h"
-#include "server/commands.h"
-#include "server/default_model.h"
-#include "server/http.h"
-#include "server/log.h"
+#include "server/sched/cache.h"
+#include "server/cli/commands.h"
+#include "server/cli/default_model.h"
+#include "server/http/http.h"
+#include "server/obs/log.h"
 
 #define REPLY_FLUSH_S 2.0  /* after the drain, time for resumed replies to be written */
 

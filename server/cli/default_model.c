@@ -1,4 +1,4 @@
-#include "server/default_model.h"
+#include "server/cli/default_model.h"
 
 #include <limits.h>
 #include <stdio.h>

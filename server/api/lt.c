@@ -6,7 +6,7 @@
  * checked right after decoding, before any field is validated, so a caller without a valid key
  * learns nothing about the request's other faults. Validation follows app.py's order and
  * messages ("Invalid request: missing q parameter", "zz is not supported"); errors go out as
- * {"error": "..."} with LibreTranslate's statuses (server/api_error.c). Translated files are
+ * {"error": "..."} with LibreTranslate's statuses (server/api/api_error.c). Translated files are
  * kept in memory for /download_file (a small ring of the latest ones), never on disk. */
 #include <ctype.h>
 #include <pthread.h>
@@ -18,7 +18,7 @@
 
 #include <jansson.h>
 
-#include "server/http.h"
+#include "server/http/http.h"
 #include "text/detect.h"
 
 #define LT_MAX_ALTERNATIVES 16   /* app.py's --alternatives-limit default would be -1 (none) */

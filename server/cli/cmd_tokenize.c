@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/cli_lang.h"
-#include "server/commands.h"
+#include "server/cli/cli_lang.h"
+#include "server/cli/commands.h"
 #include "tokenizer/tokenizer.h"
 
 static void tokenize_usage(FILE *f)

@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/log.h"
-#include "server/metrics.h"
-#include "server/scheduler_internal.h"
+#include "server/obs/log.h"
+#include "server/obs/metrics.h"
+#include "server/sched/scheduler_internal.h"
 
 #define ADMIT_MAX 64  /* sentences taken from one queue per iteration */
 

@@ -5,7 +5,7 @@
  * suspends the connection; the scheduler's completion callback resumes it and the handler
  * runs once more to send the reply. request_completed logs the request, records metrics and
  * frees its state; the job is released there, never earlier. */
-#include "server/http.h"
+#include "server/http/http.h"
 
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -15,7 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "server/log.h"
+#include "server/obs/log.h"
 
 #define DISCARD_MAX (64u << 20)  /* body bytes read and dropped before a decided reply */
 #define DG_NUL_MARK '\x01'      /* what unescape() leaves of a URL part that held %00 */
@@ -115,7 +115,7 @@ static enum MHD_Result send_reply(dg_server *srv, dg_req *rq)
     return r;
 }
 
-/* "stream": true: the reply is server-sent events, pulled from server/stream.c. */
+/* "stream": true: the reply is server-sent events, pulled from server/http/stream.c. */
 static enum MHD_Result queue_stream(dg_server *srv, dg_req *rq)
 {
     struct MHD_Response *resp = dg_stream_response(rq);

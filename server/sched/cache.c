@@ -4,14 +4,14 @@
  * whose padding bytes are indeterminate): model index, every generation option that changes
  * the output, then the source ids. An entry's cost is its key, its texts, its scores and the
  * bookkeeping, and entries are evicted from the cold end until the total fits the budget. */
-#include "server/cache.h"
+#include "server/sched/cache.h"
 
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/metrics.h"
+#include "server/obs/metrics.h"
 
 typedef struct entry {
     struct entry *next_hash, *prev, *next;  /* bucket chain; recency list (head = newest) */

@@ -1,7 +1,7 @@
-/* dg_gen_apply: parsed generation options over a model's defaults (server/gen_options.c holds
+/* dg_gen_apply: parsed generation options over a model's defaults (server/api/gen_options.c holds
  * the table and the parsing). A file of its own because it needs the engine and the tokenizer,
  * which the request parsers (and their fuzz target) do not. */
-#include "server/gen_options.h"
+#include "server/api/gen_options.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>

@@ -13,7 +13,7 @@
 
 #include <jansson.h>
 
-#include "server/http.h"
+#include "server/http/http.h"
 
 struct dg_stream {
     pthread_mutex_t mu;

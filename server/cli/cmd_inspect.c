@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "models/inspect.h"
-#include "server/commands.h"
+#include "server/cli/commands.h"
 
 static void usage(FILE *f)
 {
