@@ -101,6 +101,7 @@ typedef struct {
     char *markup, *end_tag; /* owned */
     int src_start, src_end; /* the item's range in the block text */
     bool ws_before, ws_after; /* a position item with whitespace on each side in the source */
+    int first_child, next_sibling; /* -1: none */
 } item;
 
 typedef struct {
@@ -114,6 +115,7 @@ typedef struct {
     dg_html_item *pub; /* items' public views */
     dg_html_range *prot;
     int n_prot;
+    int first_top; /* first item at the block's top level, -1: none */
     char *set;    /* the rendered translation once set, else NULL */
     size_t set_len;
 } block;
@@ -488,6 +490,7 @@ static int add_item(builder *bd, dg_html_item_kind kind, int parent, int pos)
     it->it.kind = kind;
     it->it.parent = parent;
     it->src_start = it->src_end = pos;
+    it->first_child = it->next_sibling = -1;
     it->ws_before = bd->pending && bd->seen;
     bd->last_pos = -1;
     return bd->n++;
@@ -675,6 +678,14 @@ static void run(dg_html *h, const GumboVector *ch, unsigned from, unsigned to, b
         if (it->src_end > (int)b.len)
             it->src_end = (int)b.len;
         np += it->it.kind == DG_HTML_PROTECTED && it->src_end > it->src_start;
+    }
+    /* children lists, in document order */
+    b.first_top = -1;
+    for (int i = b.n_items - 1; i >= 0; i--) {
+        item *it = &b.items[i];
+        int *head = it->it.parent < 0 ? &b.first_top : &b.items[it->it.parent].first_child;
+        it->next_sibling = *head;
+        *head = i;
     }
     b.pub = calloc(b.n_items > 0 ? (size_t)b.n_items : 1, sizeof *b.pub);
     b.prot = calloc(np > 0 ? (size_t)np : 1, sizeof *b.prot);
@@ -1000,14 +1011,25 @@ static bool tag_span(const char *src, const char *tgt, int a, int z, const dg_wo
     return true;
 }
 
-/* a before b: by target span, then source order */
-static bool child_before(const place *pl, int a, int b)
+typedef struct {
+    int s, e, i;
+} span_key;
+
+/* by target span, then source order */
+static int cmp_key(const void *x, const void *y)
 {
-    if (pl[a].s != pl[b].s)
-        return pl[a].s < pl[b].s;
-    if (pl[a].e != pl[b].e)
-        return pl[a].e < pl[b].e;
-    return a < b;
+    const span_key *a = x, *b = y;
+    if (a->s != b->s)
+        return a->s < b->s ? -1 : 1;
+    if (a->e != b->e)
+        return a->e < b->e ? -1 : 1;
+    return (a->i > b->i) - (a->i < b->i);
+}
+
+static int cmp_range(const void *x, const void *y)
+{
+    const dg_html_range *a = x, *b = y;
+    return (a->start > b->start) - (a->start < b->start);
 }
 
 static void clamp_into(const block *b, place *pl, int i, int lo, int hi)
@@ -1026,29 +1048,40 @@ static void clamp_into(const block *b, place *pl, int i, int lo, int hi)
         q->e = q->s;
 }
 
-/* Renders items whose parent is `parent` inside [lo, hi) of the translation. */
-static void emit(sbuf *o, const block *b, place *pl, int *kids, int parent, int lo, int hi,
-                 const char *tgt, int m)
+/* Text tgt[x..y) escaped, without the protected texts that their elements replace (skip[],
+ * ascending and disjoint). */
+static void emit_text(sbuf *o, const char *tgt, int x, int y, const dg_html_range *skip, int ns)
+{
+    for (int k = 0; k < ns && x < y; k++) {
+        if (skip[k].end <= x)
+            continue;
+        if (skip[k].start >= y)
+            break;
+        if (skip[k].start > x)
+            sb_escape(o, tgt + x, (size_t)(skip[k].start - x), false);
+        x = skip[k].end;
+    }
+    if (x < y)
+        sb_escape(o, tgt + x, (size_t)(y - x), false);
+}
+
+/* Renders the items from `first` on (one parent's children) inside [lo, hi) of the translation.
+ * kids: room for every item (each level takes its children's share). */
+static void emit(sbuf *o, const block *b, place *pl, span_key *kids, int first, int lo, int hi,
+                 const char *tgt, int m, const dg_html_range *skip, int ns)
 {
     int nk = 0;
-    for (int i = 0; i < b->n_items; i++)
-        if (b->items[i].it.parent == parent)
-            kids[nk++] = i;
-    int *mine = kids;
-    kids += nk;
-    for (int k = 0; k < nk; k++)
-        clamp_into(b, pl, mine[k], lo, hi);
-    for (int k = 1; k < nk; k++) /* insertion sort: few children, mostly in order */
-        for (int j = k; j > 0 && child_before(pl, mine[j], mine[j - 1]); j--) {
-            int t = mine[j];
-            mine[j] = mine[j - 1];
-            mine[j - 1] = t;
-        }
+    for (int i = first; i >= 0; i = b->items[i].next_sibling) {
+        clamp_into(b, pl, i, lo, hi);
+        kids[nk] = (span_key){pl[i].s, pl[i].e, i};
+        nk++;
+    }
+    qsort(kids, (size_t)nk, sizeof *kids, cmp_key);
     int prev_end = lo;
     for (int k = 0; k < nk; k++) { /* siblings must not overlap */
-        place *q = &pl[mine[k]];
+        place *q = &pl[kids[k].i];
         if (q->s < prev_end) {
-            if (b->items[mine[k]].it.kind != DG_HTML_TAG)
+            if (b->items[kids[k].i].it.kind != DG_HTML_TAG)
                 q->e = q->s;
             q->s = prev_end;
             if (q->e < q->s)
@@ -1057,35 +1090,13 @@ static void emit(sbuf *o, const block *b, place *pl, int *kids, int parent, int 
         prev_end = q->e;
     }
     int cur = lo;
-    for (int k = 0; k <= nk; k++) {
-        int upto = k < nk ? pl[mine[k]].s : hi;
-        /* text [cur, upto) without the protected texts the elements replace */
-        for (int x = cur; x < upto;) {
-            int y = upto;
-            bool skip = false;
-            for (int j = 0; j < b->n_items; j++) {
-                const place *q = &pl[j];
-                if (q->skip_e <= q->skip_s)
-                    continue;
-                if (x >= q->skip_s && x < q->skip_e) {
-                    skip = true;
-                    y = q->skip_e < upto ? q->skip_e : upto;
-                    break;
-                }
-                if (q->skip_s > x && q->skip_s < y)
-                    y = q->skip_s;
-            }
-            if (!skip)
-                sb_escape(o, tgt + x, (size_t)(y - x), false);
-            x = y;
-        }
-        if (k == nk)
-            break;
-        const item *it = &b->items[mine[k]];
-        const place *q = &pl[mine[k]];
+    for (int k = 0; k < nk; k++) {
+        const item *it = &b->items[kids[k].i];
+        const place *q = &pl[kids[k].i];
+        emit_text(o, tgt, cur, q->s, skip, ns);
         sb_put(o, it->markup, it->it.markup_len);
         if (it->it.kind == DG_HTML_TAG) {
-            emit(o, b, pl, kids, mine[k], q->s, q->e, tgt, m);
+            emit(o, b, pl, kids + nk, it->first_child, q->s, q->e, tgt, m, skip, ns);
             sb_put(o, it->end_tag, it->it.end_tag_len);
         }
         /* a position item between two words in the source, placed right after a space:
@@ -1096,6 +1107,7 @@ static void emit(sbuf *o, const block *b, place *pl, int *kids, int parent, int 
             sb_str(o, " ");
         cur = q->e > cur ? q->e : cur;
     }
+    emit_text(o, tgt, cur, hi, skip, ns);
 }
 
 dg_code dg_html_block_set(dg_html *h, int bi, const char *tgt, size_t len,
@@ -1124,10 +1136,12 @@ dg_code dg_html_block_set(dg_html *h, int bi, const char *tgt, size_t len,
                               k, bi, p[k].src_start, p[k].src_end, p[k].tgt_start, p[k].tgt_end,
                               sl, m);
     place *pl = calloc((size_t)(b->n_items ? b->n_items : 1), sizeof *pl);
-    int *kids = malloc((size_t)(b->n_items ? b->n_items : 1) * sizeof *kids);
-    if (!pl || !kids) {
+    span_key *kids = calloc(b->n_items > 0 ? (size_t)b->n_items : 1, sizeof *kids);
+    dg_html_range *skip = calloc(b->n_items > 0 ? (size_t)b->n_items : 1, sizeof *skip);
+    if (!pl || !kids || !skip) {
         free(pl);
         free(kids);
+        free(skip);
         return dg_err_set(err, DG_E_NOMEM, "out of memory placing HTML tags");
     }
     /* protected elements: their text, found in the translation, in source order */
@@ -1176,12 +1190,18 @@ dg_code dg_html_block_set(dg_html *h, int bi, const char *tgt, size_t len,
                                                   b->items[i].ws_after, sl, tgt, m, p, n));
             pl[i].s = pl[i].e = a;
         }
+    int ns = 0;
+    for (int i = 0; i < b->n_items; i++)
+        if (pl[i].skip_e > pl[i].skip_s)
+            skip[ns++] = (dg_html_range){pl[i].skip_s, pl[i].skip_e};
+    qsort(skip, (size_t)ns, sizeof *skip, cmp_range);
     sbuf o = {0};
     sb_put(&o, b->lead, strlen(b->lead));
-    emit(&o, b, pl, kids, -1, 0, m, tgt, m);
+    emit(&o, b, pl, kids, b->first_top, 0, m, tgt, m, skip, ns);
     sb_put(&o, b->trail, strlen(b->trail));
     free(pl);
     free(kids);
+    free(skip);
     char *s = sb_take(&o);
     if (!s)
         return dg_err_set(err, DG_E_NOMEM, "out of memory placing HTML tags");
