@@ -115,6 +115,8 @@ static const html_case cases[] = {
     {"<p>Go <a href=\"#\">here</a>, then <em>there</em>!</p>", NULL, NULL,
      "Go here, then there!", NULL},
     {"<div><b>Bold <p>inner</p> tail</b></div>", NULL, NULL, "Bold|inner|tail", NULL},
+    {"<p>Set <code>x</code> to x, not <var>x</var>.</p>", NULL, NULL, "Set x to x, not x.",
+     "<code>x</code>|<var>x</var>"},
 };
 #define N_CASES ((int)(sizeof cases / sizeof *cases))
 
@@ -274,7 +276,7 @@ static bool fixed_point(const char *out)
     return ok;
 }
 
-/* "kind|markup|parent markup|covered text" of every item, sorted, joined by '\n'. cover[i],
+/* "kind|markup|parent markup|start|covered text" of every item, sorted, joined by '\n'. cover[i],
  * when not NULL, replaces item i's range (for the expectation). */
 static char *item_keys(const dg_html *h, int b, const char *text, const span *cover)
 {
@@ -284,12 +286,13 @@ static char *item_keys(const dg_html *h, int b, const char *text, const span *co
     size_t tot = 1;
     for (int i = 0; i < n; i++) {
         int s = cover ? cover[i].s : it[i].start, e = cover ? cover[i].e : it[i].end;
-        if (it[i].kind == DG_HTML_ANCHOR)
+        if (it[i].kind == DG_HTML_ANCHOR || e == s)
             s = e = 0; /* a position: where it lands is checked by the hand-made cases */
         const char *par = it[i].parent >= 0 ? it[it[i].parent].markup : "-";
-        size_t l = it[i].markup_len + strlen(par) + (size_t)(e - s) + 16;
+        size_t l = it[i].markup_len + strlen(par) + (size_t)(e - s) + 32;
         keys[i] = malloc(l);
-        snprintf(keys[i], l, "%d|%s|%s|%.*s", it[i].kind, it[i].markup, par, e - s, text + s);
+        snprintf(keys[i], l, "%d|%s|%s|%d|%.*s", it[i].kind, it[i].markup, par, s, e - s,
+                 text + s);
         tot += strlen(keys[i]) + 1;
     }
     qsort(keys, (size_t)n, sizeof *keys, cmp_str);

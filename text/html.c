@@ -1144,12 +1144,14 @@ dg_code dg_html_block_set(dg_html *h, int bi, const char *tgt, size_t len,
         free(skip);
         return dg_err_set(err, DG_E_NOMEM, "out of memory placing HTML tags");
     }
-    /* protected elements: their text, found in the translation, in source order */
+    /* protected elements: their text, found in the translation, in source order; of several
+     * places, the one nearest to where the alignment puts the element */
     for (int i = 0; i < b->n_items; i++) {
         const item *it = &b->items[i];
-        int tl = it->src_end - it->src_start;
+        int tl = it->src_end - it->src_start, want = -1, dummy, best = -1;
         if (it->it.kind != DG_HTML_PROTECTED || tl <= 0)
             continue;
+        tag_span(b->text, tgt, it->src_start, it->src_end, p, n, &want, &dummy);
         for (int x = 0; x + tl <= m; x++) {
             if (memcmp(tgt + x, b->text + it->src_start, (size_t)tl))
                 continue;
@@ -1158,9 +1160,13 @@ dg_code dg_html_block_set(dg_html *h, int bi, const char *tgt, size_t len,
                 taken = pl[j].skip_e > pl[j].skip_s && x < pl[j].skip_e && x + tl > pl[j].skip_s;
             if (taken)
                 continue;
-            pl[i] = (place){x, x + tl, true, x, x + tl};
-            break;
+            if (best < 0 || (want >= 0 && abs(x - want) < abs(best - want)))
+                best = x;
+            if (want < 0 || x >= want)
+                break; /* later places are only farther */
         }
+        if (best >= 0)
+            pl[i] = (place){best, best + tl, true, best, best + tl};
     }
     for (int i = 0; i < b->n_items; i++) {
         const item *it = &b->items[i];
