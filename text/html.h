@@ -33,13 +33,17 @@
  * translation, from the first to the last target word aligned to a source word it covered (a
  * tag covering part of a word covers the whole target word, unless the target word is the
  * same text, as for names and numbers: then the same part). A tag whose words have no
- * alignment, and every anchor, goes to the target position after the word aligned to the
- * source word before it (else before the one aligned to the word after it; at the ends of the
- * block, to the ends of the translation). Each protected element is found in the translation
- * as its text, verbatim, and replaced there by the element; one that is not found is placed
- * like an anchor. Then crossings are removed: a child is cut to its parent's span and a
- * sibling overlapping an earlier one starts where that one ends. So every item of the source
- * comes out exactly once, nested as in the source, and the output is well-formed.
+ * alignment, an empty tag, and every anchor is a position: glued to a word in the source
+ * (<img>word, word<img>), it goes before / after that word's target; between two spaces, after
+ * the target of the word before it and the space that follows (a space is added after it when
+ * the translation has none there); at the ends of the block, to the ends of the translation;
+ * with no alignment at all, proportionally. Each protected element is found in the
+ * translation as its text, verbatim (of several places, the one nearest to the target of its
+ * aligned words), and replaced there by the element; one that is not found is placed like an
+ * anchor. A tag also spans its children's places. Then crossings are removed: a child is cut
+ * to its parent's span, and a sibling overlapping an earlier one (by target position) starts
+ * where that one ends. So every item of the source comes out exactly once, nested as in the
+ * source, and the output is well-formed.
  *
  * Rendering and normalizations. A block not set, and everything outside blocks, is written
  * from the source: start tags, end tags, comments and text exactly as written (entities as
@@ -51,9 +55,15 @@
  * head, body) are not written; in a document, whitespace around <html>, <head> and <body>
  * is dropped. A block that is set is written from its translation: entities decoded, and text
  * escaped as &amp; &lt; &gt;, with U+00A0 as &nbsp; (so &copy; comes back as the character
- * (c), &nbsp; and &amp; as themselves); the block's leading and trailing whitespace (raw, as
+ * U+00A9, &nbsp; and &amp; as themselves); the block's leading and trailing whitespace (raw, as
  * the source had it) goes around it, outside its tags; inside it, whitespace is the
  * translation's. Attribute values (title, alt) are not translated.
+ *
+ * Use: dg_html_parse; for each block, translate dg_html_block_text with the block's protected
+ * ranges forced into text/protect's spans (so they come back verbatim), the word alignment
+ * (dg_align_words) of its sentences shifted to offsets over the whole block text and the whole
+ * translation, then dg_html_block_set; dg_html_render. A block that fails to translate can
+ * stay unset: it renders as the source had it.
  *
  * Input is a fragment (parsed in the context of <body>: "Click <b>here</b>" stays a snippet),
  * or a whole document when it starts (after whitespace and comments) with <!DOCTYPE or <html.
