@@ -586,6 +586,12 @@ static void test_errors(void)
           strstr(err.msg, "block 1"));
     CHECK(dg_html_block_set(h, 0, "\xC3", 1, NULL, 0, &err) == DG_E_INPUT &&
           strstr(err.msg, "UTF-8"));
+    CHECK(dg_html_block_set(h, 0, "a\0b", 3, NULL, 0, &err) == DG_E_INPUT &&
+          strstr(err.msg, "NUL"));
+    /* a failed set leaves the block as it was */
+    char *same = render(h);
+    CHECK(same && !strcmp(same, "<p>one two</p>"));
+    free(same);
     dg_html_free(h);
 }
 

@@ -1123,6 +1123,10 @@ dg_code dg_html_block_set(dg_html *h, int bi, const char *tgt, size_t len,
     if (!dg_utf8_valid(tgt, len, &bad))
         return dg_err_set(err, DG_E_INPUT,
                           "translation of block %d is not valid UTF-8 (byte offset %zu)", bi, bad);
+    const char *nul = memchr(tgt, 0, len);
+    if (nul)
+        return dg_err_set(err, DG_E_INPUT, "translation of block %d holds a NUL byte (offset %zu)",
+                          bi, (size_t)(nul - tgt));
     if (n < 0 || (n > 0 && !p))
         return dg_err_set(err, DG_E_INPUT, "bad alignment for block %d: %d pairs", bi, n);
     block *b = &h->blocks[bi];

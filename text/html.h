@@ -112,8 +112,9 @@ const dg_html_range *dg_html_block_protected(const dg_html *h, int i, int *n);
 /* Sets block i's translation: translation[0..len) (valid UTF-8), with pairs[0..n) the word
  * alignment (dg_word_pair: src over the block text, tgt over the translation, byte offsets).
  * pairs may be NULL with n == 0 (tags then go where an anchor would). Setting a block again
- * replaces the earlier translation. DG_E_INPUT on a bad index, invalid UTF-8 or an offset out
- * of range. */
+ * replaces the earlier translation; blocks may be set from different threads at once (each
+ * touches only its own block). DG_E_INPUT on a bad index, invalid UTF-8, a NUL byte or an
+ * offset out of range. */
 dg_code dg_html_block_set(dg_html *h, int i, const char *translation, size_t len,
                           const dg_word_pair *pairs, int n, dg_err *err);
 
