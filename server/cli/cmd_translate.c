@@ -22,7 +22,7 @@
 #include "server/cli/commands.h"
 #include "server/cli/default_model.h"
 #include "server/api/gen_options.h"
-#include "server/sentences.h"
+#include "text/segment.h"
 #include "text/protect.h"
 #include "tokenizer/tokenizer.h"
 

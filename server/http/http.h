@@ -14,7 +14,7 @@
 #include "server/obs/metrics.h"
 #include "server/registry.h"
 #include "server/sched/scheduler.h"
-#include "server/sentences.h"
+#include "text/segment.h"
 #include "text/protect.h"
 
 typedef struct {
