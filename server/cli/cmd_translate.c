@@ -1,10 +1,11 @@
 /* DESIGN: `dragoman translate`: one input per stdin line → translations on stdout, through the
- * same tokenizer, sentence splitter, generation options (server/api/gen_options.c) and engine the
- * server uses, so a line translates here exactly as the same text does over HTTP. All lines
- * are read, split into sentences and tokenized first (a bad line fails the run before any
- * compute, naming its line number), then every sentence is translated with dg_translate,
- * which sorts by length and batches; results come back in input order and each line is put
- * back together from its sentences as the server does (--no-split: one line, one sentence).
+ * same text work (text/pipeline.h: sentences, protected spans, tokenizer), generation options
+ * (server/api/gen_options.c) and engine the server uses, so a line translates here exactly as
+ * the same text does over HTTP. All lines are read and prepared first (a bad line fails the run
+ * before any compute, naming its line number), then every sentence is translated with
+ * dg_translate, which sorts by length and batches; results come back in input order and
+ * dg_text_finish puts each line back together from its sentences as the server does
+ * (--no-split: one line, one sentence).
  *
  * Output: `text` prints the n-best hypotheses of each input, one per line (n lines per input);
  * `jsonl` prints per input {"text": [...], "ids": [[...]], "scores": [...]} with lists of length
