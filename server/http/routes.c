@@ -2,8 +2,8 @@
  * handlers turn parsed requests into replies. Translation runs in two halves: translate_start
  * (HTTP thread: validate, pick the model, dg_text_prepare the texts into segments, submit,
  * suspend) and dg_route_finish (after the scheduler resumed the connection: dg_text_finish the
- * segments back into texts, render). Options the client did not give keep the model's generation defaults,
- * exactly as Hugging Face generate() would use them. */
+ * segments back into texts, render). Options the client did not give keep the model's
+ * generation defaults, exactly as Hugging Face generate() would use them. */
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
