@@ -14,7 +14,7 @@
 #include "server/obs/metrics.h"
 #include "server/registry.h"
 #include "server/sched/scheduler_internal.h"
-#include "server/sentences.h"
+#include "text/segment.h"
 #include "test.h"
 
 static dg_code parse(dg_serve_config *c, int *help, dg_err *err, int argc, char **argv)

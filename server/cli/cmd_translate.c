@@ -1,10 +1,11 @@
 /* DESIGN: `dragoman translate`: one input per stdin line → translations on stdout, through the
- * same tokenizer, sentence splitter, generation options (server/api/gen_options.c) and engine the
- * server uses, so a line translates here exactly as the same text does over HTTP. All lines
- * are read, split into sentences and tokenized first (a bad line fails the run before any
- * compute, naming its line number), then every sentence is translated with dg_translate,
- * which sorts by length and batches; results come back in input order and each line is put
- * back together from its sentences as the server does (--no-split: one line, one sentence).
+ * same text work (text/pipeline.h: sentences, protected spans, tokenizer), generation options
+ * (server/api/gen_options.c) and engine the server uses, so a line translates here exactly as
+ * the same text does over HTTP. All lines are read and prepared first (a bad line fails the run
+ * before any compute, naming its line number), then every sentence is translated with
+ * dg_translate, which sorts by length and batches; results come back in input order and
+ * dg_text_finish puts each line back together from its sentences as the server does
+ * (--no-split: one line, one sentence).
  *
  * Output: `text` prints the n-best hypotheses of each input, one per line (n lines per input);
  * `jsonl` prints per input {"text": [...], "ids": [[...]], "scores": [...]} with lists of length
@@ -22,8 +23,7 @@
 #include "server/cli/commands.h"
 #include "server/cli/default_model.h"
 #include "server/api/gen_options.h"
-#include "server/sentences.h"
-#include "text/protect.h"
+#include "text/pipeline.h"
 #include "tokenizer/tokenizer.h"
 
 typedef struct {
@@ -37,16 +37,11 @@ typedef struct {
     int no_preserve;                 /* --no-preserve: protected spans are translated as text */
 } translate_args;
 
-/* The sentences of all lines (ids: encoder input of each), and per line its text and spans. */
+/* The input lines, read up to the end or to the first line holding a NUL byte. */
 typedef struct {
-    int **ids;
-    int *len;
+    char **text;
     int n, cap;
-    int n_lines, lines_cap;
-    char **text;          /* [n_lines] the line, for putting its translation back together */
-    int *first;           /* [n_lines + 1] its first sentence */
-    dg_span *spans;       /* [n] each sentence's bytes in its line */
-    dg_protect *prot;     /* [n] each sentence's protected spans (masked text translated) */
+    int nul_line;         /* 1-based number of the line with a NUL byte; 0 when none */
 } line_set;
 
 static void usage(FILE *f)
@@ -189,65 +184,24 @@ static int parse_args(int argc, char **argv, translate_args *a)
     return 0;
 }
 
-static int line_set_push(line_set *s, int *ids, int n, dg_span span, dg_protect *prot)
+static int line_set_push(line_set *s, char *text)
 {
     if (s->n == s->cap) {
         int cap = s->cap ? 2 * s->cap : 64;
-        int **ids2 = realloc(s->ids, cap * sizeof *ids2);
-        if (!ids2) return -1;
-        s->ids = ids2;
-        int *len2 = realloc(s->len, cap * sizeof *len2);
-        if (!len2) return -1;
-        s->len = len2;
-        dg_span *sp2 = realloc(s->spans, cap * sizeof *sp2);
-        if (!sp2) return -1;
-        s->spans = sp2;
-        dg_protect *p2 = realloc(s->prot, cap * sizeof *p2);
-        if (!p2) return -1;
-        s->prot = p2;
-        s->cap = cap;
-    }
-    s->prot[s->n] = *prot;
-    s->ids[s->n] = ids;
-    s->len[s->n] = n;
-    s->spans[s->n] = span;
-    s->n++;
-    return 0;
-}
-
-/* Starts a line (its sentences follow); takes text over. */
-static int line_set_begin(line_set *s, char *text)
-{
-    if (s->n_lines + 1 >= s->lines_cap) {
-        int cap = s->lines_cap ? 2 * s->lines_cap : 64;
         char **t2 = realloc(s->text, cap * sizeof *t2);
         if (!t2) return -1;
         s->text = t2;
-        int *f2 = realloc(s->first, (cap + 1) * sizeof *f2);
-        if (!f2) return -1;
-        s->first = f2;
-        s->lines_cap = cap;
+        s->cap = cap;
     }
-    s->text[s->n_lines] = text;
-    s->first[s->n_lines++] = s->n;
-    s->first[s->n_lines] = s->n;
+    s->text[s->n++] = text;
     return 0;
 }
 
 static void line_set_free(line_set *s)
 {
-    for (int i = 0; i < s->n; i++) {
-        free(s->ids[i]);
-        dg_protect_free(&s->prot[i]);
-    }
-    free(s->prot);
-    for (int i = 0; i < s->n_lines; i++)
+    for (int i = 0; i < s->n; i++)
         free(s->text[i]);
-    free(s->ids);
-    free(s->len);
-    free(s->spans);
     free(s->text);
-    free(s->first);
 }
 
 /* "12 5 0" → ids; anything but non-negative integers separated by blanks is an error. */
@@ -284,101 +238,80 @@ static dg_code parse_id_line(const char *line, int **ids, int *n, dg_err *err)
     return DG_OK;
 }
 
-/* One sentence (or a whole --no-split line) into ids, checked so the message names the line;
- * the engine re-checks on its own. */
-static dg_code encode(const translate_args *a, const dg_tokenizer *tok, const dg_config *cfg,
-                      int src, int tgt, const char *text, size_t len, int **ids, int *n,
-                      dg_err *err)
+/* --input-ids: a line's ids are given (text/pipeline.h's encode hook). */
+static dg_code encode_ids(void *arg, const char *text, size_t len, int **ids, int *n, dg_err *err)
 {
-    dg_code code = a->input_ids ? parse_id_line(text, ids, n, err)
-                   : a->source || a->target
-                       ? dg_tokenizer_encode_pair(tok, src, tgt, text, len, ids, n, err)
-                       : dg_tokenizer_encode(tok, DG_SIDE_SOURCE, text, len, ids, n, err);
-    if (code == DG_OK && *n > cfg->max_positions)
-        code = dg_err_set(err, DG_E_INPUT,
-                          "%d tokens, the model accepts at most %d (max_position_embeddings)",
-                          *n, cfg->max_positions);
-    for (int k = 0; code == DG_OK && k < *n; k++)
-        if ((*ids)[k] >= cfg->vocab_size)
-            code = dg_err_set(err, DG_E_INPUT, "token id %d is outside the vocabulary (%d)",
-                              (*ids)[k], cfg->vocab_size);
-    return code;
+    (void)arg, (void)len;  /* the whole line, NUL-terminated */
+    return parse_id_line(text, ids, n, err);
 }
 
-static int read_inputs(const translate_args *a, const dg_tokenizer *tok, const dg_config *cfg,
-                       int src, int tgt, line_set *lines)
+/* Reads every line (up to one holding a NUL byte, reported after the lines before it are
+ * prepared, so the first bad line is the one named). Returns -1 when stdin runs out of memory. */
+static int read_lines(line_set *lines)
 {
     char *line = NULL;
     size_t cap = 0;
     ssize_t len;
-    int lineno = 0, rc = 0;
-    while (!rc && (len = getline(&line, &cap, stdin)) >= 0) {
-        lineno++;
+    int rc = 0;
+    while ((len = getline(&line, &cap, stdin)) >= 0) {
         if (len > 0 && line[len - 1] == '\n') line[--len] = 0;
         if (len > 0 && line[len - 1] == '\r') line[--len] = 0;
-        dg_err err = {0};
-        dg_code code = DG_OK;
         /* the line is kept as a C string (put back together by strlen) */
         if (memchr(line, 0, (size_t)len)) {
-            fprintf(stderr, "dragoman translate: line %d: holds a NUL byte\n", lineno);
-            rc = -1;
+            lines->nul_line = lines->n + 1;
             break;
         }
         char *text = strndup(line, (size_t)len);
-        if (!text || line_set_begin(lines, text)) {
+        if (!text || line_set_push(lines, text)) {
             free(text);
-            code = dg_err_set(&err, DG_E_NOMEM, "out of memory");
-        }
-        int n_sent = a->no_split ? 1 : dg_split_sentences(line, (size_t)len, NULL, 0);
-        dg_span one = {0, (size_t)len}, *spans = a->no_split ? &one : NULL;
-        if (code == DG_OK && !a->no_split && n_sent > 0 &&
-            (!(spans = calloc((size_t)n_sent, sizeof *spans)) ||
-             dg_split_sentences(line, (size_t)len, spans, n_sent) != n_sent))
-            code = dg_err_set(&err, DG_E_NOMEM, "out of memory");
-        for (int k = 0; code == DG_OK && k < n_sent; k++) {
-            int *ids = NULL, n = 0;
-            dg_protect prot = {0};
-            const char *text = line + spans[k].start;
-            size_t tlen = spans[k].len;
-            if (!a->input_ids && !a->no_preserve) {
-                code = dg_protect_text(tok, text, tlen, &prot, &err);
-                text = prot.masked;
-                tlen = prot.masked_len;
-            }
-            if (code == DG_OK)
-                code = encode(a, tok, cfg, src, tgt, text, tlen, &ids, &n, &err);
-            if (code == DG_OK && line_set_push(lines, ids, n, spans[k], &prot))
-                code = dg_err_set(&err, DG_E_NOMEM, "out of memory");
-            if (code != DG_OK) {
-                free(ids);
-                dg_protect_free(&prot);
-            }
-        }
-        if (code == DG_OK)
-            lines->first[lines->n_lines] = lines->n;
-        if (spans != &one)
-            free(spans);
-        if (code != DG_OK) {
-            fprintf(stderr, "dragoman translate: line %d: %s\n", lineno, err.msg);
+            fprintf(stderr, "dragoman translate: line %d: out of memory\n", lines->n + 1);
             rc = -1;
+            break;
         }
     }
     free(line);
     return rc;
 }
 
-/* Prints line i: hypothesis h is the line with each sentence replaced by that sentence's
- * hypothesis h (its best when it has fewer), as the server answers. */
-static int print_line(const translate_args *a, const dg_tokenizer *tok, const line_set *lines,
-                      int i, const dg_result *results, int n_best)
+/* Every line into the sentences the model translates (text/pipeline.h); a bad line fails the
+ * run, named by its number. */
+static int prepare_lines(const translate_args *a, const dg_tokenizer *tok, const dg_config *cfg,
+                         int src, int tgt, const line_set *lines, dg_text_set *set)
 {
-    int first = lines->first[i], n = lines->first[i + 1] - first;
-    const char *line = lines->text[i];
+    dg_text_opts o = {.format = DG_TEXT_PLAIN, .split = !a->no_split,
+                      .preserve = !a->input_ids && !a->no_preserve,
+                      .pair = a->source || a->target, .src = src, .tgt = tgt,
+                      .max_tokens = cfg->max_positions, .vocab_size = cfg->vocab_size,
+                      .encode = a->input_ids ? encode_ids : NULL};
+    dg_text_fail f;
+    dg_err err = {0};
+    if (dg_text_prepare((const char *const *)lines->text, lines->n, &o, tok, set, &f, &err)) {
+        if (f.n_tokens)
+            fprintf(stderr, "dragoman translate: line %d: %d tokens, the model accepts at most "
+                    "%d (max_position_embeddings)\n", f.doc + 1, f.n_tokens, cfg->max_positions);
+        else if (f.doc >= 0)
+            fprintf(stderr, "dragoman translate: line %d: %s\n", f.doc + 1, err.msg);
+        else
+            fprintf(stderr, "dragoman translate: %s\n", err.msg);
+        return -1;
+    }
+    if (lines->nul_line) {
+        fprintf(stderr, "dragoman translate: line %d: holds a NUL byte\n", lines->nul_line);
+        return -1;
+    }
+    return 0;
+}
+
+/* Prints line i: its n-best translations (text/pipeline.h's, in res), with what the engine
+ * gave for its sentences (ids, scores, alignment rows). */
+static int print_line(const translate_args *a, const dg_text_set *set, int i,
+                      const dg_result *results, const dg_text_result *res, int n_best)
+{
+    int first = set->docs[i].first_seg, n = set->docs[i].n_segs;
     json_t *texts = a->jsonl ? json_array() : NULL, *ids = a->jsonl ? json_array() : NULL,
            *scores = a->jsonl ? json_array() : NULL,
            *aligns = a->jsonl && a->alignment ? json_array() : NULL;
-    char **pieces = calloc((size_t)(n ? n : 1), sizeof *pieces);
-    int rc = pieces ? 0 : -1;
+    int rc = 0;
     for (int h = 0; !rc && h < n_best; h++) {
         json_t *row = a->jsonl ? json_array() : NULL, *al = aligns ? json_array() : NULL;
         char *pairs = NULL;
@@ -386,22 +319,9 @@ static int print_line(const translate_args *a, const dg_tokenizer *tok, const li
         FILE *pf = a->alignment && !a->jsonl ? open_memstream(&pairs, &pairs_len) : NULL;
         int src_off = 0, tgt_off = 0;
         double score = 0;
-        for (int k = 0; !rc && k < n; k++) {
+        for (int k = 0; k < n; k++) {
             const dg_result *r = &results[first + k];
             int hh = h < r->n ? h : 0;
-            dg_err err = {0};
-            free(pieces[k]);
-            pieces[k] = NULL;
-            char *masked = NULL;
-            const dg_protect *p = &lines->prot[first + k];
-            dg_align_view v = {lines->ids[first + k], lines->len[first + k], r->ids[hh],
-                               r->len[hh], r->align ? r->align[hh] : NULL};
-            if (dg_tokenizer_decode(tok, r->ids[hh], r->len[hh], true, &masked, &err) != DG_OK ||
-                dg_protect_restore(p, tok, masked, r->align ? &v : NULL, &pieces[k], NULL, &err)) {
-                fprintf(stderr, "dragoman translate: decoding output: %s\n", err.msg);
-                rc = -1;
-            }
-            free(masked);
             for (int t = 0; row && t < r->len[hh]; t++)
                 json_array_append_new(row, json_integer(r->ids[hh][t]));
             for (int t = 0; r->align && t < r->len[hh]; t++) {
@@ -419,20 +339,13 @@ static int print_line(const translate_args *a, const dg_tokenizer *tok, const li
                     fprintf(pf, "%s%d-%d", tgt_off + t ? " " : "", src_off + best,
                             tgt_off + t);
             }
-            src_off += lines->len[first + k];
+            src_off += set->segs[first + k].n_ids;
             tgt_off += r->len[hh];
             score += r->scores[hh];
         }
         if (pf && fclose(pf))
             rc = -1;
-        char *text = rc ? NULL
-                     : a->no_split ? (n ? strdup(pieces[0]) : strdup(""))
-                                   : dg_join_sentences(line, strlen(line), lines->spans + first, n,
-                                                       pieces);
-        if (!rc && !text) {
-            fprintf(stderr, "dragoman translate: out of memory\n");
-            rc = -1;
-        }
+        const char *text = res->hyps[h];
         if (!rc && a->jsonl) {
             json_array_append_new(texts, json_string(text));
             json_array_append_new(ids, row);
@@ -449,11 +362,7 @@ static int print_line(const translate_args *a, const dg_tokenizer *tok, const li
         json_decref(row);
         json_decref(al);
         free(pairs);
-        free(text);
     }
-    for (int k = 0; pieces && k < n; k++)
-        free(pieces[k]);
-    free(pieces);
     if (a->jsonl) {
         json_t *obj = json_pack("{s:o,s:o,s:o}", "text", texts, "ids", ids, "scores", scores);
         if (aligns)
@@ -478,7 +387,12 @@ int cmd_translate(int argc, char **argv)
     dg_model *model = NULL;
     dg_batch *batch = NULL;
     dg_result *results = NULL;
+    const int **ids = NULL;
+    int *len = NULL;
+    dg_text_output *outs = NULL;
+    dg_text_result *res = NULL;
     line_set lines = {0};
+    dg_text_set set = {0};
     rc = 1;
 
     if (!(tok = dg_tokenizer_load(a.model_dir, &err)) ||
@@ -500,32 +414,53 @@ int cmd_translate(int argc, char **argv)
     /* the target language's token forced first, as generate(forced_bos_token_id=...) */
     if (a.target && dg_tokenizer_forced_bos(tok, tgt) >= 0)
         o.forced_bos_token_id = dg_tokenizer_forced_bos(tok, tgt);
-    if (read_inputs(&a, tok, dg_model_config(model), src, tgt, &lines)) goto out;
+    const dg_config *cfg = dg_model_config(model);
+    if (read_lines(&lines) || prepare_lines(&a, tok, cfg, src, tgt, &lines, &set)) goto out;
     /* lost protected spans are put back by the alignment */
-    o.return_alignment = a.alignment;
-    for (int i = 0; i < lines.n && !o.return_alignment; i++)
-        o.return_alignment = lines.prot[i].n > 0;
+    o.return_alignment = a.alignment || set.has_protected;
     o.alignment_layer = a.alignment_layer;
     if (dg_search_opts_check(&o, model, &err)) {
         fprintf(stderr, "dragoman translate: %s\n", err.msg);
         goto out;
     }
-    if (lines.n && !(results = calloc(lines.n, sizeof *results))) {
+    int n = set.n_segs;
+    if (n && (!(results = calloc(n, sizeof *results)) || !(ids = calloc(n, sizeof *ids)) ||
+              !(len = calloc(n, sizeof *len)) || !(outs = calloc(n, sizeof *outs)))) {
         fprintf(stderr, "dragoman translate: out of memory\n");
         goto out;
     }
-    if (lines.n && dg_translate(batch, (const int *const *)lines.ids, lines.len, lines.n, &o,
-                                a.batch_size, results, &err) != DG_OK) {
+    for (int k = 0; k < n; k++) {
+        ids[k] = set.segs[k].ids;
+        len[k] = set.segs[k].n_ids;
+    }
+    if (n && dg_translate(batch, ids, len, n, &o, a.batch_size, results, &err) != DG_OK) {
         fprintf(stderr, "dragoman translate: %s\n", err.msg);
         goto out;
     }
+    for (int k = 0; k < n; k++)  /* decoded, spans restored, joined by text/pipeline.c */
+        outs[k] = (dg_text_output){results[k].n, NULL, results[k].ids, results[k].len,
+                                   results[k].align};
+    if (lines.n && !(res = calloc(lines.n, sizeof *res))) {
+        fprintf(stderr, "dragoman translate: out of memory\n");
+        goto out;
+    }
+    if (dg_text_finish(&set, outs, o.num_return_sequences, res, &err)) {
+        fprintf(stderr, "dragoman translate: decoding output: %s\n", err.msg);
+        goto out;
+    }
     rc = 0;
-    for (int i = 0; i < lines.n_lines && !rc; i++)
-        rc = print_line(&a, tok, &lines, i, results, o.num_return_sequences) ? 1 : 0;
+    for (int i = 0; i < lines.n && !rc; i++)
+        rc = print_line(&a, &set, i, results, &res[i], o.num_return_sequences) ? 1 : 0;
 out:
-    for (int i = 0; results && i < lines.n; i++)
+    for (int i = 0; results && i < set.n_segs; i++)
         dg_result_free(&results[i]);
     free(results);
+    free(ids);
+    free(len);
+    free(outs);
+    dg_text_result_free(res, res ? lines.n : 0);
+    free(res);
+    dg_text_set_free(&set);
     line_set_free(&lines);
     dg_batch_free(batch);
     dg_model_free(model);

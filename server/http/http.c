@@ -367,11 +367,7 @@ static void request_completed(void *cls, struct MHD_Connection *conn, void **req
     free(rq->miss);
     dg_translate_request_free(&rq->treq);
     dg_lt_free(rq->lt);
-    for (int i = 0; rq->prot && i < rq->n_prot; i++)
-        dg_protect_free(&rq->prot[i]);
-    free(rq->prot);
-    free(rq->text_first);
-    free(rq->spans);
+    dg_text_set_free(&rq->text);
     free(rq->body);
     atomic_fetch_sub(&srv->body_bytes, (long)rq->cap);
     dg_metrics_body_bytes(-(long)rq->cap);

@@ -14,8 +14,7 @@
 #include "server/obs/metrics.h"
 #include "server/registry.h"
 #include "server/sched/scheduler.h"
-#include "server/sentences.h"
-#include "text/protect.h"
+#include "text/pipeline.h"
 
 typedef struct {
     const dg_serve_config *cfg;
@@ -60,11 +59,7 @@ typedef struct {
     bool libretranslate;
     dg_lt_req *lt;            /* LibreTranslate routes; NULL elsewhere */
     int n_best;               /* hypotheses per text in the reply */
-    int *text_first;          /* [n_texts + 1]: first sentence of each text in job->s */
-    dg_span *spans;           /* [sentences] */
-    dg_protect *prot;         /* [n_prot] protected spans (text/protect.h); NULL = none */
-    int n_prot;
-    const dg_tokenizer *tok;  /* the serving model's, for putting the spans back */
+    dg_text_set text;         /* the texts' segments (text/pipeline.h): job->s[k] is segs[k] */
     dg_job *job;              /* the job submitted to the scheduler (sentences not in the cache) */
     dg_job *all;              /* every sentence, when some came from the cache (never submitted) */
     int *miss;                /* [job->n]: the sentence of all each submitted one is */
@@ -123,7 +118,7 @@ void dg_lt_free(dg_lt_req *lt);
 /* ---- server/http/stream.c: server-sent events for "stream": true ---- */
 
 /* Sets rq->stream up for job (NULL when every sentence came from the cache), taking over its
- * done callbacks; call after rq->sentences, text_first, n_best, all and miss are final.
+ * done callbacks; call after rq->sentences, text, n_best, all and miss are final.
  * false when out of memory. */
 bool dg_stream_prepare(dg_server *srv, dg_req *rq, dg_job *job);
 /* The job was not submitted after all: its callbacks will never run. */

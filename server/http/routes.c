@@ -1,9 +1,9 @@
 /* DESIGN: the route table maps path → handler and allowed methods (for 404/405/Allow); the
  * handlers turn parsed requests into replies. Translation runs in two halves: translate_start
- * (HTTP thread: validate, pick the model, split, tokenize, enforce limits, submit, suspend)
- * and dg_route_finish (after the scheduler resumed the connection: stitch sentences back
- * into texts, render). Options the client did not give keep the model's generation defaults,
- * exactly as Hugging Face generate() would use them. */
+ * (HTTP thread: validate, pick the model, dg_text_prepare the texts into segments, submit,
+ * suspend) and dg_route_finish (after the scheduler resumed the connection: dg_text_finish the
+ * segments back into texts, render). Options the client did not give keep the model's
+ * generation defaults, exactly as Hugging Face generate() would use them. */
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -196,71 +196,51 @@ static int build_opts(const dg_served_model *m, const dg_translate_options *o,
     return 0;
 }
 
-/* Text i's sentences; with a target prefix the whole text is one (the prefix begins it). */
-static int split(const dg_translate_request *t, int i, dg_span *spans, int max)
-{
-    size_t len = strlen(t->texts[i]);
-    if (!t->opts.target_prefix)
-        return dg_split_sentences(t->texts[i], len, spans, max);
-    if (max > 0)
-        spans[0] = (dg_span){0, len};
-    return 1;
-}
-
-/* Splits every text and tokenizes every sentence into the job. */
+/* The texts into segments (text/pipeline.h), each one's ids a sentence of the job. */
 static int tokenize(dg_server *srv, dg_req *rq, const dg_served_model *m,
                     const dg_lang_choice *lc, dg_api_error *e)
 {
     const dg_translate_request *t = &rq->treq;
     int limit = srv->cfg->max_input_tokens < m->max_positions ? srv->cfg->max_input_tokens
                                                                 : m->max_positions;
-    int total = 0;
-    rq->text_first = calloc((size_t)t->n_texts + 1, sizeof *rq->text_first);
-    if (!rq->text_first)
+    /* with a target prefix a text is one segment: the prefix begins its translation */
+    dg_text_opts o = {.format = DG_TEXT_PLAIN, .split = !t->opts.target_prefix,
+                      .preserve = !t->opts.no_preserve,
+                      .return_alignment = t->opts.return_alignment, .pair = lc->pair,
+                      .src = lc->src, .tgt = lc->tgt, .max_tokens = limit,
+                      .truncate = t->opts.truncate, .max_segments = srv->cfg->max_queue};
+    dg_text_fail f;
+    dg_err err;
+    dg_text_set *ts = &rq->text;
+    dg_code rc = dg_text_prepare((const char *const *)t->texts, t->n_texts, &o, m->tok, ts, &f,
+                                 &err);
+    for (int k = 0; k < ts->n_segs; k++)
+        rq->tokens_in += ts->segs[k].n_ids;
+    if (rc && f.too_many)
+        return dg_api_error_set(e, DG_API_INVALID_REQUEST,
+                                "the texts split into more than %d sentences (--max-queue)",
+                                srv->cfg->max_queue);
+    if (rc && f.n_tokens)
+        return dg_api_error_set(e, DG_API_INPUT_TOO_LONG,
+                                "text %d, sentence %d has %d tokens, more than the limit of %d "
+                                "(set options.truncate to cut it)",
+                                f.doc, f.seg, f.n_tokens, limit);
+    if (rc && f.doc >= 0)
+        return dg_api_error_set(e, dg_api_error_from_code(err.code), "text %d: %s", f.doc,
+                                err.msg);
+    if (rc)
+        return dg_api_error_set(e, dg_api_error_from_code(err.code), "%s", err.msg);
+    if (!(rq->job = dg_job_create(ts->n_segs)))
         return dg_api_error_set(e, DG_API_INTERNAL, "out of memory");
-    for (int i = 0; i < t->n_texts; i++) {
-        rq->text_first[i] = total;
-        total += split(t, i, NULL, 0);
-        if (total > srv->cfg->max_queue)
-            return dg_api_error_set(e, DG_API_INVALID_REQUEST,
-                                    "the texts split into more than %d sentences (--max-queue)",
-                                    srv->cfg->max_queue);
+    for (int k = 0; k < ts->n_segs; k++) {  /* the job owns its ids (it may outlive rq) */
+        dg_sentence *x = &rq->job->s[k];
+        const dg_text_segment *g = &ts->segs[k];
+        if (!(x->ids = malloc((size_t)(g->n_ids ? g->n_ids : 1) * sizeof *x->ids)))
+            return dg_api_error_set(e, DG_API_INTERNAL, "out of memory");
+        memcpy(x->ids, g->ids, (size_t)g->n_ids * sizeof *x->ids);
+        x->n_ids = g->n_ids;
     }
-    rq->text_first[t->n_texts] = total;
-    rq->spans = calloc((size_t)(total ? total : 1), sizeof *rq->spans);
-    rq->prot = calloc((size_t)(total ? total : 1), sizeof *rq->prot);
-    rq->n_prot = total;
-    if (!rq->spans || !rq->prot || !(rq->job = dg_job_create(total)))
-        return dg_api_error_set(e, DG_API_INTERNAL, "out of memory");
-    rq->tok = m->tok;
-    for (int i = 0; i < t->n_texts; i++) {
-        int first = rq->text_first[i], n = rq->text_first[i + 1] - first;
-        split(t, i, rq->spans + first, n);
-        for (int k = 0; k < n; k++) {
-            const dg_span *sp = &rq->spans[first + k];
-            dg_sentence *x = &rq->job->s[first + k];
-            dg_protect *p = &rq->prot[first + k];
-            dg_err err;
-            /* the model translates the text with its protected spans masked (text/protect.h) */
-            if ((!t->opts.no_preserve &&
-                 dg_protect_text(m->tok, t->texts[i] + sp->start, sp->len, p, &err)) ||
-                dg_registry_encode(m, lc, p->masked ? p->masked : t->texts[i] + sp->start,
-                                   p->masked ? p->masked_len : sp->len, &x->ids, &x->n_ids,
-                                   &err))
-                return dg_api_error_set(e, dg_api_error_from_code(err.code), "text %d: %s", i,
-                                        err.msg);
-            if (x->n_ids > limit) {
-                if (!t->opts.truncate)
-                    return dg_api_error_set(e, DG_API_INPUT_TOO_LONG,
-                                            "text %d, sentence %d has %d tokens, more than the "
-                                            "limit of %d (set options.truncate to cut it)",
-                                            i, k, x->n_ids, limit);
-                dg_tokenizer_truncate(m->tok, x->ids, &x->n_ids, limit); /* keep the framing */
-            }
-            rq->tokens_in += x->n_ids;
-        }
-    }
-    rq->sentences = total;
+    rq->sentences = ts->n_segs;
     return 0;
 }
 
@@ -353,9 +333,7 @@ static void translate_start(dg_server *srv, dg_req *rq)
     rq->n_best = opts.num_return_sequences;
     /* lost protected spans are put back by the alignment (not part of the cache key: it
      * changes no output) */
-    opts.return_alignment = t->opts.return_alignment;
-    for (int i = 0; i < rq->n_prot && !opts.return_alignment; i++)
-        opts.return_alignment = rq->prot[i].n > 0;
+    opts.return_alignment = t->opts.return_alignment || rq->text.has_protected;
     int model_index = (int)(m - srv->reg->models);
     /* a cached sentence may lack the alignment return_alignment asks for: translate them all */
     if (srv->cache && !t->opts.return_alignment &&
@@ -409,85 +387,6 @@ static void translate_start(dg_server *srv, dg_req *rq)
     }
 }
 
-/* Code points in s[0..n). */
-static int cp_count(const char *s, int n)
-{
-    int c = 0;
-    for (int i = 0; i < n; i++)
-        c += ((unsigned char)s[i] & 0xC0) != 0x80;
-    return c;
-}
-
-/* Hypothesis h of text i: each sentence's translation with its protected spans put back
- * (text/protect.h), joined with the text's layout; for h = 0 with options.return_alignment,
- * the word alignment over the text and its translation. */
-static int finish_text(dg_req *rq, const dg_job *j, int i, int h, dg_translation *out,
-                       dg_word_alignment *wa, char **pieces, dg_err *err)
-{
-    const dg_translate_request *t = &rq->treq;
-    int first = rq->text_first[i], n = rq->text_first[i + 1] - first, rc = 0;
-    bool align = h == 0 && t->opts.return_alignment;
-    int src_shift = 0;               /* text offset minus joined offset, before sentence k */
-    for (int k = 0; k < n && !rc; k++) {
-        const dg_sentence *x = &j->s[first + k];
-        const dg_protect *p = &rq->prot[first + k];
-        const dg_span *sp = &rq->spans[first + k];
-        int hh = h < x->n_hyps ? h : 0;
-        dg_align_view v = {x->ids, x->n_ids, NULL, 0, NULL};
-        if (x->res.align && hh < x->res.n)
-            v = (dg_align_view){x->ids, x->n_ids, x->res.ids[hh], x->res.len[hh],
-                                x->res.align[hh]};
-        int *map = align && v.align ? malloc((strlen(x->hyps[hh]) + 1) * sizeof *map) : NULL;
-        if (align && v.align && !map) {
-            rc = dg_err_set(err, DG_E_NOMEM, "out of memory");
-            break;
-        }
-        rc = dg_protect_restore(p, rq->tok, x->hyps[hh], v.align ? &v : NULL, &pieces[k], map,
-                                err);
-        dg_word_pair *wp = NULL;
-        int nw = 0;
-        if (!rc && map)
-            rc = dg_align_words(rq->tok, p, t->texts[i] + sp->start, sp->len, x->hyps[hh], &v,
-                                pieces[k], map, &wp, &nw, err);
-        free(map);
-        /* the translated sentence starts at sp->start minus the text's bytes before it that
-         * earlier sentences replaced, plus their translations' bytes */
-        int tgt_at = (int)sp->start - src_shift;
-        if (!rc && nw) {
-            int (*q)[4] = realloc(wa->pairs, (size_t)(wa->n_pairs + nw) * sizeof *q);
-            if (!q)
-                rc = dg_err_set(err, DG_E_NOMEM, "out of memory");
-            else
-                wa->pairs = q;
-        }
-        for (int w = 0; !rc && w < nw; w++) {
-            int *q = wa->pairs[wa->n_pairs++];
-            q[0] = (int)sp->start + wp[w].src_start;
-            q[1] = (int)sp->start + wp[w].src_end;
-            q[2] = tgt_at + wp[w].tgt_start;   /* byte offsets, to code points below */
-            q[3] = tgt_at + wp[w].tgt_end;
-        }
-        free(wp);
-        if (!rc)
-            src_shift += (int)sp->len - (int)strlen(pieces[k]);
-    }
-    if (!rc && !(out->hyps[h] = dg_join_sentences(t->texts[i], strlen(t->texts[i]),
-                                                  rq->spans + first, n, pieces)))
-        rc = dg_err_set(err, DG_E_NOMEM, "out of memory");
-    for (int k = 0; k < n; k++) {
-        free(pieces[k]);
-        pieces[k] = NULL;
-    }
-    if (align && !rc && !wa->pairs && !(wa->pairs = malloc(sizeof *wa->pairs)))
-        rc = dg_err_set(err, DG_E_NOMEM, "out of memory");
-    for (int w = 0; align && !rc && w < wa->n_pairs; w++) {
-        int *q = wa->pairs[w];
-        q[0] = cp_count(t->texts[i], q[0]), q[1] = cp_count(t->texts[i], q[1]);
-        q[2] = cp_count(out->hyps[h], q[2]), q[3] = cp_count(out->hyps[h], q[3]);
-    }
-    return rc;
-}
-
 void dg_route_finish(dg_server *srv, dg_req *rq)
 {
     if (rq->job && atomic_load(&rq->job->state) == DG_JOB_FAILED) {
@@ -497,27 +396,27 @@ void dg_route_finish(dg_server *srv, dg_req *rq)
     merge_cached(srv, rq);
     dg_job *j = rq->all ? rq->all : rq->job;
     const dg_translate_request *t = &rq->treq;
-    int nb = rq->n_best > 0 ? rq->n_best : 1;
+    const dg_text_set *ts = &rq->text;
     dg_translation *out = calloc((size_t)t->n_texts, sizeof *out);
     dg_word_alignment *wa = calloc((size_t)t->n_texts, sizeof *wa);
-    char **pieces = calloc((size_t)(j->n ? j->n : 1), sizeof *pieces);
-    bool ok = out && wa && pieces;
+    dg_text_result *res = calloc((size_t)t->n_texts, sizeof *res);
+    dg_text_output *o = calloc((size_t)(j->n ? j->n : 1), sizeof *o);
+    bool ok = out && wa && res && o;
+    for (int k = 0; ok && k < j->n; k++) {  /* the engine's ids and rows kept for alignment */
+        const dg_sentence *x = &j->s[k];
+        o[k] = (dg_text_output){x->n_hyps, x->hyps, x->res.ids, x->res.len, x->res.align};
+    }
     dg_err err = {0};
+    ok = ok && !dg_text_finish(ts, o, rq->n_best, res, &err);
     for (int i = 0; ok && i < t->n_texts; i++) {
-        int first = rq->text_first[i], n = rq->text_first[i + 1] - first;
-        if (!(out[i].hyps = calloc((size_t)nb, sizeof *out[i].hyps))) {
-            ok = false;
-            break;
-        }
-        out[i].n_hyps = nb;
+        const dg_text_doc *d = &ts->docs[i];
         double score = 0;
-        for (int k = 0; k < n; k++) {
-            score += j->s[first + k].scores[0];
-            rq->tokens_out += j->s[first + k].out_tokens;
+        for (int k = d->first_seg; k < d->first_seg + d->n_segs; k++) {
+            score += j->s[k].scores[0];
+            rq->tokens_out += j->s[k].out_tokens;
         }
-        out[i].score = n ? score / n : 0;
-        for (int h = 0; h < nb && ok; h++)
-            ok = !finish_text(rq, j, i, h, &out[i], &wa[i], pieces, &err);
+        out[i] = (dg_translation){res[i].n_hyps, res[i].hyps, d->n_segs ? score / d->n_segs : 0};
+        wa[i] = (dg_word_alignment){res[i].n_pairs, res[i].pairs};
     }
     char *body = NULL;
     if (ok)
@@ -526,16 +425,11 @@ void dg_route_finish(dg_server *srv, dg_req *rq)
                    : dg_api_translate_response_aligned(rq->model_name, out,
                                                        t->opts.return_alignment ? wa : NULL,
                                                        t->n_texts, t->opts.return_scores);
-    for (int i = 0; out && i < t->n_texts; i++) {
-        for (int h = 0; h < out[i].n_hyps; h++)
-            free(out[i].hyps[h]);
-        free(out[i].hyps);
-        if (wa)
-            free(wa[i].pairs);
-    }
+    dg_text_result_free(res, res ? t->n_texts : 0);
+    free(res);
+    free(o);
     free(out);
     free(wa);
-    free(pieces);
     if (!body) {
         reply_error(rq, DG_API_INTERNAL, "%s", "out of memory");
         return;

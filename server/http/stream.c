@@ -140,11 +140,9 @@ static bool put_sentence(dg_stream *st, dg_req *rq, int i)
     for (int m = 0; !x && m < rq->job->n; m++)  /* n is small: one request's sentences */
         if ((st->global ? st->global[m] : m) == i)
             x = &rq->job->s[m];
-    int text = 0;
-    while (rq->text_first[text + 1] <= i)
-        text++;
-    json_t *o = json_pack("{s:i, s:i, s:s}", "text", text, "sentence", i - rq->text_first[text],
-                          "translation", x->hyps[0]);
+    int text = rq->text.blocks[rq->text.segs[i].block].doc;
+    json_t *o = json_pack("{s:i, s:i, s:s}", "text", text, "sentence",
+                          i - rq->text.docs[text].first_seg, "translation", x->hyps[0]);
     if (o && rq->n_best > 1) {
         json_t *alt = json_array();
         for (int h = 1; h < rq->n_best; h++)

@@ -1,8 +1,8 @@
 /* Splitting a text into the sentences the model translates one by one, keeping the text
  * between them (spaces, newlines) so the translation can be put back together with the
  * original layout. */
-#ifndef DG_SENTENCES_H
-#define DG_SENTENCES_H
+#ifndef DG_TEXT_SEGMENT_H
+#define DG_TEXT_SEGMENT_H
 
 #include <stddef.h>
 

@@ -2,7 +2,7 @@
  * sentence pairs, so long paragraphs translate better (and batch better) cut into sentences,
  * but a wrong cut only costs a little context, never text: everything between spans is copied
  * through verbatim by dg_join_sentences. */
-#include "server/sentences.h"
+#include "text/segment.h"
 
 #include <stdlib.h>
 #include <string.h>
