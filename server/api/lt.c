@@ -342,15 +342,21 @@ static int take_q(json_t *fields, dg_api_error *e)
                             "Invalid request: q must be a string or a list of strings");
 }
 
-/* Detects q's language: guesses best first (n >= 1; app.py's {"confidence": 0, "language":
- * "en"} when nothing could be judged). */
-static int detect(json_t *q, dg_lang_guess *g, dg_api_error *e)
+static bool known_language_cb(const char *code, void *reg)
+{
+    return known_language(reg, code);
+}
+
+/* Detects q's language among the ones the models know, as app.py detects among its loaded
+ * languages: guesses best first (n >= 1; app.py's {"confidence": 0, "language": "en"} when
+ * nothing could be judged). */
+static int detect(const dg_registry *r, json_t *q, dg_lang_guess *g, dg_api_error *e)
 {
     char *s = joined(q);
     if (!s)
         return -dg_api_error_set(e, DG_API_INTERNAL, "out of memory");
     dg_err err;
-    int n = dg_detect_language(s, strlen(s), g, DG_DETECT_MAX, &err);
+    int n = dg_detect_language(s, strlen(s), known_language_cb, (void *)r, g, DG_DETECT_MAX, &err);
     free(s);
     if (n < 0)
         return -dg_api_error_set(e, dg_api_error_from_code(err.code), "%s", err.msg);
@@ -370,7 +376,7 @@ void dg_lt_detect(dg_server *srv, dg_req *rq)
         return;
     }
     dg_lang_guess g[DG_DETECT_MAX];
-    int n = detect(json_object_get(rq->lt->fields, "q"), g, &e);
+    int n = detect(srv->reg, json_object_get(rq->lt->fields, "q"), g, &e);
     if (n < 0) {
         dg_req_error(rq, &e);
         return;
@@ -487,7 +493,7 @@ int dg_lt_parse_translate(dg_server *srv, dg_req *rq, dg_api_error *e)
     const dg_registry *r = srv->reg;
     if (!strcmp(source, "auto")) {
         dg_lang_guess g[DG_DETECT_MAX];
-        int k = detect(q, g, e);
+        int k = detect(r, q, g, e);
         if (k < 0)
             return dg_api_error_status(e->kind);
         lt->detected = true;
