@@ -209,6 +209,11 @@ def test_detect(srv):
                     "json")
     ck(st == 200 and r[0]["language"] == "de" and 0 < r[0]["confidence"] <= 100,
        "detect German, libretranslate-ts body: %r" % r)
+    # as app.py, among the served languages: this English line (xkeyboard-config) reads as
+    # Hungarian to the detectors unrestricted, with English among their candidates
+    st, _, r = post(srv, "/detect", {"q": "Make right Alt a Hanja key"}, "json")
+    ck(st == 200 and r[0]["language"] == "en" and all(d["language"] in ("en", "de") for d in r),
+       "detect among the served languages: %r" % r)
 
 
 def test_files(srv, ref):

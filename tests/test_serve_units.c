@@ -10,6 +10,7 @@
 #include "server/api/api_error.h"
 #include "server/api/api_json.h"
 #include "server/config.h"
+#include "server/http/http.h"
 #include "server/sched/cpu_budget.h"
 #include "server/obs/metrics.h"
 #include "server/registry.h"
@@ -355,9 +356,11 @@ static void test_sentences(void)
 
 static void test_metrics(void)
 {
-    dg_metrics_request(DG_ROUTE_TRANSLATE, 200, 0.02);
-    dg_metrics_request(DG_ROUTE_TRANSLATE, 429, 0.001);
-    dg_metrics_request(DG_ROUTE_TRANSLATE, 200, 3.0);
+    dg_metrics_route(0, "/v1/translate");
+    dg_metrics_request(0, 200, 0.02);
+    dg_metrics_request(0, 429, 0.001);
+    dg_metrics_request(0, 200, 3.0);
+    dg_metrics_request(-1, 404, 0.001);  /* an unknown path */
     dg_metrics_error(DG_API_QUEUE_FULL);
     dg_metrics_queue_depth(5);
     dg_metrics_batch(3);
@@ -366,6 +369,7 @@ static void test_metrics(void)
     char *s = dg_metrics_render();
     CHECK_CONTAINS(s, "dragoman_requests_total{route=\"/v1/translate\",status=\"200\"} 2\n");
     CHECK_CONTAINS(s, "dragoman_requests_total{route=\"/v1/translate\",status=\"429\"} 1\n");
+    CHECK_CONTAINS(s, "dragoman_requests_total{route=\"other\",status=\"404\"} 1\n");
     /* cumulative buckets: 0.001 <= 0.005; 0.02 <= 0.025; 3.0 only under 5 */
     CHECK_CONTAINS(s, "dragoman_request_duration_seconds_bucket{route=\"/v1/translate\",le=\"0.005\"} 1\n");
     CHECK_CONTAINS(s, "dragoman_request_duration_seconds_bucket{route=\"/v1/translate\",le=\"0.025\"} 2\n");
@@ -637,6 +641,29 @@ static void test_admission(void)
     dg_model_free(reg.models[0].model);
 }
 
+/* The route table (server/http/routes.c): one row per path, each with its own metrics label and
+ * a handler; body routes name their content types, and a key is never asked of the pages
+ * anyone may read. */
+static void test_route_table(void)
+{
+    CHECK(dg_n_routes > 0 && dg_n_routes <= DG_METRICS_ROUTES);
+    for (int i = 0; i < dg_n_routes; i++) {
+        const dg_route *r = &dg_routes[i];
+        CHECK(r->path[0] == '/' && r->handler && r->label && r->methods[0]);
+        for (int j = 0; j < i; j++) {
+            CHECK_MSG(strcmp(r->path, dg_routes[j].path), "path %s twice", r->path);
+            CHECK_MSG(strcmp(r->label, dg_routes[j].label), "label %s twice", r->label);
+        }
+        bool post = strstr(r->methods, "POST") != NULL;
+        CHECK_MSG(post == (r->content_types != NULL), "%s: content types iff it takes a body",
+                  r->path);
+        if (!strcmp(r->path, "/health") || !strcmp(r->path, "/") || !strcmp(r->path, "/languages"))
+            CHECK(!r->needs_key);
+        if (!strcmp(r->path, "/v1/translate") || !strcmp(r->path, "/detect"))
+            CHECK(r->needs_key);
+    }
+}
+
 int main(void)
 {
     test_admission();
@@ -648,6 +675,7 @@ int main(void)
     test_errors();
     test_sentences();
     test_metrics();
+    test_route_table();
     test_pairs();
     test_model_compute_types();
     return test_summary();

@@ -1,6 +1,6 @@
 /* DESIGN: LibreTranslate's API (its libretranslate/app.py is the reference: routes, fields,
  * messages, statuses). Every body — JSON, application/x-www-form-urlencoded or
- * multipart/form-data (libmicrohttpd's post processor) — is first decoded into one JSON object
+ * multipart/form-data (dg_req_parse_form) — is first decoded into one JSON object
  * of fields (a repeated form field becomes an array, an uploaded file {"filename", "data"}), so
  * the API key check and the validation below run once for all three encodings. The key is
  * checked right after decoding, before any field is validated, so a caller without a valid key
@@ -79,9 +79,9 @@ static void reply_json(dg_req *rq, json_t *o)
     dg_req_reply(rq, 200, s);
 }
 
-void dg_lt_download(dg_server *srv, dg_req *rq)
+void dg_lt_download(dg_server *srv, dg_req *rq, const void *ctx)
 {
-    (void)srv;
+    (void)srv, (void)ctx;
     const char *name = rq->path + strlen("/download_file/");
     if (!*name || strchr(name, '/') || !strcmp(name, "..") || !strcmp(name, ".")) {
         reply_error(rq, DG_API_INVALID_REQUEST, "%s", "Invalid filename");
@@ -150,12 +150,9 @@ static int form_flush(form_state *f)
     return 0;
 }
 
-static enum MHD_Result form_field(void *cls, enum MHD_ValueKind kind, const char *key,
-                                  const char *filename, const char *content_type,
-                                  const char *transfer_encoding, const char *data, uint64_t off,
-                                  size_t size)
+static bool form_field(void *cls, const char *key, const char *filename, const char *data,
+                       uint64_t off, size_t size)
 {
-    (void)kind, (void)content_type, (void)transfer_encoding;
     form_state *f = cls;
     if (off == 0 || strcmp(key, f->key)) {
         form_flush(f);
@@ -169,21 +166,20 @@ static enum MHD_Result form_field(void *cls, enum MHD_ValueKind kind, const char
             cap *= 2;
         char *nb = realloc(f->buf, cap);
         if (!nb)
-            return MHD_NO;
+            return false;
         f->buf = nb;
         f->cap = cap;
     }
     memcpy(f->buf + f->len, data, size);
     f->len += size;
     f->buf[f->len] = 0;
-    return MHD_YES;
+    return true;
 }
 
 /* The request's fields as one JSON object; NULL with e set. */
 static json_t *decode_fields(dg_req *rq, dg_api_error *e)
 {
-    const char *ct = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND,
-                                                 MHD_HTTP_HEADER_CONTENT_TYPE);
+    const char *ct = dg_req_header(rq, "Content-Type");
     const char *body = rq->body ? rq->body : "";
     if (!strcmp(rq->method, "GET") || rq->len == 0)
         return json_object();
@@ -203,22 +199,19 @@ static json_t *decode_fields(dg_req *rq, dg_api_error *e)
         return root;
     }
     form_state f = {.obj = json_object()};
-    struct MHD_PostProcessor *pp = MHD_create_post_processor(rq->conn, 4096, form_field, &f);
-    if (!pp || !f.obj) {
-        json_decref(f.obj);
-        if (pp)
-            MHD_destroy_post_processor(pp);
-        dg_api_error_set(e, pp ? DG_API_INTERNAL : DG_API_UNSUPPORTED_MEDIA_TYPE,
-                         "%s", pp ? "out of memory" : "cannot decode this form body");
+    if (!f.obj) {
+        dg_api_error_set(e, DG_API_INTERNAL, "out of memory");
         return NULL;
     }
-    enum MHD_Result ok = MHD_post_process(pp, body, rq->len);
-    MHD_destroy_post_processor(pp);
+    int st = dg_req_parse_form(rq, body, rq->len, form_field, &f);
     form_flush(&f);
     free(f.buf);
-    if (ok != MHD_YES) {
+    if (st) {
         json_decref(f.obj);
-        dg_api_error_set(e, DG_API_INVALID_REQUEST, "malformed form body");
+        if (st == 415)
+            dg_api_error_set(e, DG_API_UNSUPPORTED_MEDIA_TYPE, "cannot decode this form body");
+        else
+            dg_api_error_set(e, DG_API_INVALID_REQUEST, "malformed form body");
         return NULL;
     }
     if (f.bad) {
@@ -280,15 +273,17 @@ static bool pair_served(const dg_registry *r, const char *source, const char *ta
 }
 
 /* GET /languages: every language some model reads or writes, each with its targets. */
-void dg_lt_languages(dg_server *srv, dg_req *rq)
+void dg_lt_languages(dg_server *srv, dg_req *rq, const void *ctx)
 {
+    (void)ctx;
     reply_json(rq, dg_registry_languages(srv->reg));
 }
 
 /* app.py's frontend_settings with this server's values: no character limit, no suggestions,
  * .txt files, source "auto", target the first model's. */
-void dg_lt_settings(dg_server *srv, dg_req *rq)
+void dg_lt_settings(dg_server *srv, dg_req *rq, const void *ctx)
 {
+    (void)ctx;
     const dg_registry *r = srv->reg;
     const char *target = r->n ? r->models[0].target : "";
     reply_json(rq, json_pack("{s:i, s:i, s:b, s:b, s:b, s:b, s:[s], s:{s:{s:s, s:s}, s:{s:s, s:s}}}",
@@ -342,15 +337,21 @@ static int take_q(json_t *fields, dg_api_error *e)
                             "Invalid request: q must be a string or a list of strings");
 }
 
-/* Detects q's language: guesses best first (n >= 1; app.py's {"confidence": 0, "language":
- * "en"} when nothing could be judged). */
-static int detect(json_t *q, dg_lang_guess *g, dg_api_error *e)
+static bool known_language_cb(const char *code, void *reg)
+{
+    return known_language(reg, code);
+}
+
+/* Detects q's language among the ones the models know, as app.py detects among its loaded
+ * languages: guesses best first (n >= 1; app.py's {"confidence": 0, "language": "en"} when
+ * nothing could be judged). */
+static int detect(const dg_registry *r, json_t *q, dg_lang_guess *g, dg_api_error *e)
 {
     char *s = joined(q);
     if (!s)
         return -dg_api_error_set(e, DG_API_INTERNAL, "out of memory");
     dg_err err;
-    int n = dg_detect_language(s, strlen(s), g, DG_DETECT_MAX, &err);
+    int n = dg_detect_language(s, strlen(s), known_language_cb, (void *)r, g, DG_DETECT_MAX, &err);
     free(s);
     if (n < 0)
         return -dg_api_error_set(e, dg_api_error_from_code(err.code), "%s", err.msg);
@@ -362,15 +363,16 @@ static int detect(json_t *q, dg_lang_guess *g, dg_api_error *e)
     return n;
 }
 
-void dg_lt_detect(dg_server *srv, dg_req *rq)
+void dg_lt_detect(dg_server *srv, dg_req *rq, const void *ctx)
 {
+    (void)ctx;
     dg_api_error e;
     if (decode(srv, rq, &e) || take_q(rq->lt->fields, &e)) {
         dg_req_error(rq, &e);
         return;
     }
     dg_lang_guess g[DG_DETECT_MAX];
-    int n = detect(json_object_get(rq->lt->fields, "q"), g, &e);
+    int n = detect(srv->reg, json_object_get(rq->lt->fields, "q"), g, &e);
     if (n < 0) {
         dg_req_error(rq, &e);
         return;
@@ -418,6 +420,13 @@ static int take_alternatives(json_t *v, int *out, dg_api_error *e)
     return 0;
 }
 
+/* /translate_file (its row's context, server/http/routes.c) */
+static bool is_file_route(const dg_req *rq)
+{
+    const dg_translate_route *t = rq->route->ctx;
+    return t && t->file;
+}
+
 static const char *extension(const char *name)
 {
     const char *dot = strrchr(name, '.');
@@ -458,7 +467,7 @@ static int take_file(dg_req *rq, json_t *fields, dg_api_error *e)
 
 int dg_lt_parse_translate(dg_server *srv, dg_req *rq, dg_api_error *e)
 {
-    bool is_file = rq->route == DG_ROUTE_LT_FILE;
+    bool is_file = is_file_route(rq);
     int st = decode(srv, rq, e);
     if (st)
         return st;
@@ -487,7 +496,7 @@ int dg_lt_parse_translate(dg_server *srv, dg_req *rq, dg_api_error *e)
     const dg_registry *r = srv->reg;
     if (!strcmp(source, "auto")) {
         dg_lang_guess g[DG_DETECT_MAX];
-        int k = detect(q, g, e);
+        int k = detect(r, q, g, e);
         if (k < 0)
             return dg_api_error_status(e->kind);
         lt->detected = true;
@@ -543,7 +552,7 @@ int dg_lt_parse_translate(dg_server *srv, dg_req *rq, dg_api_error *e)
 char *dg_lt_translate_reply(dg_server *srv, dg_req *rq, const dg_translation *out, int n)
 {
     dg_lt_req *lt = rq->lt;
-    if (rq->route != DG_ROUTE_LT_FILE) {
+    if (!is_file_route(rq)) {
         /* app.py's improve_translation_formatting: an empty translation (a text the model
          * cannot translate, such as an emoji) gives back the source text */
         char **first = malloc((size_t)(n ? n : 1) * sizeof *first);
@@ -566,7 +575,7 @@ char *dg_lt_translate_reply(dg_server *srv, dg_req *rq, const dg_translation *ou
         return NULL;
     char name[LT_FILE_NAME + 40];
     file_store(lt->filename, data, name, sizeof name);
-    const char *host = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+    const char *host = dg_req_header(rq, "Host");
     char url[LT_FILE_NAME + 400];
     if (host)
         snprintf(url, sizeof url, "http://%.200s/download_file/%s", host, name);

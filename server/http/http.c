@@ -8,6 +8,7 @@
 #include "server/http/http.h"
 
 #include <arpa/inet.h>
+#include <microhttpd.h>
 #include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,18 @@
 
 #define DISCARD_MAX (64u << 20)  /* body bytes read and dropped before a decided reply */
 #define DG_NUL_MARK '\x01'      /* what unescape() leaves of a URL part that held %00 */
+
+/* dg_http_conn and dg_http_daemon are libmicrohttpd's own objects, under names the rest of the
+ * server can hold without its header */
+static struct MHD_Connection *conn_of(const dg_req *rq)
+{
+    return (struct MHD_Connection *)rq->conn;
+}
+
+static struct MHD_Daemon *daemon_of(const dg_server *srv)
+{
+    return (struct MHD_Daemon *)srv->daemon;
+}
 
 void dg_req_reply(dg_req *rq, int status, char *body)
 {
@@ -43,12 +56,69 @@ static const char *header(struct MHD_Connection *c, const char *name)
     return MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
 }
 
+const char *dg_req_header(const dg_req *rq, const char *name)
+{
+    return header(conn_of(rq), name);
+}
+
+int dg_req_fd(const dg_req *rq)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn_of(rq), MHD_CONNECTION_INFO_CONNECTION_FD);
+    return ci ? ci->connect_fd : -1;
+}
+
+void dg_req_suspend(dg_req *rq)
+{
+    MHD_suspend_connection(conn_of(rq));
+}
+
+void dg_req_resume(dg_req *rq)
+{
+    MHD_resume_connection(conn_of(rq));
+}
+
+void dg_req_reply_stream(dg_req *rq, const char *content_type,
+                         ssize_t (*reader)(void *cls, char *buf, size_t max), void *cls)
+{
+    rq->reader = reader;
+    rq->reader_cls = cls;
+    rq->stream_type = content_type;
+}
+
+typedef struct {
+    dg_form_field field;
+    void *cls;
+} form_call;
+
+static enum MHD_Result form_piece(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *filename, const char *content_type,
+                                  const char *transfer_encoding, const char *data, uint64_t off,
+                                  size_t size)
+{
+    (void)kind, (void)content_type, (void)transfer_encoding;
+    const form_call *c = cls;
+    return c->field(c->cls, key, filename, data, off, size) ? MHD_YES : MHD_NO;
+}
+
+int dg_req_parse_form(dg_req *rq, const char *body, size_t len, dg_form_field field, void *cls)
+{
+    form_call c = {field, cls};
+    /* NULL for a content type that is not a form (or no memory) */
+    struct MHD_PostProcessor *pp = MHD_create_post_processor(conn_of(rq), 4096, form_piece, &c);
+    if (!pp)
+        return 415;
+    enum MHD_Result ok = MHD_post_process(pp, body, len);
+    MHD_destroy_post_processor(pp);
+    return ok == MHD_YES ? 0 : 400;
+}
+
 /* The Access-Control-Allow-Origin value for this request's Origin under --cors-origins, or NULL
  * (no CORS headers: the browser then refuses the reply, as without CORS support). */
 static const char *cors_origin(const dg_server *srv, dg_req *rq)
 {
     const char *list = srv->cfg->cors_origins;
-    const char *origin = header(rq->conn, "Origin");
+    const char *origin = header(conn_of(rq), "Origin");
     if (!list || !*list)
         return NULL;
     if (!strcmp(list, "*"))
@@ -109,23 +179,35 @@ static enum MHD_Result send_reply(dg_server *srv, dg_req *rq)
      * one (to another replica) instead of sending its next request into a closing socket */
     if (atomic_load(&srv->draining))
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
-    enum MHD_Result r = MHD_queue_response(rq->conn, (unsigned)rq->status, resp);
+    enum MHD_Result r = MHD_queue_response(conn_of(rq), (unsigned)rq->status, resp);
     MHD_destroy_response(resp);
     rq->queued = true;
     return r;
 }
 
-/* "stream": true: the reply is server-sent events, pulled from server/http/stream.c. */
+/* libmicrohttpd's content reader over the request's dg_req_reply_stream reader */
+static ssize_t read_stream(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)pos;
+    dg_req *rq = cls;
+    ssize_t n = rq->reader(rq->reader_cls, buf, max);
+    return n == DG_HTTP_READ_END     ? (ssize_t)MHD_CONTENT_READER_END_OF_STREAM
+           : n == DG_HTTP_READ_ERROR ? (ssize_t)MHD_CONTENT_READER_END_WITH_ERROR
+                                     : n;
+}
+
+/* A streamed reply (such as server-sent events): the body is pulled as the client reads. */
 static enum MHD_Result queue_stream(dg_server *srv, dg_req *rq)
 {
-    struct MHD_Response *resp = dg_stream_response(rq);
+    struct MHD_Response *resp =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, read_stream, rq, NULL);
     if (!resp)
         return MHD_NO;
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream; charset=utf-8");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, rq->stream_type);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
     add_cors(srv, rq, resp);
     rq->status = 200;
-    enum MHD_Result r = MHD_queue_response(rq->conn, MHD_HTTP_OK, resp);
+    enum MHD_Result r = MHD_queue_response(conn_of(rq), MHD_HTTP_OK, resp);
     MHD_destroy_response(resp);
     rq->queued = true;
     return r;
@@ -140,12 +222,61 @@ static const char *header_key(struct MHD_Connection *c)
     return header(c, "X-API-Key");
 }
 
+/* The row of dg_routes for path: 0 when it allows method, else 405 (allow set); 404 (route
+ * NULL) when no row has the path. */
+static int match(const char *method, const char *path, const dg_route **route, const char **allow)
+{
+    *route = NULL;
+    for (int i = 0; i < dg_n_routes; i++) {
+        const dg_route *r = &dg_routes[i];
+        size_t plen = strlen(r->path);
+        if (plen > 1 && r->path[plen - 1] == '/' ? strncmp(path, r->path, plen)
+                                                  : strcmp(path, r->path))
+            continue;
+        *route = r;
+        *allow = r->methods;
+        size_t n = strlen(method);
+        for (const char *p = r->methods; *p;) {
+            size_t k = strcspn(p, ",");
+            if (k == n && !strncmp(p, method, n))
+                return 0;
+            p += k;
+            while (*p == ',' || *p == ' ')
+                p++;
+        }
+        return 405;
+    }
+    return 404;
+}
+
+/* Whether content type ct (its media type, before any ";" parameter, case-insensitive) is one
+ * of the route's. */
+static bool content_type_ok(const dg_route *r, const char *ct)
+{
+    if (!r->content_types)
+        return true;
+    if (!ct)
+        return false;
+    size_t ct_len = strcspn(ct, ";");
+    while (ct_len && (ct[ct_len - 1] == ' ' || ct[ct_len - 1] == '\t'))
+        ct_len--;
+    for (const char *p = r->content_types; *p;) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        size_t k = strcspn(p, ",");
+        if (k && k == ct_len && !strncasecmp(p, ct, k))
+            return true;
+        p += k;
+    }
+    return false;
+}
+
 /* First call: everything decidable from the request line and headers. Returns 1 when a reply
  * was decided. */
 static int check_headers(dg_server *srv, dg_req *rq, const char *url)
 {
     dg_api_error e;
-    int st = dg_route_match(rq->method, url, &rq->route, &rq->allow);
+    int st = match(rq->method, url, &rq->route, &rq->allow);
     if (st == 405 && !strcmp(rq->method, "OPTIONS")) {  /* CORS preflight, or plain OPTIONS */
         dg_req_reply(rq, 204, NULL);
         return 1;
@@ -161,15 +292,15 @@ static int check_headers(dg_server *srv, dg_req *rq, const char *url)
         dg_req_error(rq, &e);
         return 1;
     }
-    if (srv->api_keys && dg_route_needs_key(rq->route)) {
-        const char *key = header_key(rq->conn);
+    if (srv->api_keys && rq->route->needs_key) {
+        const char *key = header_key(conn_of(rq));
         if (key && !dg_api_key_ok(srv, key)) {
             dg_api_error_set(&e, DG_API_INVALID_KEY, "Invalid API key");
             dg_req_error(rq, &e);
             return 1;
         }
         /* LibreTranslate clients may send the key in the body instead */
-        if (!key && !dg_route_is_lt(rq->route)) {
+        if (!key && !rq->route->lt) {
             dg_api_error_set(&e, DG_API_UNAUTHORIZED,
                              "missing API key (Authorization: Bearer KEY or X-API-Key)");
             dg_req_error(rq, &e);
@@ -179,15 +310,15 @@ static int check_headers(dg_server *srv, dg_req *rq, const char *url)
     }
     if (strcmp(rq->method, "POST"))
         return 0;
-    const char *cl = header(rq->conn, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    const char *cl = header(conn_of(rq), MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl && strtoull(cl, NULL, 10) > (unsigned long long)srv->cfg->max_body_bytes) {
         dg_api_error_set(&e, DG_API_BODY_TOO_LARGE, "the body is larger than %d bytes",
                          srv->cfg->max_body_bytes);
         dg_req_error(rq, &e);
         return 1;
     }
-    const char *ct = header(rq->conn, MHD_HTTP_HEADER_CONTENT_TYPE);
-    if (!dg_route_content_type_ok(rq->route, ct)) {
+    const char *ct = header(conn_of(rq), MHD_HTTP_HEADER_CONTENT_TYPE);
+    if (!content_type_ok(rq->route, ct)) {
         dg_api_error_set(&e, DG_API_UNSUPPORTED_MEDIA_TYPE, "content type '%.100s' is not accepted here",
                          ct ? ct : "(none)");
         dg_req_error(rq, &e);
@@ -230,7 +361,7 @@ static enum MHD_Result body_chunk(dg_server *srv, dg_req *rq, const char *data, 
     }
     if (!rq->status && rq->len + n + 1 > rq->cap) {
         /* the whole declared body at once when its length is known, else doubling */
-        const char *cl = header(rq->conn, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        const char *cl = header(conn_of(rq), MHD_HTTP_HEADER_CONTENT_LENGTH);
         size_t want = cl ? (size_t)strtoull(cl, NULL, 10) + 1 : 0;
         size_t cap = rq->cap ? rq->cap : 4096;
         while (cap < rq->len + n + 1)
@@ -277,7 +408,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
         if (!(rq = calloc(1, sizeof *rq)))
             return MHD_NO;
         *req_cls = rq;
-        rq->conn = conn;
+        rq->conn = (dg_http_conn *)conn;
         rq->t0 = dg_now();
         rq->http11 = !strcmp(version, MHD_HTTP_VERSION_1_1);
         snprintf(rq->method, sizeof rq->method, "%s", method);
@@ -320,10 +451,10 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
         return send_reply(srv, rq);
     }
     if (!rq->status)
-        dg_route_handle(srv, rq);
+        rq->route->handler(srv, rq, rq->route->ctx);
     if (rq->suspended)
         return MHD_YES;
-    if (rq->stream && !rq->status)
+    if (rq->reader && !rq->status)
         return queue_stream(srv, rq);
     return send_reply(srv, rq);
 }
@@ -341,7 +472,7 @@ static void request_completed(void *cls, struct MHD_Connection *conn, void **req
     if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && status < 400)
         status = 499;
     double total = dg_now() - rq->t0;
-    dg_metrics_request(rq->route, status, total);
+    dg_metrics_request(rq->route ? (int)(rq->route - dg_routes) : -1, status, total);
     if (rq->model_name)
         dg_metrics_model_request(rq->model_name, status, total, rq->tokens_in, rq->tokens_out);
     const dg_job *j = rq->job;
@@ -409,7 +540,9 @@ dg_code dg_http_start(dg_server *srv, dg_err *err)
                      MHD_USE_ERROR_LOG;
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    srv->daemon = MHD_start_daemon(
+    for (int i = 0; i < dg_n_routes; i++)
+        dg_metrics_route(i, dg_routes[i].label);
+    struct MHD_Daemon *d = MHD_start_daemon(
         flags, 0, NULL, NULL, access_handler, srv, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)c->http_threads, MHD_OPTION_NOTIFY_COMPLETED,
         request_completed, srv, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)15,
@@ -417,10 +550,11 @@ dg_code dg_http_start(dg_server *srv, dg_err *err)
         (unsigned)1, MHD_OPTION_CONNECTION_LIMIT, (unsigned)c->max_connections,
         MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_END);
     freeaddrinfo(ai);
-    if (!srv->daemon)
+    srv->daemon = (struct dg_http_daemon *)d;
+    if (!d)
         return dg_err_set(err, DG_E_IO, "cannot listen on %s port %d (in use, or no permission)",
                           c->host, c->port);
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
     srv->port = info ? info->port : c->port;
     return DG_OK;
 }
@@ -428,13 +562,14 @@ dg_code dg_http_start(dg_server *srv, dg_err *err)
 int dg_http_connections(dg_server *srv)
 {
     const union MHD_DaemonInfo *info =
-        srv->daemon ? MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS) : NULL;
+        srv->daemon ? MHD_get_daemon_info(daemon_of(srv), MHD_DAEMON_INFO_CURRENT_CONNECTIONS)
+                    : NULL;
     return info ? (int)info->num_connections : 0;
 }
 
 void dg_http_stop(dg_server *srv)
 {
     if (srv->daemon)
-        MHD_stop_daemon(srv->daemon);
+        MHD_stop_daemon(daemon_of(srv));
     srv->daemon = NULL;
 }

@@ -1,12 +1,13 @@
-/* DESIGN: the route table maps path → handler and allowed methods (for 404/405/Allow); the
- * handlers turn parsed requests into replies. Translation runs in two halves: translate_start
- * (HTTP thread: validate, pick the model, dg_text_prepare the texts into segments, submit,
- * suspend) and dg_route_finish (after the scheduler resumed the connection: dg_text_finish the
- * segments back into texts, render). Options the client did not give keep the model's
- * generation defaults, exactly as Hugging Face generate() would use them. */
+/* DESIGN: the route table (dg_routes, at the end) is one row per route: path, methods, API key,
+ * accepted content types, metrics label, handler and its context; http.c matches, checks and
+ * dispatches from it, so a new route is one row and its handler. The handlers turn parsed
+ * requests into replies. Translation runs in two halves: translate_start (HTTP thread:
+ * validate, pick the model, dg_text_prepare the texts into segments, submit, suspend) and
+ * dg_route_finish (after the scheduler resumed the connection: dg_text_finish the segments back
+ * into texts, render). Options the client did not give keep the model's generation defaults,
+ * exactly as Hugging Face generate() would use them. */
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <jansson.h>
 
@@ -17,90 +18,9 @@
 extern const char dg_openapi_json[];  /* server/api/openapi.c: server/api/openapi.json, embedded */
 extern const char dg_index_html[];    /* server/http/webpage.c: server/http/index.html, embedded */
 
-static const struct {
-    const char *path;         /* a prefix when it ends with '/' (except "/" itself) */
-    dg_route route;
-    const char *allow;
-    bool lt;                  /* LibreTranslate's: its error envelope, key in the body */
-} routes[] = {
-    {"/v1/translate", DG_ROUTE_TRANSLATE, "POST", false},
-    {"/translate", DG_ROUTE_LT_TRANSLATE, "POST", true},
-    {"/languages", DG_ROUTE_LANGUAGES, "GET, HEAD", true},
-    {"/detect", DG_ROUTE_LT_DETECT, "POST", true},
-    {"/frontend/settings", DG_ROUTE_LT_SETTINGS, "GET, HEAD", true},
-    {"/translate_file", DG_ROUTE_LT_FILE, "POST", true},
-    {"/download_file/", DG_ROUTE_LT_DOWNLOAD, "GET, HEAD", true},
-    {"/v1/models", DG_ROUTE_MODELS, "GET, HEAD", false},
-    {"/health", DG_ROUTE_HEALTH, "GET, HEAD", false},
-    {"/ready", DG_ROUTE_READY, "GET, HEAD", false},
-    {"/metrics", DG_ROUTE_METRICS, "GET, HEAD", false},
-    {"/openapi.json", DG_ROUTE_OPENAPI, "GET, HEAD", false},
-    {"/", DG_ROUTE_WEB, "GET, HEAD", false},
-};
-
-bool dg_route_is_lt(dg_route route)
+bool dg_route_is_lt(const dg_route *route)
 {
-    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
-        if (routes[i].route == route)
-            return routes[i].lt;
-    return false;
-}
-
-int dg_route_match(const char *method, const char *path, dg_route *route, const char **allow)
-{
-    *route = DG_ROUTE_OTHER;
-    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-        size_t plen = strlen(routes[i].path);
-        if (plen > 1 && routes[i].path[plen - 1] == '/' ? strncmp(path, routes[i].path, plen)
-                                            : strcmp(path, routes[i].path))
-            continue;
-        *route = routes[i].route;
-        *allow = routes[i].allow;
-        size_t n = strlen(method);
-        for (const char *p = routes[i].allow; *p;) {
-            size_t k = strcspn(p, ",");
-            if (k == n && !strncmp(p, method, n))
-                return 0;
-            p += k;
-            while (*p == ',' || *p == ' ')
-                p++;
-        }
-        return 405;
-    }
-    return 404;
-}
-
-bool dg_route_needs_key(dg_route route)
-{
-    return route == DG_ROUTE_TRANSLATE || route == DG_ROUTE_LT_TRANSLATE ||
-           route == DG_ROUTE_LT_DETECT || route == DG_ROUTE_LT_FILE || route == DG_ROUTE_MODELS;
-}
-
-/* media type before any ";" parameter, case-insensitive */
-static bool media_is(const char *ct, const char *want)
-{
-    size_t n = strlen(want);
-    if (strncasecmp(ct, want, n))
-        return false;
-    ct += n;
-    while (*ct == ' ' || *ct == '\t')
-        ct++;
-    return *ct == 0 || *ct == ';';
-}
-
-bool dg_route_content_type_ok(dg_route route, const char *ct)
-{
-    if (route == DG_ROUTE_LT_FILE)
-        return ct && media_is(ct, "multipart/form-data");
-    if (route != DG_ROUTE_TRANSLATE && route != DG_ROUTE_LT_TRANSLATE &&
-        route != DG_ROUTE_LT_DETECT)
-        return true;
-    if (!ct)
-        return false;
-    if (media_is(ct, "application/json"))
-        return true;
-    return route != DG_ROUTE_TRANSLATE && (media_is(ct, "application/x-www-form-urlencoded") ||
-                                           media_is(ct, "multipart/form-data"));
+    return route && route->lt;
 }
 
 bool dg_api_key_ok(const dg_server *srv, const char *key)
@@ -149,8 +69,57 @@ static void reply_error(dg_req *rq, dg_api_error_kind kind, const char *fmt, con
 
 /* ---- informational routes ---- */
 
-static void handle_models(dg_server *srv, dg_req *rq)
+static void handle_health(dg_server *srv, dg_req *rq, const void *ctx)
 {
+    (void)srv, (void)ctx;
+    reply_json(rq, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+static void handle_ready(dg_server *srv, dg_req *rq, const void *ctx)
+{
+    (void)ctx;
+    if (atomic_load(&srv->draining))
+        reply_error(rq, DG_API_SHUTTING_DOWN, "%s", "the server is shutting down");
+    else if (!atomic_load(&srv->ready))
+        reply_error(rq, DG_API_NOT_READY, "%s", "models are still loading");
+    else
+        reply_json(rq, 200, json_pack("{s:s, s:i}", "status", "ready", "models", srv->reg->n));
+}
+
+static void handle_metrics(dg_server *srv, dg_req *rq, const void *ctx)
+{
+    (void)srv, (void)ctx;
+    char *s = dg_metrics_render();
+    if (!s) {
+        reply_error(rq, DG_API_INTERNAL, "%s", "out of memory");
+        return;
+    }
+    dg_req_reply(rq, 200, s);
+    rq->reply_type = "text/plain; version=0.0.4; charset=utf-8";
+}
+
+/* A file embedded in the binary (ctx). */
+typedef struct {
+    const char *body;
+    const char *type;
+} static_file;
+
+static void handle_static(dg_server *srv, dg_req *rq, const void *ctx)
+{
+    (void)srv;
+    const static_file *f = ctx;
+    char *s = strdup(f->body);
+    if (!s) {
+        reply_error(rq, DG_API_INTERNAL, "%s", "out of memory");
+        return;
+    }
+    dg_req_reply(rq, 200, s);
+    rq->reply_type = f->type;
+}
+
+static void handle_models(dg_server *srv, dg_req *rq, const void *ctx)
+{
+    (void)ctx;
     json_t *arr = json_array();
     int ready = atomic_load(&srv->ready);
     for (int i = 0; i < srv->reg->n; i++) {
@@ -182,7 +151,7 @@ static void on_job_done(dg_job *job, void *arg)
 {
     (void)job;
     dg_req *rq = arg;
-    MHD_resume_connection(rq->conn);
+    dg_req_resume(rq);
 }
 
 /* Model defaults, overridden by the request's options (server/api/gen_options.c). */
@@ -355,9 +324,7 @@ static void translate_start(dg_server *srv, dg_req *rq)
     j->timeout_ms = t->opts.timeout_ms;
     j->model = m;
     j->model_index = model_index;
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(rq->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-    j->fd = ci ? ci->connect_fd : -1;
+    j->fd = dg_req_fd(rq);
     j->fd_interim = rq->http11;
     j->done = on_job_done;
     j->done_arg = rq;
@@ -375,7 +342,7 @@ static void translate_start(dg_server *srv, dg_req *rq)
         return;
     }
     /* suspend before submitting: the job may complete (and resume us) at once */
-    MHD_suspend_connection(rq->conn);
+    dg_req_suspend(rq);
     rq->suspended = true;
     if (dg_scheduler_submit(srv->sched, j, &e)) {
         dg_req_error(rq, &e);
@@ -383,7 +350,7 @@ static void translate_start(dg_server *srv, dg_req *rq)
         dg_job_release(j);
         dg_metrics_inflight(-1);
         rq->inflight = false;
-        MHD_resume_connection(rq->conn);
+        dg_req_resume(rq);
     }
 }
 
@@ -437,72 +404,37 @@ void dg_route_finish(dg_server *srv, dg_req *rq)
     dg_req_reply(rq, 200, body);
 }
 
-void dg_route_handle(dg_server *srv, dg_req *rq)
+static void handle_translate(dg_server *srv, dg_req *rq, const void *ctx)
 {
-    switch (rq->route) {
-    case DG_ROUTE_HEALTH:
-        reply_json(rq, 200, json_pack("{s:s}", "status", "ok"));
-        return;
-    case DG_ROUTE_READY:
-        if (atomic_load(&srv->draining))
-            reply_error(rq, DG_API_SHUTTING_DOWN, "%s", "the server is shutting down");
-        else if (!atomic_load(&srv->ready))
-            reply_error(rq, DG_API_NOT_READY, "%s", "models are still loading");
-        else
-            reply_json(rq, 200, json_pack("{s:s, s:i}", "status", "ready", "models", srv->reg->n));
-        return;
-    case DG_ROUTE_METRICS: {
-        char *s = dg_metrics_render();
-        if (!s) {
-            reply_error(rq, DG_API_INTERNAL, "%s", "out of memory");
-            return;
-        }
-        dg_req_reply(rq, 200, s);
-        rq->reply_type = "text/plain; version=0.0.4; charset=utf-8";
-        return;
-    }
-    case DG_ROUTE_OPENAPI: {
-        char *s = strdup(dg_openapi_json);
-        if (!s) {
-            reply_error(rq, DG_API_INTERNAL, "%s", "out of memory");
-            return;
-        }
-        dg_req_reply(rq, 200, s);
-        return;
-    }
-    case DG_ROUTE_WEB: {
-        char *s = strdup(dg_index_html);
-        if (!s) {
-            reply_error(rq, DG_API_INTERNAL, "%s", "out of memory");
-            return;
-        }
-        dg_req_reply(rq, 200, s);
-        rq->reply_type = "text/html; charset=utf-8";
-        return;
-    }
-    case DG_ROUTE_LANGUAGES:
-        dg_lt_languages(srv, rq);
-        return;
-    case DG_ROUTE_LT_SETTINGS:
-        dg_lt_settings(srv, rq);
-        return;
-    case DG_ROUTE_LT_DETECT:
-        dg_lt_detect(srv, rq);
-        return;
-    case DG_ROUTE_LT_DOWNLOAD:
-        dg_lt_download(srv, rq);
-        return;
-    case DG_ROUTE_MODELS:
-        handle_models(srv, rq);
-        return;
-    case DG_ROUTE_TRANSLATE:
-    case DG_ROUTE_LT_TRANSLATE:
-    case DG_ROUTE_LT_FILE:
-        translate_start(srv, rq);
-        return;
-    case DG_ROUTE_OTHER:
-    case DG_ROUTE_COUNT:
-        break;
-    }
-    reply_error(rq, DG_API_NOT_FOUND, "%s", "no such route");
+    (void)ctx;  /* read by server/api/lt.c through rq->route */
+    translate_start(srv, rq);
 }
+
+#define JSON "application/json"
+#define FORMS JSON ", application/x-www-form-urlencoded, multipart/form-data"
+
+static const dg_translate_route translate_text = {.file = false}, translate_file = {.file = true};
+static const static_file openapi = {dg_openapi_json, "application/json"},
+                         web_page = {dg_index_html, "text/html; charset=utf-8"};
+
+const dg_route dg_routes[] = {
+    /* path, methods, key, LibreTranslate's, content types, metrics label, handler, context */
+    {"/v1/translate", "POST", true, false, JSON, "/v1/translate", handle_translate, &translate_text},
+    {"/translate", "POST", true, true, FORMS, "/translate", handle_translate, &translate_text},
+    {"/languages", "GET, HEAD", false, true, NULL, "/languages", dg_lt_languages, NULL},
+    {"/detect", "POST", true, true, FORMS, "/detect", dg_lt_detect, NULL},
+    {"/frontend/settings", "GET, HEAD", false, true, NULL, "/frontend/settings", dg_lt_settings,
+     NULL},
+    {"/translate_file", "POST", true, true, "multipart/form-data", "/translate_file",
+     handle_translate, &translate_file},
+    {"/download_file/", "GET, HEAD", false, true, NULL, "/download_file", dg_lt_download, NULL},
+    {"/v1/models", "GET, HEAD", true, false, NULL, "/v1/models", handle_models, NULL},
+    {"/health", "GET, HEAD", false, false, NULL, "/health", handle_health, NULL},
+    {"/ready", "GET, HEAD", false, false, NULL, "/ready", handle_ready, NULL},
+    {"/metrics", "GET, HEAD", false, false, NULL, "/metrics", handle_metrics, NULL},
+    {"/openapi.json", "GET, HEAD", false, false, NULL, "/openapi.json", handle_static, &openapi},
+    {"/", "GET, HEAD", false, false, NULL, "/", handle_static, &web_page},
+};
+const int dg_n_routes = (int)(sizeof dg_routes / sizeof dg_routes[0]);
+_Static_assert(sizeof dg_routes / sizeof dg_routes[0] <= DG_METRICS_ROUTES,
+               "every route has its own metrics label");

@@ -1,10 +1,10 @@
 /* DESIGN: "stream": true on /v1/translate answers text/event-stream. The job runs as usual;
  * the scheduler calls sentence_done as each sentence finishes (under its lock, so every call
- * precedes done) and the stream marks it ready. libmicrohttpd pulls the body through
- * stream_read: it writes one "sentence" event per ready sentence, in input order, and the
- * final "done" event (the non-streamed reply, built by dg_route_finish) or "error" once the job
- * ended; with nothing to write it suspends the connection until the next sentence_done or done
- * resumes it. The state is shared by the connection and the job and counted: whichever lets go
+ * precedes done) and the stream marks it ready. The HTTP front end pulls the body through
+ * stream_read (dg_req_reply_stream): it writes one "sentence" event per ready sentence, in
+ * input order, and the final "done" event (the non-streamed reply, built by dg_route_finish)
+ * or "error" once the job ended; with nothing to write it suspends the connection until the
+ * next sentence_done or done resumes it. The state is shared by the connection and the job and counted: whichever lets go
  * last frees it. A client that leaves cancels the job (dg_scheduler_cancel), which drops its
  * sentences from the batches as a deadline does. */
 #include <pthread.h>
@@ -27,7 +27,7 @@ struct dg_stream {
     bool finished;            /* the job's done fired (or no job was needed) */
     bool waiting;             /* the connection is suspended in stream_read */
     bool final_sent;
-    char *out;                /* events not handed to libmicrohttpd yet */
+    char *out;                /* events not handed to the HTTP front end yet */
     size_t out_len, out_off, out_cap;
 };
 
@@ -50,7 +50,7 @@ static void wake_locked(dg_stream *st)
 {
     if (st->waiting && st->rq) {
         st->waiting = false;
-        MHD_resume_connection(st->rq->conn);
+        dg_req_resume(st->rq);
     }
 }
 
@@ -74,6 +74,8 @@ static void on_done(dg_job *job, void *arg)
     pthread_mutex_unlock(&st->mu);
     unref(st);
 }
+
+static ssize_t stream_read(void *cls, char *buf, size_t max);
 
 bool dg_stream_prepare(dg_server *srv, dg_req *rq, dg_job *job)
 {
@@ -108,6 +110,7 @@ bool dg_stream_prepare(dg_server *srv, dg_req *rq, dg_job *job)
         job->fd_interim = 0;  /* no "100 Continue" probe into a body already under way */
     }
     rq->stream = st;
+    dg_req_reply_stream(rq, "text/event-stream; charset=utf-8", stream_read, rq);
     return true;
 }
 
@@ -163,9 +166,8 @@ static bool put_final(dg_stream *st, dg_req *rq)
     return put(st, rq->status == 200 ? "done" : "error", rq->reply ? rq->reply : "{}");
 }
 
-static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+static ssize_t stream_read(void *cls, char *buf, size_t max)
 {
-    (void)pos;
     dg_req *rq = cls;
     dg_stream *st = rq->stream;
     if (st->out_off == st->out_len) {
@@ -177,31 +179,26 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
         bool ended = st->finished;
         if (ok && !st->out_len && !ended) {
             st->waiting = true;  /* resumed by the next on_sentence or on_done */
-            MHD_suspend_connection(rq->conn);
+            dg_req_suspend(rq);
             pthread_mutex_unlock(&st->mu);
             return 0;
         }
         pthread_mutex_unlock(&st->mu);
         if (!ok)
-            return MHD_CONTENT_READER_END_WITH_ERROR;
+            return DG_HTTP_READ_ERROR;
         if (!st->out_len) {  /* the job ended and every ready sentence went out */
             if (st->final_sent || (rq->job && atomic_load(&rq->job->state) == DG_JOB_CLIENT_GONE))
-                return st->final_sent ? MHD_CONTENT_READER_END_OF_STREAM
-                                      : MHD_CONTENT_READER_END_WITH_ERROR;
+                return st->final_sent ? DG_HTTP_READ_END
+                                      : DG_HTTP_READ_ERROR;
             st->final_sent = true;
             if (!put_final(st, rq))
-                return MHD_CONTENT_READER_END_WITH_ERROR;
+                return DG_HTTP_READ_ERROR;
         }
     }
     size_t n = st->out_len - st->out_off < max ? st->out_len - st->out_off : max;
     memcpy(buf, st->out + st->out_off, n);
     st->out_off += n;
     return (ssize_t)n;
-}
-
-struct MHD_Response *dg_stream_response(dg_req *rq)
-{
-    return MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, stream_read, rq, NULL);
 }
 
 void dg_stream_close(dg_server *srv, dg_req *rq)

@@ -17,11 +17,8 @@
 
 #include "server/config.h"
 
-static const char *route_labels[DG_ROUTE_COUNT] = {
-    "/v1/translate", "/translate", "/languages", "/v1/models", "/health",
-    "/ready",        "/metrics",   "/openapi.json", "/detect", "/frontend/settings",
-    "/translate_file", "/download_file", "/", "other",
-};
+/* [DG_METRICS_ROUTES] is "other"; unregistered slots stay NULL and are not rendered */
+static const char *_Atomic route_labels[DG_METRICS_ROUTES + 1];
 
 static const int statuses[] = {200, 204, 400, 401, 403, 404, 405, 413, 415, 422, 429, 500, 501, 503, 504};
 #define N_STATUS (int)(sizeof statuses / sizeof statuses[0])
@@ -40,8 +37,8 @@ typedef struct {
     atomic_long sum_micro;   /* sum * 1e6 */
 } histogram;
 
-static atomic_long requests[DG_ROUTE_COUNT][N_STATUS + 1];
-static histogram latency[DG_ROUTE_COUNT];
+static atomic_long requests[DG_METRICS_ROUTES + 1][N_STATUS + 1];
+static histogram latency[DG_METRICS_ROUTES + 1];
 static histogram queue_wait, batch_size;
 static atomic_long errors[DG_API_ERROR_COUNT];
 static atomic_long queue_depth, tokens_in, tokens_out, cancelled, inflight, body_bytes;
@@ -56,9 +53,15 @@ static struct {
 } models[DG_MAX_MODELS];
 static atomic_int n_models; /* slots below it are complete (written before the store) */
 
-const char *dg_route_label(dg_route r)
+void dg_metrics_route(int i, const char *label)
 {
-    return r < DG_ROUTE_COUNT ? route_labels[r] : "other";
+    if (i >= 0 && i < DG_METRICS_ROUTES)
+        atomic_store(&route_labels[i], label);
+}
+
+static const char *route_label(int r)
+{
+    return r == DG_METRICS_ROUTES ? "other" : atomic_load(&route_labels[r]);
 }
 
 static void observe(histogram *h, const double *bounds, int n, double v)
@@ -79,10 +82,10 @@ static int status_index(int status)
     return s;
 }
 
-void dg_metrics_request(dg_route route, int status, double seconds)
+void dg_metrics_request(int route, int status, double seconds)
 {
-    if (route >= DG_ROUTE_COUNT)
-        route = DG_ROUTE_OTHER;
+    if (route < 0 || route >= DG_METRICS_ROUTES || !atomic_load(&route_labels[route]))
+        route = DG_METRICS_ROUTES;
     atomic_fetch_add_explicit(&requests[route][status_index(status)], 1, memory_order_relaxed);
     observe(&latency[route], latency_bounds, N_LAT, seconds);
 }
@@ -324,25 +327,25 @@ char *dg_metrics_render(void)
         return NULL;
     put(&b, "# HELP dragoman_requests_total HTTP requests by route and status.\n"
             "# TYPE dragoman_requests_total counter\n");
-    for (int r = 0; r < DG_ROUTE_COUNT; r++)
+    for (int r = 0; r <= DG_METRICS_ROUTES; r++)
         for (int s = 0; s <= N_STATUS; s++) {
             long v = get(&requests[r][s]);
-            if (!v)
+            if (!v || !route_label(r))
                 continue;
             if (s < N_STATUS)
-                put(&b, "dragoman_requests_total{route=\"%s\",status=\"%d\"} %ld\n", route_labels[r],
+                put(&b, "dragoman_requests_total{route=\"%s\",status=\"%d\"} %ld\n", route_label(r),
                     statuses[s], v);
             else
                 put(&b, "dragoman_requests_total{route=\"%s\",status=\"other\"} %ld\n",
-                    route_labels[r], v);
+                    route_label(r), v);
         }
     put(&b, "# HELP dragoman_request_duration_seconds Time from request start to response.\n"
             "# TYPE dragoman_request_duration_seconds histogram\n");
-    for (int r = 0; r < DG_ROUTE_COUNT; r++) {
-        if (!get(&latency[r].count))
+    for (int r = 0; r <= DG_METRICS_ROUTES; r++) {
+        if (!get(&latency[r].count) || !route_label(r))
             continue;
         char labels[64];
-        snprintf(labels, sizeof labels, "route=\"%s\"", route_labels[r]);
+        snprintf(labels, sizeof labels, "route=\"%s\"", route_label(r));
         put_histogram(&b, "dragoman_request_duration_seconds", labels, &latency[r], latency_bounds,
                       N_LAT);
     }

@@ -7,27 +7,15 @@
 
 #include "server/api/api_error.h"
 
-typedef enum {
-    DG_ROUTE_TRANSLATE,     /* POST /v1/translate */
-    DG_ROUTE_LT_TRANSLATE,  /* POST /translate (LibreTranslate) */
-    DG_ROUTE_LANGUAGES,
-    DG_ROUTE_MODELS,
-    DG_ROUTE_HEALTH,
-    DG_ROUTE_READY,
-    DG_ROUTE_METRICS,
-    DG_ROUTE_OPENAPI,
-    DG_ROUTE_LT_DETECT,     /* POST /detect */
-    DG_ROUTE_LT_SETTINGS,   /* GET /frontend/settings */
-    DG_ROUTE_LT_FILE,       /* POST /translate_file */
-    DG_ROUTE_LT_DOWNLOAD,   /* GET /download_file/NAME */
-    DG_ROUTE_WEB,           /* GET /: the translation page */
-    DG_ROUTE_OTHER,         /* unknown paths */
-    DG_ROUTE_COUNT
-} dg_route;
+#define DG_METRICS_ROUTES 32  /* route labels at most; requests to others count as "other" */
 
-const char *dg_route_label(dg_route r);
+/* Names route number i (0 <= i < DG_METRICS_ROUTES) for the request metrics: the HTTP front end
+ * registers its route table's labels before it serves. */
+void dg_metrics_route(int i, const char *label);
 
-void dg_metrics_request(dg_route route, int status, double seconds);
+/* One finished request on route i as registered (any other i, such as -1 for an unknown path:
+ * "other"). */
+void dg_metrics_request(int route, int status, double seconds);
 void dg_metrics_error(dg_api_error_kind kind);
 void dg_metrics_queue_depth(long sentences);      /* gauge, set by the scheduler */
 void dg_metrics_queue_wait(double seconds);       /* per sentence, enqueue → batch */
