@@ -117,7 +117,7 @@ def translate(args, lines):
     # --no-split: one line is one sentence, as the PyTorch reference translates it
     out = run_lines([args.dragoman, "translate", "--model", args.model, "--beam-size",
                      str(args.beams), "--format", "jsonl", "--threads", str(args.threads),
-                     "--no-split"], lines)
+                     "--no-split"] + getattr(args, "extra", []), lines)
     dt = time.time() - t0
     rows = [json.loads(l) for l in out]
     if len(rows) != len(lines):
@@ -156,9 +156,14 @@ def frozen_testsets():
     return {n: os.path.join(d, n) for n in names if os.path.isfile(os.path.join(d, n + ".de"))}
 
 
+DEV_MAX_NEW = 160  # train.py's MAX_LEN: an undertrained model must not babble to max_length 512
+
+
 def dev_bleu(model, corpus, dragoman, threads=1, beams=4):
-    """(BLEU, chrF, sentences) of MODEL on CORPUS/dev.{en,de} through `dragoman translate`."""
-    args = argparse.Namespace(dragoman=dragoman, model=model, beams=beams, threads=threads)
+    """(BLEU, chrF, sentences) of MODEL on CORPUS/dev.{en,de} through `dragoman translate`,
+    at most DEV_MAX_NEW tokens per sentence."""
+    args = argparse.Namespace(dragoman=dragoman, model=model, beams=beams, threads=threads,
+                              extra=["--max-new-tokens", str(DEV_MAX_NEW)])
     with open(os.path.join(corpus, "dev.en"), encoding="utf-8") as f:
         src = f.read().splitlines()
     with open(os.path.join(corpus, "dev.de"), encoding="utf-8") as f:
