@@ -239,6 +239,7 @@ def main():
     ap.add_argument("--save-every", type=float, default=5.0, help="minutes between checkpoints")
     ap.add_argument("--state-every", type=float, default=10.0, help="minutes between state writes")
     ap.add_argument("--log-every", type=int, default=50, help="steps between progress lines")
+    ap.add_argument("--dev-pairs", type=int, default=1500, help="dev pairs scored for the loss")
     ap.add_argument("--keep", type=int, default=5)
     ap.add_argument("--average", type=int, default=4, help="checkpoints averaged at export")
     ap.add_argument("--batch-tokens", type=int, default=4096)
@@ -264,7 +265,9 @@ def main():
           "dropout": args.dropout, "init_std": 0.02}
 
     train = load_split(args.corpus, args.model, vocab, "train")
+    # The dev loss is computed at every checkpoint, on the clock: a fixed sample keeps it cheap.
     dev = load_split(args.corpus, args.model, vocab, "dev")
+    dev = dev[::-(-len(dev) // args.dev_pairs)] if len(dev) > args.dev_pairs else dev  # spread over packages
     batches = make_batches(train, args.batch_tokens)
     dev_batches = make_batches(dev, args.batch_tokens)
     log("train %d pairs (%d target tokens) in %d batches, dev %d pairs" % (
