@@ -35,7 +35,7 @@ else
   packages="$here/packages.txt"; vocab=8000; size=${SIZE:-deep}; minutes=${MINUTES:-85}
   state=${STATE:-$here/state}; ship=${SHIP:-$here/../demo-en-de}; dtype=${DTYPE:-float16}
   dragoman=${DRAGOMAN:-$root/build/dragoman}
-  train_args=(--lr "${LR:-7e-4}" --warmup "${WARMUP:-800}")
+  train_args=(--lr "${LR:-7e-4}" --warmup "${WARMUP:-500}")
   [ -z "${STEPS:-}" ] || train_args+=(--max-steps "$STEPS")
 fi
 threads=${THREADS:-2}
