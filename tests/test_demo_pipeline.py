@@ -12,7 +12,12 @@ unit checks of its parts against independent references.
    names for MarianMTModel with the shapes config.json implies, data that equals the saved
    PyTorch checkpoint; vocab.json the OPUS-MT layout covering every SentencePiece piece.
    The training must have learned: the exported model's dev loss is below that of a uniform
-   guess, ln(V).
+   guess, ln(V). The vocabulary has byte fallback (all 256 <0xNN> pieces in vocab.json).
+   The committed-state format (issue 15): state.safetensors holds exactly the newest
+   checkpoint's weights in float16 and its Adam moments in bfloat16 (parsed here by hand), with
+   step and minutes in its metadata; a run that has only the state (no checkpoints) resumes at
+   its step and adds a second run to the minutes; the first comparison with an empty "shipped"
+   folder ships the model (files copied, dev BLEU recorded in shipped.json).
 3. The C engine loads the exported folder: `dragoman inspect` and models/demo/evaluate.py (which
    decodes the test split with `dragoman translate`, beam 4) run on it; evaluate.py's BLEU and
    chrF are checked against sacreBLEU's published and hand-computed values.
@@ -165,9 +170,63 @@ def marian_names(cfg):
     return names
 
 
-def test_pipeline(work):
+def bf16_to_f32(raw):
+    import numpy as np
+    return (np.frombuffer(raw, dtype="<u2").astype(np.uint32) << 16).view(np.float32)
+
+
+def test_state(work, ckpt_path):
+    """state.safetensors against the newest checkpoint, then a resume from the state alone."""
+    import numpy as np
+    import torch
+    state_dir = os.path.join(work, "state")
+    header, data = read_safetensors(os.path.join(state_dir, "state.safetensors"))
+    meta = json.loads(header.pop("__metadata__")["state"])
+    ck = torch.load(ckpt_path)
+    eq(meta["step"], ck["state"]["step"], "state step")
+    eq(meta["step"], 60, "state step after the smoke run")
+    check(0 < meta["minutes_total"] < 3 and len(meta["runs"]) == 1, "minutes/runs %r" % meta["runs"])
+    # Adam's state is indexed in named_parameters() order: the state_dict without its buffer
+    params = [k for k in ck["model"] if k != "final_logits_bias"]
+    moments = ck["opt"]["state"]
+    n_checked = 0
+    for name in ck["model"]:
+        h = header["w." + name]
+        a, b = h["data_offsets"]
+        eq(h["dtype"], "F16", "dtype of w." + name)
+        check(np.array_equal(np.frombuffer(data[a:b], dtype="<f2"),
+                             ck["model"][name].half().numpy().ravel()), "state weights " + name)
+    for i, name in enumerate(params):
+        for key, field in (("m.", "exp_avg"), ("v.", "exp_avg_sq")):
+            a, b = header[key + name]["data_offsets"]
+            eq(header[key + name]["dtype"], "BF16", "dtype of %s%s" % (key, name))
+            check(np.array_equal(bf16_to_f32(data[a:b]),
+                                 moments[i][field].bfloat16().float().numpy().ravel()),
+                  "state %s%s" % (key, name))
+        n_checked += 1
+    eq(n_checked, len(moments), "parameters with Adam moments in the state")
+    # resume from the state alone, in a fresh work folder
+    resumed = os.path.join(work, "state-resume")
+    shutil.rmtree(resumed, ignore_errors=True)
+    shutil.copytree(state_dir, resumed)
+    out = subprocess.run(
+        [sys.executable, os.path.join(SRC, "models/demo/train.py"), "--corpus",
+         os.path.join(work, "corpus"), "--model", os.path.join(work, "model-resume"), "--work",
+         os.path.join(work, "train-state"), "--state", resumed, "--size", "smoke",
+         "--max-steps", "70", "--minutes", "5", "--batch-tokens", "1024", "--warmup", "20",
+         "--threads", "1", "--resume"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True).stdout
+    check("resumed at step 60 from the state" in out, "no resume from the state:\n" + out[-2000:])
+    with open(os.path.join(resumed, "state.json")) as f:
+        after = json.load(f)
+    eq(after["step"], 70, "step after resuming from the state")
+    check(len(after["runs"]) == 2 and after["minutes_total"] > meta["minutes_total"],
+          "minutes are summed over runs: %r" % after["runs"])
+
+
+def test_pipeline(work, dragoman):
     # Start from scratch (build.sh resumes whatever it finds) but keep the downloaded .debs.
-    for sub in ("corpus", "model", "train", "train.log"):
+    for sub in ("corpus", "model", "train", "train.log", "state", "shipped", "train-state"):
         path = os.path.join(work, sub)
         if os.path.isdir(path):
             shutil.rmtree(path)
@@ -175,7 +234,7 @@ def test_pipeline(work):
             os.remove(path)
     r = subprocess.run(["bash", os.path.join(SRC, "models/demo/build.sh"), "--smoke", work],
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                       env=dict(os.environ, THREADS="1"))
+                       env=dict(os.environ, THREADS="1", DRAGOMAN=dragoman or ""))
     offline = ("Temporary failure resolving", "Could not connect", "Failed to fetch",
                "Could not resolve", "Network is unreachable")
     if r.returncode != 0 and "apt-get download" in r.stdout and any(o in r.stdout for o in offline):
@@ -223,6 +282,7 @@ def test_pipeline(work):
     missing = [p.split("\t")[0] for p in pieces
                if p.split("\t")[0] not in vocab and p.split("\t")[0] not in ("<s>",)]
     eq(missing, [], "spm pieces missing from vocab.json")
+    eq(sum(1 for p in vocab if re.fullmatch(r"<0x[0-9A-F]{2}>", p)), 256, "byte pieces in vocab.json")
     eq(tok.get("tokenizer_class"), "MarianTokenizer", "tokenizer_class")
     eq((tok.get("source_lang"), tok.get("target_lang"), tok.get("separate_vocabs")),
        ("en", "de", False), "tokenizer languages")
@@ -305,6 +365,16 @@ def test_pipeline(work):
     check("resumed at step 30" in out, "second run did not resume:\n" + out[-2000:])
     eq(re.findall(r"step-00000060.pt; dev nll ([0-9.]+)", out), full, "dev nll after resume")
 
+    test_state(work, os.path.join(ckdir, sorted(os.listdir(ckdir))[-1]))
+    if dragoman:
+        with open(os.path.join(work, "state", "shipped.json")) as f:
+            shipped = json.load(f)
+        check(shipped["history"][-1]["shipped"] and shipped["step"] == 60,
+              "the first model is shipped: %r" % shipped)
+        with open(os.path.join(model, "model.safetensors"), "rb") as a, \
+             open(os.path.join(work, "shipped", "model.safetensors"), "rb") as b:
+            check(a.read() == b.read(), "shipped model.safetensors is the trained one")
+
 
 def test_metrics():
     import evaluate
@@ -357,7 +427,7 @@ def main():
     test_clean()
     test_metrics()
     work = sys.argv[1] if len(sys.argv) > 1 else tempfile.mkdtemp(prefix="dg-demo-")
-    test_pipeline(work)
+    test_pipeline(work, sys.argv[2] if len(sys.argv) > 2 else None)
     if len(sys.argv) > 2 and not failed:
         test_engine_loads(work, sys.argv[2])
     print("%d passed, %d failed" % (passed, failed))

@@ -12,7 +12,7 @@ frequent translation wins, ties to the earliest package of the list), and split 
 normalized source key, so a sentence and its case/punctuation variants always land in the same
 split and a re-run gives the same split.
 
-Outputs in OUT: {train,dev,test}.{en,de}, packages.tsv (per package: version, catalogs,
+Outputs in OUT: {train,dev,test}.{en,de}, packages.tsv (per package: version, .deb size, catalogs,
 messages, clean pairs, pairs kept after dedup, licence), drops.tsv (pairs dropped per reason),
 copyright/<package> (the copyright files, for the model card)."""
 
@@ -129,6 +129,14 @@ def split_of(src, dev_permille, test_permille):
     return "train"
 
 
+def read_frozen(prefix):
+    """Split keys of a frozen test set (PREFIX.en), or an empty set without one."""
+    if not prefix:
+        return set()
+    with open(prefix + ".en", encoding="utf-8") as f:
+        return {split_key(l) for l in f.read().split("\n")[:-1]}
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -137,9 +145,12 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--dev-permille", type=int, default=6)
     ap.add_argument("--test-permille", type=int, default=8)
+    ap.add_argument("--frozen-test", help="PREFIX of a frozen test set (PREFIX.en, PREFIX.de) "
+                    "whose sources must not be trained on")
     args = ap.parse_args()
 
     packages = read_list(args.packages)
+    frozen = read_frozen(args.frozen_test)
     debs = fetch(args.cache, packages)
     os.makedirs(os.path.join(args.out, "copyright"), exist_ok=True)
 
@@ -153,7 +164,8 @@ def main():
         catalogs, copyright_text = read_deb(pkg, debs[pkg])
         with open(os.path.join(args.out, "copyright", pkg), "w", encoding="utf-8") as f:
             f.write(copyright_text)
-        st = stats[pkg] = {"version": deb_version(debs[pkg]), "catalogs": len(catalogs),
+        st = stats[pkg] = {"version": deb_version(debs[pkg]), "deb_bytes": os.path.getsize(debs[pkg]),
+                           "catalogs": len(catalogs),
                            "messages": 0, "clean": 0, "kept": 0,
                            "licence": licence_summary(copyright_text)}
         for name in sorted(catalogs):
@@ -186,7 +198,16 @@ def main():
         tgt = next(t for t, c in counts.items() if c == best)
         drops["duplicate_source"] += sum(counts.values()) - 1
         stats[first_seen[src][0]]["kept"] += 1
-        splits[split_of(src, args.dev_permille, args.test_permille)].append((src, tgt))
+        split = split_of(src, args.dev_permille, args.test_permille)
+        if split != "test" and split_key(src) in frozen:
+            drops["frozen_test_" + split] += 1
+            split = "test"
+        splits[split].append((src, tgt))
+
+    held_out = frozen | {split_key(s) for name in ("dev", "test") for s, _ in splits[name]}
+    leaked = [s for s, _ in splits["train"] if split_key(s) in held_out]
+    if leaked:
+        raise SystemExit("corpus: %d training sources are held out, e.g. %r" % (len(leaked), leaked[0]))
 
     for name, pairs in splits.items():
         with open(os.path.join(args.out, name + ".en"), "w", encoding="utf-8") as fe, \
@@ -195,13 +216,13 @@ def main():
                 fe.write(src + "\n")
                 fd.write(tgt + "\n")
     with open(os.path.join(args.out, "packages.tsv"), "w", encoding="utf-8") as f:
-        f.write("package\tversion\tcatalogs\tmessages\tclean_pairs\tkept_pairs\tlicence\n")
+        f.write("package\tversion\tdeb_bytes\tcatalogs\tmessages\tclean_pairs\tkept_pairs\tlicence\n")
         for pkg in packages:
             s = stats[pkg]
-            f.write("%s\t%s\t%d\t%d\t%d\t%d\t%s\n" % (pkg, s["version"], s["catalogs"],
-                    s["messages"], s["clean"], s["kept"], s["licence"]))
-        f.write("TOTAL\t\t%d\t%d\t%d\t%d\t\n" % tuple(
-            sum(s[k] for s in stats.values()) for k in ("catalogs", "messages", "clean", "kept")))
+            f.write("%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\n" % (pkg, s["version"], s["deb_bytes"],
+                    s["catalogs"], s["messages"], s["clean"], s["kept"], s["licence"]))
+        f.write("TOTAL\t\t%d\t%d\t%d\t%d\t%d\t\n" % tuple(sum(s[k] for s in stats.values())
+                for k in ("deb_bytes", "catalogs", "messages", "clean", "kept")))
     with open(os.path.join(args.out, "drops.tsv"), "w", encoding="utf-8") as f:
         f.write("reason\tpairs\n")
         for reason, n in sorted(drops.items()):

@@ -5,9 +5,13 @@ scores the output with corpus BLEU (sacreBLEU's default: 13a tokenization, 4-gra
 smoothing, brevity penalty) and chrF (sacreBLEU's default chrF2: character 6-grams without
 whitespace, beta 2, effective-order averaging of precision and recall). Debian has no sacrebleu,
 so both metrics are restated here from sacreBLEU 2.x. It also decodes the same source ids with
-the PyTorch reference (tests/reference/marian_ref.py) and counts identical outputs.
+the PyTorch reference (tests/reference/marian_ref.py) and counts identical outputs. The frozen
+test sets of testsets/ (v1: the test split of the corpus before issue 15) are scored too, so
+figures stay comparable when the corpus grows; `--split dev` scores the dev split alone (the
+figure that decides whether a new model replaces the shipped one).
 
-    evaluate.py --model DIR --corpus DIR --dragoman BIN [--ui TSV] [--beams 4] [--out JSON]
+    evaluate.py --model DIR --corpus DIR --dragoman BIN [--split test|dev] [--ui TSV]
+                [--beams 4] [--out JSON]
 """
 import argparse
 import json
@@ -113,7 +117,7 @@ def translate(args, lines):
     # --no-split: one line is one sentence, as the PyTorch reference translates it
     out = run_lines([args.dragoman, "translate", "--model", args.model, "--beam-size",
                      str(args.beams), "--format", "jsonl", "--threads", str(args.threads),
-                     "--no-split"], lines)
+                     "--no-split"] + getattr(args, "extra", []), lines)
     dt = time.time() - t0
     rows = [json.loads(l) for l in out]
     if len(rows) != len(lines):
@@ -145,6 +149,29 @@ def reference_check(args, lines, c_ids, c_scores):
     return same, diffs
 
 
+def frozen_testsets():
+    """{name: path prefix} of the frozen test sets in testsets/ (NAME.en + NAME.de)."""
+    d = os.path.join(HERE, "testsets")
+    names = sorted(f[:-3] for f in os.listdir(d) if f.endswith(".en")) if os.path.isdir(d) else []
+    return {n: os.path.join(d, n) for n in names if os.path.isfile(os.path.join(d, n + ".de"))}
+
+
+DEV_MAX_NEW = 160  # train.py's MAX_LEN: an undertrained model must not babble to max_length 512
+
+
+def dev_bleu(model, corpus, dragoman, threads=1, beams=4):
+    """(BLEU, chrF, sentences) of MODEL on CORPUS/dev.{en,de} through `dragoman translate`,
+    at most DEV_MAX_NEW tokens per sentence."""
+    args = argparse.Namespace(dragoman=dragoman, model=model, beams=beams, threads=threads,
+                              extra=["--max-new-tokens", str(DEV_MAX_NEW)])
+    with open(os.path.join(corpus, "dev.en"), encoding="utf-8") as f:
+        src = f.read().splitlines()
+    with open(os.path.join(corpus, "dev.de"), encoding="utf-8") as f:
+        ref = f.read().splitlines()
+    hyp = translate(args, src)[0]
+    return corpus_bleu(hyp, ref), corpus_chrf(hyp, ref), len(src)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", required=True)
@@ -152,6 +179,7 @@ def main():
     ap.add_argument("--dragoman", required=True, help="the dragoman executable")
     ap.add_argument("--ui", default=os.path.join(HERE, "ui-sentences.tsv"))
     ap.add_argument("--train-en", help="train.en, to report which UI sentences occur in training")
+    ap.add_argument("--split", choices=["test", "dev"], default="test")
     ap.add_argument("--beams", type=int, default=4)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--no-reference", action="store_true", help="skip the PyTorch id check")
@@ -162,12 +190,26 @@ def main():
         with open(p, encoding="utf-8") as f:
             return f.read().splitlines()
 
+    if args.split == "dev":
+        bleu, chrf, n = dev_bleu(args.model, args.corpus, args.dragoman, args.threads, args.beams)
+        print("dev (%d pairs, beam %d): BLEU %.2f  chrF %.2f" % (n, args.beams, bleu, chrf))
+        if args.out:
+            with open(args.out, "w", encoding="utf-8") as f:
+                json.dump({"beams": args.beams, "dev_pairs": n, "dev_bleu": round(bleu, 2),
+                           "dev_chrf": round(chrf, 2)}, f, indent=1)
+        return 0
     src, ref = read(os.path.join(args.corpus, "test.en")), read(os.path.join(args.corpus, "test.de"))
     hyp, ids, scores, dt = translate(args, src)
     res = {"beams": args.beams, "test_pairs": len(src),
            "test_bleu": round(corpus_bleu(hyp, ref), 2), "test_chrf": round(corpus_chrf(hyp, ref), 2),
            "test_seconds": round(dt, 2),
            "test_generated_tokens": sum(len(x) for x in ids)}
+    for name, prefix in frozen_testsets().items():
+        fs, fr = read(prefix + ".en"), read(prefix + ".de")
+        fh = translate(args, fs)[0]
+        res["%s_pairs" % name] = len(fs)
+        res["%s_bleu" % name] = round(corpus_bleu(fh, fr), 2)
+        res["%s_chrf" % name] = round(corpus_chrf(fh, fr), 2)
     ui = [l.split("\t") for l in read(args.ui) if l.strip()]
     ui_hyp, _, _, _ = translate(args, [u[0] for u in ui])
     res["ui_bleu"] = round(corpus_bleu(ui_hyp, [u[1] for u in ui]), 2)
@@ -183,6 +225,9 @@ def main():
         res["reference_seconds"] = round(time.time() - t0, 1)
     print("test (%d pairs, beam %d): BLEU %.2f  chrF %.2f  (%.1f s in dragoman)" % (
         len(src), args.beams, res["test_bleu"], res["test_chrf"], dt))
+    for name in frozen_testsets():
+        print("frozen test set %s (%d pairs): BLEU %.2f  chrF %.2f" % (
+            name, res[name + "_pairs"], res[name + "_bleu"], res[name + "_chrf"]))
     print("UI sentences (%d): BLEU %.2f  chrF %.2f" % (len(ui), res["ui_bleu"], res["ui_chrf"]))
     for u in res["ui"]:
         print("  %s -> %s%s" % (u["source"], u["dragoman"], "  [in train]" if u["in_train"] else ""))

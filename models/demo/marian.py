@@ -186,7 +186,7 @@ def hf_generation_config(hp, transformers_version="4.40.2"):
             "num_beams": 4, "pad_token_id": pad, "transformers_version": transformers_version}
 
 
-SAFETENSORS_DTYPE = {torch.float32: "F32", torch.float16: "F16"}
+SAFETENSORS_DTYPE = {torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16"}
 
 
 def save_safetensors(path, tensors, metadata=None):
@@ -196,7 +196,8 @@ def save_safetensors(path, tensors, metadata=None):
         header["__metadata__"] = metadata
     for name in sorted(tensors):
         t = tensors[name].detach().contiguous().cpu()
-        data = t.numpy().astype(t.numpy().dtype.newbyteorder("<"), copy=False).tobytes()
+        a = (t.view(torch.int16) if t.dtype == torch.bfloat16 else t).numpy()  # numpy has no bf16
+        data = a.astype(a.dtype.newbyteorder("<"), copy=False).tobytes()
         header[name] = {"dtype": SAFETENSORS_DTYPE[t.dtype], "shape": list(t.shape),
                         "data_offsets": [offset, offset + len(data)]}
         blobs.append(data)
@@ -208,6 +209,23 @@ def save_safetensors(path, tensors, metadata=None):
         f.write(raw)
         for b in blobs:
             f.write(b)
+
+
+def load_safetensors(path):
+    """(tensors {name: torch tensor}, metadata dict) of a file save_safetensors wrote."""
+    with open(path, "rb") as f:
+        raw = f.read()
+    (n,) = struct.unpack_from("<Q", raw, 0)
+    header = json.loads(raw[8:8 + n])
+    meta = header.pop("__metadata__", {})
+    np_type = {"F32": "<f4", "F16": "<f2", "BF16": "<i2"}
+    out = {}
+    for name, h in header.items():
+        a, b = h["data_offsets"]
+        t = torch.from_numpy(np.frombuffer(raw, dtype=np_type[h["dtype"]], count=(b - a) //
+                             np.dtype(np_type[h["dtype"]]).itemsize, offset=8 + n + a).copy())
+        out[name] = (t.view(torch.bfloat16) if h["dtype"] == "BF16" else t).reshape(h["shape"])
+    return out, meta
 
 
 def export_tensors(state_dict, dtype):

@@ -2,12 +2,17 @@
 """DESIGN: trains the demo English→German Marian model on CPU under a wall-clock budget and
 exports a Hugging Face checkpoint folder (marian.py defines the model and the file formats).
 
-Budget, not epochs: `--minutes` bounds training time, summed over resumed runs, so the same
-command gives the same amount of training on the same machine whether or not it was
-interrupted. Every `--save-every` minutes a checkpoint (weights, Adam state, step, data
-position, RNG states) is written to WORK/ckpt; `--resume` continues from the newest one. At the
-end the newest checkpoint and the average of the last `--average` ones are scored on the dev
-set and the better is exported.
+Budget, not epochs: `--minutes` bounds this run's training time. Training continues run after
+run from a small committed state (`--state DIR`, models/demo/state/ for the full model):
+state.safetensors holds the weights in float16 and Adam's two moments in bfloat16 (their
+range, unlike float16's, holds squared gradients; with betas 0.9/0.98 the moments forget
+within ~100 steps, so their rounding is soon gone), and in its metadata the step, the data
+position (epoch, batch, and a hash of the training text), the RNG states, the SentencePiece
+model's hash and the minutes trained over all runs. It is rewritten every `--state-every`
+minutes and at the end, so a killed run keeps its progress. Every `--save-every` minutes an
+exact float32 checkpoint goes to WORK/ckpt too; `--resume` takes whichever of the two is
+newer (resuming from WORK/ckpt is bit-exact). At the end the newest checkpoint and the average
+of the last `--average` ones of this run are scored on the dev set and the better is exported.
 
 Data: text is segmented with Debian's `spm_encode` (pieces, as MarianTokenizer asks
 SentencePiece for pieces) and mapped through vocab.json, EOS appended; the decoder input is the
@@ -17,7 +22,10 @@ shuffled each epoch with a fixed seed. Loss: label-smoothed (0.1) cross-entropy 
 non-pad targets; Adam(0.9, 0.98) with linear warmup then inverse-sqrt decay."""
 
 import argparse
+import base64
+import datetime
 import glob
+import hashlib
 import json
 import math
 import os
@@ -37,6 +45,7 @@ SIZES = {  # d_model, heads, ffn, encoder layers, decoder layers
     "micro": (192, 4, 768, 2, 1),
     "tiny": (256, 4, 1024, 3, 1),
     "small": (256, 4, 1024, 6, 2),
+    "deep": (256, 4, 1024, 6, 1),  # issue 15: deep encoder, one decoder layer (serving cost)
     "base": (512, 8, 2048, 6, 6),
 }
 MAX_LEN = 160  # tokens per side, EOS included; the corpus caps pairs at 400 characters
@@ -145,13 +154,66 @@ def checkpoints(work):
 def save_checkpoint(work, model, opt, state, keep):
     os.makedirs(os.path.join(work, "ckpt"), exist_ok=True)
     path = os.path.join(work, "ckpt", "step-%08d.pt" % state["step"])
-    state = dict(state, model=model.state_dict(), opt=opt.state_dict(),
-                 torch_rng=torch.get_rng_state(), py_rng=random.getstate())
-    torch.save(state, path + ".tmp")
+    torch.save({"state": state, "model": model.state_dict(), "opt": opt.state_dict(),
+                "torch_rng": torch.get_rng_state(), "py_rng": random.getstate()}, path + ".tmp")
     os.replace(path + ".tmp", path)  # a kill mid-save never leaves a truncated checkpoint
     for old in checkpoints(work)[:-keep]:
         os.remove(old)
     return path
+
+
+STATE_FILE = "state.safetensors"
+
+
+def file_sha1(*paths):
+    h = hashlib.sha1()
+    for p in paths:
+        with open(p, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()
+
+
+def save_state(state_dir, model, opt, state):
+    """The committed training state: float16 weights, bfloat16 Adam moments, and the JSON
+    state (with the RNG states) as metadata, written to a temporary file and renamed so a kill
+    never leaves half a file. state.json next to it is a readable copy of the metadata."""
+    os.makedirs(state_dir, exist_ok=True)
+    tensors = {"w." + k: v.half() for k, v in model.state_dict().items()}
+    for name, p in model.named_parameters():
+        st = opt.state.get(p)
+        if st:
+            tensors["m." + name] = st["exp_avg"].bfloat16()
+            tensors["v." + name] = st["exp_avg_sq"].bfloat16()
+    meta = dict(state, torch_rng=base64.b64encode(torch.get_rng_state().numpy().tobytes()).decode(),
+                py_rng=random.getstate())
+    path = os.path.join(state_dir, STATE_FILE)
+    marian.save_safetensors(path + ".tmp", tensors, {"state": json.dumps(meta)})
+    os.replace(path + ".tmp", path)
+    with open(os.path.join(state_dir, "state.json.tmp"), "w", encoding="utf-8") as f:
+        json.dump(state, f, indent=1)
+        f.write("\n")
+    os.replace(os.path.join(state_dir, "state.json.tmp"), os.path.join(state_dir, "state.json"))
+
+
+def load_state(state_dir):
+    """(tensors, state dict) of STATE_FILE, or None when there is none."""
+    path = os.path.join(state_dir, STATE_FILE)
+    if not os.path.isfile(path):
+        return None
+    tensors, meta = marian.load_safetensors(path)
+    return tensors, json.loads(meta["state"])
+
+
+def restore_from_state(model, opt, tensors, meta):
+    model.load_state_dict({k[2:]: v.float() for k, v in tensors.items() if k.startswith("w.")})
+    for name, p in model.named_parameters():
+        if "m." + name in tensors:
+            opt.state[p] = {"step": torch.tensor(float(meta["step"])),
+                            "exp_avg": tensors["m." + name].float(),
+                            "exp_avg_sq": tensors["v." + name].float()}
+    torch.set_rng_state(torch.frombuffer(bytearray(base64.b64decode(meta["torch_rng"])), dtype=torch.uint8))
+    random.setstate((meta["py_rng"][0], tuple(meta["py_rng"][1]), meta["py_rng"][2]))
 
 
 def export(model_dir, model, hp, dtype):
@@ -170,11 +232,14 @@ def main():
     ap.add_argument("--corpus", required=True)
     ap.add_argument("--model", required=True, help="folder with the tokenizer; receives the weights")
     ap.add_argument("--work", required=True, help="checkpoints and logs")
+    ap.add_argument("--state", help="folder of the committed training state (resumed, rewritten)")
     ap.add_argument("--size", choices=sorted(SIZES), default="micro")
-    ap.add_argument("--minutes", type=float, default=90.0)
-    ap.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (0: no limit)")
+    ap.add_argument("--minutes", type=float, default=90.0, help="training minutes of this run")
+    ap.add_argument("--max-steps", type=int, default=0, help="stop at this global step (0: no limit)")
     ap.add_argument("--save-every", type=float, default=5.0, help="minutes between checkpoints")
+    ap.add_argument("--state-every", type=float, default=10.0, help="minutes between state writes")
     ap.add_argument("--log-every", type=int, default=50, help="steps between progress lines")
+    ap.add_argument("--dev-pairs", type=int, default=1500, help="dev pairs scored for the loss")
     ap.add_argument("--keep", type=int, default=5)
     ap.add_argument("--average", type=int, default=4, help="checkpoints averaged at export")
     ap.add_argument("--batch-tokens", type=int, default=4096)
@@ -200,7 +265,9 @@ def main():
           "dropout": args.dropout, "init_std": 0.02}
 
     train = load_split(args.corpus, args.model, vocab, "train")
+    # The dev loss is computed at every checkpoint, on the clock: a fixed sample keeps it cheap.
     dev = load_split(args.corpus, args.model, vocab, "dev")
+    dev = dev[::-(-len(dev) // args.dev_pairs)] if len(dev) > args.dev_pairs else dev  # spread over packages
     batches = make_batches(train, args.batch_tokens)
     dev_batches = make_batches(dev, args.batch_tokens)
     log("train %d pairs (%d target tokens) in %d batches, dev %d pairs" % (
@@ -210,24 +277,67 @@ def main():
     n_params = sum(p.numel() for p in model.parameters())
     log("size %s: %s, %d parameters" % (args.size, SIZES[args.size], n_params))
     opt = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.9, 0.98), eps=1e-9)
-    state = {"step": 0, "epoch": 0, "batch": 0, "elapsed": 0.0, "size": args.size, "hp": hp}
-    if args.resume and checkpoints(args.work):
-        ck = torch.load(checkpoints(args.work)[-1])
-        if ck["hp"] != hp:
-            raise SystemExit("train: checkpoint hyperparameters %s differ from %s" % (ck["hp"], hp))
+    corpus_sha1 = file_sha1(os.path.join(args.corpus, "train.en"), os.path.join(args.corpus, "train.de"))
+    spm_sha1 = file_sha1(os.path.join(args.model, "source.spm"))
+    state = {"step": 0, "epoch": 0, "batch": 0, "minutes_total": 0.0, "runs": [],
+             "size": args.size, "hp": hp, "lr": args.lr, "warmup": args.warmup,
+             "batch_tokens": args.batch_tokens, "corpus_sha1": corpus_sha1, "spm_sha1": spm_sha1}
+
+    def compatible(st, where):
+        if st["hp"] != hp:
+            raise SystemExit("train: %s hyperparameters %s differ from %s" % (where, st["hp"], hp))
+        if st.get("spm_sha1", spm_sha1) != spm_sha1:
+            raise SystemExit("train: %s was trained with another SentencePiece model" % where)
+
+    ck_paths = checkpoints(args.work) if args.resume else []
+    committed = load_state(args.state) if args.resume and args.state else None
+    from_ck = bool(ck_paths) and (committed is None or
+                                  torch.load(ck_paths[-1])["state"]["step"] >= committed[1]["step"])
+    if not from_ck:
+        # Checkpoints not continued from (older than the state, or of an earlier lineage) must
+        # not be averaged with this run's.
+        for old in checkpoints(args.work):
+            os.remove(old)
+    if from_ck:
+        ck = torch.load(ck_paths[-1])
+        compatible(ck["state"], ck_paths[-1])
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["opt"])
         torch.set_rng_state(ck["torch_rng"])
         random.setstate(ck["py_rng"])
-        state = {k: ck[k] for k in state}
-        log("resumed at step %d, %.1f min done" % (state["step"], state["elapsed"] / 60))
+        state = dict(state, **{k: v for k, v in ck["state"].items() if k in state})
+        log("resumed at step %d from %s, %.1f min trained before" % (
+            state["step"], ck_paths[-1], state["minutes_total"]))
+    elif committed:
+        tensors, meta = committed
+        compatible(meta, os.path.join(args.state, STATE_FILE))
+        restore_from_state(model, opt, tensors, meta)
+        state = dict(state, **{k: v for k, v in meta.items() if k in state})
+        log("resumed at step %d from the state in %s, %.1f min trained before" % (
+            state["step"], args.state, state["minutes_total"]))
+    state.update(lr=args.lr, warmup=args.warmup, batch_tokens=args.batch_tokens)  # this run's
+    if state["corpus_sha1"] != corpus_sha1:
+        # Another training text (new package versions): the saved batch position means nothing.
+        log("the training text changed since the saved state: starting a new epoch")
+        state.update(corpus_sha1=corpus_sha1, epoch=state["epoch"] + 1, batch=0)
+    minutes_before = state["minutes_total"]
+    state["runs"] = state["runs"] + [{"started": datetime.datetime.now(datetime.timezone.utc)
+                                      .strftime("%Y-%m-%dT%H:%M:%SZ"), "threads": args.threads,
+                                      "first_step": state["step"] + 1, "last_step": state["step"],
+                                      "minutes": 0.0}]
 
     budget = args.minutes * 60
-    t_start, last_save = time.time() - state["elapsed"], time.time()
+    t_start = last_save = last_state = time.time()
+    run_seconds = 0.0
     window = {"loss": 0.0, "nll": 0.0, "tok": 0, "t": time.time()}
     model.train()
     order, order_epoch = None, None
-    finished = lambda: state["elapsed"] >= budget or (args.max_steps and state["step"] >= args.max_steps)
+    finished = lambda: run_seconds >= budget or (args.max_steps and state["step"] >= args.max_steps)
+
+    def note_time():
+        state["minutes_total"] = round(minutes_before + run_seconds / 60, 3)
+        state["runs"][-1].update(last_step=state["step"], minutes=round(run_seconds / 60, 3))
+
     while not finished():
         if state["batch"] >= len(batches):
             state["epoch"], state["batch"] = state["epoch"] + 1, 0
@@ -245,7 +355,8 @@ def main():
             g["lr"] = lr_at(state["step"], args.lr, args.warmup)
         opt.step()
         state["batch"] += 1
-        state["elapsed"] = time.time() - t_start
+        run_seconds = time.time() - t_start
+        note_time()
         window["loss"] += loss.item()
         window["nll"] += nll
         window["tok"] += ntok
@@ -260,6 +371,11 @@ def main():
             path = save_checkpoint(args.work, model, opt, state, args.keep)
             log("saved %s; dev nll %.3f" % (path, dev_loss(model, dev, dev_batches)))
             last_save = time.time()
+        if args.state and (finished() or time.time() - last_state >= args.state_every * 60):
+            save_state(args.state, model, opt, state)
+            log("state at step %d (%.1f min in all) -> %s" % (
+                state["step"], state["minutes_total"], args.state))
+            last_state = time.time()
 
     # Export: the newest checkpoint, or the average of the last few if the dev set prefers it.
     saved = checkpoints(args.work)

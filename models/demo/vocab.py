@@ -9,6 +9,13 @@ once, and a small vocabulary keeps the output layer cheap. MarianTokenizer still
 with any OPUS-MT model: it segments with source.spm/target.spm and looks pieces up in
 vocab.json.
 
+Byte fallback (`--byte_fallback`, issue 15): the 256 pieces <0x00>..<0xFF> are part of the
+vocabulary, so a character the unigram model lacks (accents outside the character coverage,
+emoji, CJK) is encoded as its UTF-8 bytes instead of <unk>, and SentencePiece's decoder turns
+byte pieces back into text; the model can learn to copy what it has never seen. Once a state
+is committed (models/demo/state/), its SentencePiece model is reused (`--spm`) rather than
+retrained, because the trained weights belong to its ids.
+
 vocab.json follows OPUS-MT: ``</s>`` = 0, ``<unk>`` = 1, then the SentencePiece pieces in the
 model's order (its own control symbols left out), ``<pad>`` last, which Marian also uses as
 the decoder start token. tokenizer_config.json and special_tokens_map.json are those that
@@ -29,7 +36,7 @@ def train_spm(texts, vocab_size, out_prefix, threads, smoke):
            "--model_type=unigram", "--vocab_size=%d" % vocab_size,
            "--character_coverage=0.9999", "--num_threads=%d" % threads,
            "--input_sentence_size=2000000", "--shuffle_input_sentence=true",
-           "--max_sentence_length=4096", "--minloglevel=1"]
+           "--max_sentence_length=4096", "--byte_fallback=true", "--minloglevel=1"]
     if smoke:
         # A few hundred sentences cannot fill even a small vocabulary exactly.
         cmd.append("--hard_vocab_limit=false")
@@ -90,15 +97,19 @@ def main():
     ap.add_argument("--vocab-size", type=int, default=8000)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--smoke", action="store_true")
+    ap.add_argument("--spm", help="use this SentencePiece model instead of training one")
     args = ap.parse_args()
 
     os.makedirs(args.out, exist_ok=True)
     texts = [os.path.join(args.corpus, "train.en"), os.path.join(args.corpus, "train.de")]
     with tempfile.TemporaryDirectory() as tmp:
-        prefix = os.path.join(tmp, "joint")
-        train_spm(texts, args.vocab_size, prefix, args.threads, args.smoke)
+        model = args.spm
+        if not model:
+            prefix = os.path.join(tmp, "joint")
+            train_spm(texts, args.vocab_size, prefix, args.threads, args.smoke)
+            model = prefix + ".model"
         for name in ("source.spm", "target.spm"):
-            shutil.copyfile(prefix + ".model", os.path.join(args.out, name))
+            shutil.copyfile(model, os.path.join(args.out, name))
     vocab = build_vocab(spm_pieces(os.path.join(args.out, "source.spm")))
     write_tokenizer_files(args.out, vocab)
     print("vocab: %d entries (pad = %d) -> %s" % (len(vocab), vocab["<pad>"], args.out))
