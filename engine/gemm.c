@@ -18,9 +18,8 @@
 /* Below this many multiply-adds a product runs on the calling thread: waking the pool's workers
  * costs more than the work they would take. */
 #define DG_GEMM_PARALLEL_MACS (1 << 18)
-/* Rows per quantized chunk of activations: the chunk lives on the stack (no allocation per
- * call), and weights are streamed once per chunk. */
-#define DG_GEMM_QBYTES 65536
+/* Rows per quantized chunk of activations (at most DG_GEMM_QBYTES): the chunk lives on the
+ * stack (no allocation per call), and weights are streamed once per chunk. */
 #define DG_GEMM_QROWS 1024
 
 int dg_compute_type_parse(const char *s)
