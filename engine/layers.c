@@ -60,11 +60,12 @@ static void cached_rows(void *arg, int begin, int end, int worker)
         const int *anc = kv->anc + (size_t)row->slot * kv->cap;
         int T = row->pos + 1;
         float *out = j->ctx + (size_t)r * A;
-        memset(out, 0, A * sizeof(float));
+        /* key / value rows of time t: base + t * tstride + anc[t] * D (kv_cache.h's layout) */
+        const float *kb = dg_kv_row(kv, 0, l, 0, 0), *vb = dg_kv_row(kv, 0, l, 1, 0);
+        size_t tstride = (size_t)kv->Ld * 2 * kv->nb * kv->D;
         for (int h = 0; h < j->H; h++) {
             const float *q = j->q + (size_t)r * 3 * A + h * dh;
-            for (int t = 0; t < T; t++)
-                scores[t] = dg_k_dot(q, dg_kv_row(kv, t, l, 0, anc[t]) + h * dh, dh);
+            dg_k_dots(q, kb + h * dh, tstride, anc, (size_t)kv->D, T, dh, scores);
             if (rb) {   /* causal: key t is row->pos - t behind the query */
                 const float *b = rb->bias + (size_t)h * rb->span;
                 for (int t = 0; t < T; t++) {
@@ -73,8 +74,7 @@ static void cached_rows(void *arg, int begin, int end, int worker)
                 }
             }
             dg_k_softmax(scores, T);
-            for (int t = 0; t < T; t++)
-                dg_k_axpy(out + h * dh, scores[t], dg_kv_row(kv, t, l, 1, anc[t]) + h * dh, dh);
+            dg_k_wsum(scores, vb + h * dh, tstride, anc, (size_t)kv->D, T, dh, out + h * dh);
         }
     }
 }
@@ -105,13 +105,11 @@ static void cross_rows(void *arg, int begin, int end, int worker)
         float *out = j->ctx + (size_t)r * A;
         float *align = j->align && j->align->out[r] && j->align->layer[r] == j->l
                            ? j->align->out[r] : NULL;
-        memset(out, 0, A * sizeof(float));
         if (align)
             memset(align, 0, (size_t)row->S * sizeof(float));
         for (int h = 0; h < j->H; h++) {
             const float *qh = j->q + (size_t)r * A + h * dh;
-            for (int s = 0; s < row->S; s++)
-                scores[s] = dg_k_dot(qh, kbase + s * stride + h * dh, dh);
+            dg_k_dots(qh, kbase + h * dh, stride, NULL, 0, row->S, dh, scores);
             if (row->src && j->mask_id >= 0)
                 for (int s = 0; s < row->S; s++)
                     if (row->src[s] == j->mask_id)
@@ -119,8 +117,7 @@ static void cross_rows(void *arg, int begin, int end, int worker)
             dg_k_softmax(scores, row->S);
             if (align)
                 dg_k_axpy(align, 1.0f / (float)j->H, scores, row->S);
-            for (int s = 0; s < row->S; s++)
-                dg_k_axpy(out + h * dh, scores[s], vbase + s * stride + h * dh, dh);
+            dg_k_wsum(scores, vbase + h * dh, stride, NULL, 0, row->S, dh, out + h * dh);
         }
     }
 }
