@@ -39,6 +39,19 @@ void dg_attn_packed(const float *qkv, int A, int H, const dg_rel_bias *rb, const
     }
 }
 
+/* Requests T rows of n floats (row t at base + t * ld + (slot ? slot[t] * sld : 0)) into the
+ * cache. A row's keys and values lie one time step apart (tens of KB), a stride the hardware
+ * prefetcher does not follow, so the head-by-head passes below would wait on each line in turn;
+ * asked for together, the lines arrive in parallel. */
+static void prefetch_rows(const float *base, size_t ld, const int *slot, size_t sld, int T, int n)
+{
+    for (int t = 0; t < T; t++) {
+        const char *row = (const char *)(base + (size_t)t * ld + (slot ? (size_t)slot[t] * sld : 0));
+        for (size_t b = 0; b < (size_t)n * sizeof(float); b += 64)
+            __builtin_prefetch(row + b, 0, 2);
+    }
+}
+
 typedef struct {
     const float *q;          /* cached: qkv [R, 3A]; cross: q [R, A] */
     const dg_dec_row *rows;
@@ -63,6 +76,8 @@ static void cached_rows(void *arg, int begin, int end, int worker)
         /* key / value rows of time t: base + t * tstride + anc[t] * D (kv_cache.h's layout) */
         const float *kb = dg_kv_row(kv, 0, l, 0, 0), *vb = dg_kv_row(kv, 0, l, 1, 0);
         size_t tstride = (size_t)kv->Ld * 2 * kv->nb * kv->D;
+        prefetch_rows(kb, tstride, anc, (size_t)kv->D, T, A);
+        prefetch_rows(vb, tstride, anc, (size_t)kv->D, T, A);
         for (int h = 0; h < j->H; h++) {
             const float *q = j->q + (size_t)r * 3 * A + h * dh;
             dg_k_dots(q, kb + h * dh, tstride, anc, (size_t)kv->D, T, dh, scores);
@@ -107,6 +122,8 @@ static void cross_rows(void *arg, int begin, int end, int worker)
                            ? j->align->out[r] : NULL;
         if (align)
             memset(align, 0, (size_t)row->S * sizeof(float));
+        prefetch_rows(kbase, stride, NULL, 0, row->S, A);
+        prefetch_rows(vbase, stride, NULL, 0, row->S, A);
         for (int h = 0; h < j->H; h++) {
             const float *qh = j->q + (size_t)r * A + h * dh;
             dg_k_dots(qh, kbase + h * dh, stride, NULL, 0, row->S, dh, scores);
