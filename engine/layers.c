@@ -1,7 +1,9 @@
 /* Attention, feed-forward and residual wiring (see layers.h). The attention loops are written
  * by hand for the decoder (one query per row, histories scattered by the cache's ancestry) and
  * as two small GEMMs per head for the encoder (S queries against S keys). */
+#include <stdint.h>
 #include <string.h>
+#include <xmmintrin.h>
 
 #include "engine/kernels.h"
 #include "engine/layers.h"
@@ -50,6 +52,19 @@ static void prefetch_rows(const float *base, size_t ld, const int *slot, size_t 
         for (size_t b = 0; b < (size_t)n * sizeof(float); b += 64)
             __builtin_prefetch(row + b, 0, 2);
     }
+}
+
+/* Copies a new key or value row into the cache with streaming stores: the caches of a batch
+ * are far larger than the CPU's caches, so the row's lines are not cached, and ordinary stores
+ * would first read each line from memory only to overwrite it (that read was most of the
+ * copy's time). The row is read back from memory when attended, as the older rows are. */
+static void append_row(float *dst, const float *src, int n)
+{
+    int i = 0;
+    if (((uintptr_t)dst & 15) == 0)
+        for (; i + 4 <= n; i += 4)
+            _mm_stream_ps(dst + i, _mm_loadu_ps(src + i));
+    memcpy(dst + i, src + i, (size_t)(n - i) * sizeof(float));
 }
 
 typedef struct {
@@ -101,9 +116,10 @@ void dg_attn_cached(const float *qkv, const dg_dec_row *rows, int R, int l, int 
     for (int r = 0; r < R; r++) {
         const dg_dec_row *row = &rows[r];
         const float *src = qkv + (size_t)r * 3 * A;
-        memcpy(dg_kv_row(row->kv, row->pos, l, 0, row->slot), src + A, A * sizeof(float));
-        memcpy(dg_kv_row(row->kv, row->pos, l, 1, row->slot), src + 2 * A, A * sizeof(float));
+        append_row(dg_kv_row(row->kv, row->pos, l, 0, row->slot), src + A, A);
+        append_row(dg_kv_row(row->kv, row->pos, l, 1, row->slot), src + 2 * A, A);
     }
+    _mm_sfence(); /* the streamed rows are read by the pool's threads below */
     dg_attn_job j = {qkv, rows, rb, l, 0, A, H, stride, -1, scores, ctx, NULL};
     dg_pool_for(pool, R, cached_rows, &j);
 }
