@@ -87,6 +87,11 @@ static void cached_rows(void *arg, int begin, int end, int worker)
         const dg_kv *kv = row->kv;
         const int *anc = kv->anc + (size_t)row->slot * kv->cap;
         int T = row->pos + 1;
+        /* the row's own key and value first: of this step's appends it reads only its own
+         * (anc[pos] is its slot), so each thread appends the rows it attends */
+        const float *src = j->q + (size_t)r * 3 * A;
+        append_row(dg_kv_row(kv, row->pos, l, 0, row->slot), src + A, A);
+        append_row(dg_kv_row(kv, row->pos, l, 1, row->slot), src + 2 * A, A);
         float *out = j->ctx + (size_t)r * A;
         /* key / value rows of time t: base + t * tstride + anc[t] * D (kv_cache.h's layout) */
         const float *kb = dg_kv_row(kv, 0, l, 0, 0), *vb = dg_kv_row(kv, 0, l, 1, 0);
@@ -107,19 +112,12 @@ static void cached_rows(void *arg, int begin, int end, int worker)
             dg_k_wsum(scores, vb + h * dh, tstride, anc, (size_t)kv->D, T, dh, out + h * dh);
         }
     }
+    _mm_sfence(); /* the streamed rows are read by other threads in later steps */
 }
 
 void dg_attn_cached(const float *qkv, const dg_dec_row *rows, int R, int l, int A, int H,
                     const dg_rel_bias *rb, float *scores, int stride, dg_pool *pool, float *ctx)
 {
-    /* appends first (serially: rows of one sentence share its cache) */
-    for (int r = 0; r < R; r++) {
-        const dg_dec_row *row = &rows[r];
-        const float *src = qkv + (size_t)r * 3 * A;
-        append_row(dg_kv_row(row->kv, row->pos, l, 0, row->slot), src + A, A);
-        append_row(dg_kv_row(row->kv, row->pos, l, 1, row->slot), src + 2 * A, A);
-    }
-    _mm_sfence(); /* the streamed rows are read by the pool's threads below */
     dg_attn_job j = {qkv, rows, rb, l, 0, A, H, stride, -1, scores, ctx, NULL};
     dg_pool_for(pool, R, cached_rows, &j);
 }
