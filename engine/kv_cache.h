@@ -1,7 +1,7 @@
 /* Per-sentence decoder self-attention cache with ancestry indirection.
  *
  * DESIGN. Every step appends one K and one V row per beam per layer; nothing is ever moved.
- * Storage is time-major, [T][Ld][2][nb][D], so growing the time capacity is a realloc that keeps
+ * Storage is time-major, [T][Ld][2][nb][D], so growing the time capacity is a copy that keeps
  * every old row in place. When beam search reorders beams, a beam does not take over its
  * parent's cached rows by copying them (T x Ld x 2 x D floats): it takes over its parent's
  * ancestry, anc[beam][t] = the slot whose row at time t belongs to this beam's history, which is
