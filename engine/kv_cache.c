@@ -1,8 +1,8 @@
 /* Decoder self-attention cache (see kv_cache.h for the layout and the ancestry indirection). */
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
+#include "engine/hugemem.h"
 #include "engine/kv_cache.h"
 
 dg_code dg_kv_reset(dg_kv *kv, int nb, int Ld, int D, dg_err *err)
@@ -17,22 +17,6 @@ dg_code dg_kv_reset(dg_kv *kv, int nb, int Ld, int D, dg_err *err)
     return dg_kv_reserve(kv, 1, err);
 }
 
-/* Caches of a few MB on 2 MB pages where the kernel allows transparent huge pages: attention
- * reads a row's history one time step (tens of KB) apart, so with 4 KB pages nearly every row
- * it reads costs a TLB miss once a batch's caches exceed what the TLB covers. Only whole 2 MB
- * pages are advised (a huge page over the tail could hold memory nothing uses). */
-static float *alloc_cache(size_t bytes)
-{
-    const size_t huge = (size_t)2 << 20;
-    if (bytes < huge)
-        return malloc(bytes);
-    void *p = NULL;
-    if (posix_memalign(&p, huge, (bytes + 4095) & ~(size_t)4095))
-        return NULL;
-    madvise(p, bytes & ~(huge - 1), MADV_HUGEPAGE);
-    return p;
-}
-
 dg_code dg_kv_reserve(dg_kv *kv, int T, dg_err *err)
 {
     if (T <= kv->cap)
@@ -41,7 +25,8 @@ dg_code dg_kv_reserve(dg_kv *kv, int T, dg_err *err)
     while (cap < T)
         cap *= 2;
     size_t slab = (size_t)kv->Ld * 2 * kv->nb * kv->D; /* floats per time step */
-    float *data = alloc_cache((size_t)cap * slab * sizeof *data);
+    /* on huge pages: attention reads each row's history a time step (tens of KB) apart */
+    float *data = dg_alloc_huge((size_t)cap * slab * sizeof *data);
     if (!data)
         return dg_err_set(err, DG_E_NOMEM, "kv cache: out of memory for %d positions", cap);
     if (kv->data) /* time-major: the old steps keep their offsets */
