@@ -23,6 +23,10 @@ typedef struct {
 
 /* Prepares kv for a sentence with nb beams (reusing buffers kept from a previous sentence). */
 dg_code dg_kv_reset(dg_kv *kv, int nb, int Ld, int D, dg_err *err);
+/* Positions a new sentence's cache is given at once (dg_search_reset), when its output may be
+ * that long: a kept sentence state (batch.c) holds on to up to 128. */
+#define DG_KV_RESERVE 128
+
 /* Makes room for times [0, T) (amortized doubling). */
 dg_code dg_kv_reserve(dg_kv *kv, int T, dg_err *err);
 void dg_kv_free(dg_kv *kv);
