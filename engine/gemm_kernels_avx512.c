@@ -133,7 +133,7 @@ VNNI void dg_gemm_i8_avx512vnni(const int8_t *xq, const float *xs, int M, int Kp
      * dg_matrix_pack's limit) */
     _Alignas(64) uint8_t xu[DG_GEMM_QBYTES];
     int rows = DG_GEMM_QBYTES / Kp;
-    rows = rows >= 8 ? rows & ~7 : 1;
+    rows = rows >= 8 ? rows & ~7 : rows; /* >= 1: Kp <= DG_GEMM_QBYTES */
     const __m512i flip = _mm512_set1_epi8((char)0x80);
     for (int m0 = 0; m0 < M; m0 += rows) {
         int mr = M - m0 < rows ? M - m0 : rows;
