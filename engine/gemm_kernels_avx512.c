@@ -1,7 +1,8 @@
 /* AVX-512 micro-kernels on the packed layouts (gemm.h); compiled with AVX-512 F/BW/DQ/VL, and
  * VNNI / BF16 enabled only on the functions that need them (target attributes), since AVX-512
  * CPUs without them must still run the rest. Blocks are 8 rows x 2 panels (32 columns): 16 zmm
- * accumulators, two weight loads and eight broadcasts per step of K. int8 uses vpdpbusd, whose
+ * accumulators, two weight loads and eight broadcasts per step of K (float32: 12 rows, 24
+ * accumulators, as its broadcasts fold into the FMAs). int8 uses vpdpbusd, whose
  * unsigned operand is a + 128 (xor 0x80); the accumulators start at -128 * sum_k q (comp), so
  * the int32 sums equal sum a * q exactly. */
 #include <immintrin.h>
@@ -18,11 +19,15 @@ static __mmask16 col_mask(int nc)
     return nc >= NR ? (__mmask16)0xffff : nc <= 0 ? 0 : (__mmask16)((1u << nc) - 1);
 }
 
+/* float32 rows per block: 24 accumulators, 2 weight registers, broadcasts folded into the
+ * FMAs; each panel pair is read from L2 once per 12 rows */
+#define F32_MR 12
+
 /* One block: MR rows x NP panels (NP = 1 for the last panel of an odd count). */
 INLINE void f32_block(const int MR, const int NP, const float *x, int K, const float *w0,
                       const float *bias, float *y, int N, int nc)
 {
-    __m512 acc[8][2];
+    __m512 acc[F32_MR][2];
     const float *w1 = w0 + (size_t)K * NR;
     for (int j = 0; j < NP; j++) {
         __m512 b = bias ? _mm512_loadu_ps(bias + j * NR) : _mm512_setzero_ps();
@@ -56,6 +61,22 @@ INLINE void f32_block(const int MR, const int NP, const float *x, int K, const f
     default: CALL(8); break;                                                                  \
     }
 
+#define ROWS_SWITCH12(MR_EXPR, CALL)                                                          \
+    switch (MR_EXPR) {                                                                        \
+    case 1: CALL(1); break;                                                                   \
+    case 2: CALL(2); break;                                                                   \
+    case 3: CALL(3); break;                                                                   \
+    case 4: CALL(4); break;                                                                   \
+    case 5: CALL(5); break;                                                                   \
+    case 6: CALL(6); break;                                                                   \
+    case 7: CALL(7); break;                                                                   \
+    case 8: CALL(8); break;                                                                   \
+    case 9: CALL(9); break;                                                                   \
+    case 10: CALL(10); break;                                                                 \
+    case 11: CALL(11); break;                                                                 \
+    default: CALL(12); break;                                                                 \
+    }
+
 void dg_gemm_f32_avx512(const float *x, int M, int K, const float *data, const float *bias, int N,
                         int p0, int p1, float *y)
 {
@@ -63,15 +84,15 @@ void dg_gemm_f32_avx512(const float *x, int M, int K, const float *data, const f
         const float *w = data + (size_t)p * K * NR;
         const float *b = bias ? bias + p * NR : NULL;
         int nc = N - p * NR, two = p + 1 < p1;
-        for (int m = 0; m < M; m += 8) {
+        for (int m = 0; m < M; m += F32_MR) {
             const float *xm = x + (size_t)m * K;
             float *ym = y + (size_t)m * N + p * NR;
 #define F32_2(R) f32_block(R, 2, xm, K, w, b, ym, N, nc)
 #define F32_1(R) f32_block(R, 1, xm, K, w, b, ym, N, nc)
             if (two) {
-                ROWS_SWITCH(M - m < 8 ? M - m : 8, F32_2)
+                ROWS_SWITCH12(M - m < F32_MR ? M - m : F32_MR, F32_2)
             } else {
-                ROWS_SWITCH(M - m < 8 ? M - m : 8, F32_1)
+                ROWS_SWITCH12(M - m < F32_MR ? M - m : F32_MR, F32_1)
             }
         }
     }
