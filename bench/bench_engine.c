@@ -26,6 +26,7 @@ typedef struct {
     const char *model_dir;
     int threads, sentences, small, src_len, gen_len, json, compute_type;
     int alignment;  /* --alignment: only the cost of return_alignment, interleaved runs */
+    int only_beams, only_batch; /* --only BEAMS,BATCH: load time and that one generate figure */
 } bench_args;
 
 static int g_alignment; /* return_alignment for bench_generate */
@@ -185,8 +186,9 @@ static void parse(int argc, char **argv, bench_args *a)
         {"sentences", required_argument, 0, 'n'}, {"small", required_argument, 0, 's'},
         {"src-len", required_argument, 0, 'l'},   {"gen-len", required_argument, 0, 'g'},
         {"json", no_argument, 0, 'j'},            {"compute-type", required_argument, 0, 'c'},
-        {"alignment", no_argument, 0, 'a'},       {0, 0, 0, 0}};
-    *a = (bench_args){NULL, 2, 200, 24, 25, 30, 0, DG_COMPUTE_AUTO, 0};
+        {"alignment", no_argument, 0, 'a'},       {"only", required_argument, 0, 'o'},
+        {0, 0, 0, 0}};
+    *a = (bench_args){NULL, 2, 200, 24, 25, 30, 0, DG_COMPUTE_AUTO, 0, 0, 0};
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
@@ -204,10 +206,17 @@ static void parse(int argc, char **argv, bench_args *a)
             }
             break;
         case 'a': a->alignment = 1; break;
+        case 'o':
+            if (sscanf(optarg, "%d,%d", &a->only_beams, &a->only_batch) != 2 ||
+                a->only_beams < 1 || a->only_batch < 1) {
+                fprintf(stderr, "bench_engine: --only is BEAMS,BATCH (e.g. 4,32)\n");
+                exit(2);
+            }
+            break;
         default:
             fprintf(stderr, "usage: bench_engine --model DIR [--threads N] [--sentences N] "
                             "[--small N] [--src-len N] [--gen-len N] [--json] [--compute-type T] "
-                            "[--alignment]\n");
+                            "[--alignment] [--only BEAMS,BATCH]\n");
             exit(2);
         }
     }
@@ -223,7 +232,7 @@ int main(int argc, char **argv)
     bench_args a;
     parse(argc, argv, &a);
     openblas_set_num_threads(a.threads);
-    double peak = sgemm_peak_gflops();
+    double peak = a.only_beams ? 0 : sgemm_peak_gflops();
 
     dg_err err = {0};
     double t = now();
@@ -237,6 +246,25 @@ int main(int argc, char **argv)
     if (!b) die("batch", &err);
 
     int **src = make_sources(dg_model_config(m), a.sentences, a.src_len);
+    if (a.only_beams) {
+        /* one figure, for A/B runs of two builds: batch 1 is the latency (ms) of one
+         * sentence, median of 5; otherwise tokens/s over --sentences. Also per second of
+         * process CPU time, which on a busy shared machine varies less than wall time. */
+        struct timespec c0, c1;
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
+        double w0 = now();
+        double x = a.only_batch == 1 && a.only_beams == 4
+                       ? 1e3 * bench_latency(b, m, src, a.src_len, a.gen_len)
+                       : bench_generate(b, m, src, a.sentences, a.src_len, a.only_beams,
+                                        a.only_batch, a.gen_len);
+        double wall = now() - w0;
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
+        double cpu = (double)(c1.tv_sec - c0.tv_sec) + (c1.tv_nsec - c0.tv_nsec) * 1e-9;
+        printf("load_s %.3f beam %d batch %d: %.2f %s, cpu/wall %.3f\n", load_s, a.only_beams,
+               a.only_batch, x * (a.only_batch == 1 && a.only_beams == 4 ? cpu / wall : wall / cpu),
+               a.only_batch == 1 && a.only_beams == 4 ? "cpu-ms" : "tokens/cpu-s", cpu / wall);
+        return 0;
+    }
     if (a.alignment) {
         /* alternating runs without and with the alignment, beam 4 batch 32: the best of 5
          * each, so a busy machine's noise does not land on one side only */

@@ -6,21 +6,20 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include "engine/cpu.h"
 #include "engine/gemm.h"
 #include "engine/gemm_kernels.h"
+#include "engine/hugemem.h"
 
 #define NR DG_GEMM_NR
 
 /* Below this many multiply-adds a product runs on the calling thread: waking the pool's workers
  * costs more than the work they would take. */
 #define DG_GEMM_PARALLEL_MACS (1 << 18)
-/* Rows per quantized chunk of activations: the chunk lives on the stack (no allocation per
- * call), and weights are streamed once per chunk. */
-#define DG_GEMM_QBYTES 65536
+/* Rows per quantized chunk of activations (at most DG_GEMM_QBYTES): the chunk lives on the
+ * stack (no allocation per call), and weights are streamed once per chunk. */
 #define DG_GEMM_QROWS 1024
 
 int dg_compute_type_parse(const char *s)
@@ -100,22 +99,6 @@ static void *alloc64(size_t n)
 {
     n = (n + 63) & ~(size_t)63;
     return aligned_alloc(64, n ? n : 64);
-}
-
-/* Large panels (the LM head is 65 MB in float32) on 2 MB pages where the kernel allows
- * transparent huge pages: fewer page faults while packing, fewer TLB misses while streaming.
- * Only whole 2 MB pages are advised: a huge page over the tail would hold up to 2 MB that
- * nothing uses (a 3 MB QKV matrix per layer would cost 4 MB). */
-static void *alloc_panels(size_t n)
-{
-    const size_t huge = (size_t)2 << 20;
-    if (n < huge)
-        return alloc64(n);
-    void *p = NULL; /* posix_memalign: aligned_alloc wants the size a multiple of 2 MB */
-    if (posix_memalign(&p, huge, (n + 4095) & ~(size_t)4095))
-        return NULL;
-    madvise(p, n & ~(huge - 1), MADV_HUGEPAGE);
-    return p;
 }
 
 /* Panel p of W from its 16 rows r[j] (NULL past N); plain SSE2 (baseline x86-64), so load
@@ -284,7 +267,7 @@ dg_code dg_matrix_pack_srcs(dg_matrix *W, const dg_pack_src *src, int n_src, int
         threads = cores < 1 ? 1 : cores < DG_PACK_MAX_THREADS ? (int)cores : DG_PACK_MAX_THREADS;
     }
     pack_job job = {W, src, n_src, malloc((size_t)threads * NR * K * sizeof(float)), 0};
-    W->data = alloc_panels(Np * W->Kp * elem_size(dtype));
+    W->data = dg_alloc_huge(Np * W->Kp * elem_size(dtype));
     bool ok = W->data != NULL && job.scratch != NULL;
     if (ok && has_bias) {
         ok = (W->bias = alloc64(Np * sizeof(float))) != NULL;

@@ -7,6 +7,10 @@
 
 #include <stdint.h>
 
+/* The most bytes one quantized / bf16 activation row may take (dg_matrix_pack's limit on K):
+ * dg_matmul and the kernels keep chunks of such rows on the stack. */
+#define DG_GEMM_QBYTES 65536
+
 typedef void (*dg_gemm_f32_fn)(const float *x, int M, int K, const float *data, const float *bias,
                                int N, int p0, int p1, float *y);
 /* xq[M, Kp] int8 in [-127, 127], xs[M] their scales; comp is used by the VNNI kernel only */

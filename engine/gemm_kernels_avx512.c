@@ -1,7 +1,8 @@
 /* AVX-512 micro-kernels on the packed layouts (gemm.h); compiled with AVX-512 F/BW/DQ/VL, and
  * VNNI / BF16 enabled only on the functions that need them (target attributes), since AVX-512
  * CPUs without them must still run the rest. Blocks are 8 rows x 2 panels (32 columns): 16 zmm
- * accumulators, two weight loads and eight broadcasts per step of K. int8 uses vpdpbusd, whose
+ * accumulators, two weight loads and eight broadcasts per step of K (float32: 12 rows, 24
+ * accumulators, as its broadcasts fold into the FMAs). int8 uses vpdpbusd, whose
  * unsigned operand is a + 128 (xor 0x80); the accumulators start at -128 * sum_k q (comp), so
  * the int32 sums equal sum a * q exactly. */
 #include <immintrin.h>
@@ -18,11 +19,15 @@ static __mmask16 col_mask(int nc)
     return nc >= NR ? (__mmask16)0xffff : nc <= 0 ? 0 : (__mmask16)((1u << nc) - 1);
 }
 
+/* float32 rows per block: 24 accumulators, 2 weight registers, broadcasts folded into the
+ * FMAs; each panel pair is read from L2 once per 12 rows */
+#define F32_MR 12
+
 /* One block: MR rows x NP panels (NP = 1 for the last panel of an odd count). */
 INLINE void f32_block(const int MR, const int NP, const float *x, int K, const float *w0,
                       const float *bias, float *y, int N, int nc)
 {
-    __m512 acc[8][2];
+    __m512 acc[F32_MR][2];
     const float *w1 = w0 + (size_t)K * NR;
     for (int j = 0; j < NP; j++) {
         __m512 b = bias ? _mm512_loadu_ps(bias + j * NR) : _mm512_setzero_ps();
@@ -56,6 +61,22 @@ INLINE void f32_block(const int MR, const int NP, const float *x, int K, const f
     default: CALL(8); break;                                                                  \
     }
 
+#define ROWS_SWITCH12(MR_EXPR, CALL)                                                          \
+    switch (MR_EXPR) {                                                                        \
+    case 1: CALL(1); break;                                                                   \
+    case 2: CALL(2); break;                                                                   \
+    case 3: CALL(3); break;                                                                   \
+    case 4: CALL(4); break;                                                                   \
+    case 5: CALL(5); break;                                                                   \
+    case 6: CALL(6); break;                                                                   \
+    case 7: CALL(7); break;                                                                   \
+    case 8: CALL(8); break;                                                                   \
+    case 9: CALL(9); break;                                                                   \
+    case 10: CALL(10); break;                                                                 \
+    case 11: CALL(11); break;                                                                 \
+    default: CALL(12); break;                                                                 \
+    }
+
 void dg_gemm_f32_avx512(const float *x, int M, int K, const float *data, const float *bias, int N,
                         int p0, int p1, float *y)
 {
@@ -63,15 +84,15 @@ void dg_gemm_f32_avx512(const float *x, int M, int K, const float *data, const f
         const float *w = data + (size_t)p * K * NR;
         const float *b = bias ? bias + p * NR : NULL;
         int nc = N - p * NR, two = p + 1 < p1;
-        for (int m = 0; m < M; m += 8) {
+        for (int m = 0; m < M; m += F32_MR) {
             const float *xm = x + (size_t)m * K;
             float *ym = y + (size_t)m * N + p * NR;
 #define F32_2(R) f32_block(R, 2, xm, K, w, b, ym, N, nc)
 #define F32_1(R) f32_block(R, 1, xm, K, w, b, ym, N, nc)
             if (two) {
-                ROWS_SWITCH(M - m < 8 ? M - m : 8, F32_2)
+                ROWS_SWITCH12(M - m < F32_MR ? M - m : F32_MR, F32_2)
             } else {
-                ROWS_SWITCH(M - m < 8 ? M - m : 8, F32_1)
+                ROWS_SWITCH12(M - m < F32_MR ? M - m : F32_MR, F32_1)
             }
         }
     }
@@ -79,7 +100,17 @@ void dg_gemm_f32_avx512(const float *x, int M, int K, const float *data, const f
 
 #define VNNI __attribute__((target("avx512vnni")))
 
-VNNI INLINE void i8_block(const int MR, const int NP, const int8_t *xq, const float *xs, int Kp,
+/* acc += u8(a) . s8(w) per 4-byte group. Written as asm: GCC 12 keeps the intrinsic's
+ * accumulators in a rotating set of registers and spills, which halved the kernel's speed. */
+VNNI INLINE __m512i dpbusd(__m512i acc, __m512i a, __m512i w)
+{
+    __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(a), "v"(w));
+    return acc;
+}
+
+/* xu: the block's activations already shifted to u8 (a + 128), so each broadcast is a single
+ * load (vpbroadcastd from memory). */
+VNNI INLINE void i8_block(const int MR, const int NP, const uint8_t *xu, const float *xs, int Kp,
                           const int8_t *w0, const int32_t *comp, const float *scales,
                           const float *bias, float *y, int N, int nc)
 {
@@ -94,12 +125,12 @@ VNNI INLINE void i8_block(const int MR, const int NP, const int8_t *xq, const fl
         __m512i v0 = _mm512_load_si512(w0 + (size_t)k4 * 4 * NR);
         __m512i v1 = NP > 1 ? _mm512_load_si512(w1 + (size_t)k4 * 4 * NR) : v0;
         for (int i = 0; i < MR; i++) {
-            uint32_t a4;
-            memcpy(&a4, xq + (size_t)i * Kp + 4 * k4, 4);
-            __m512i a = _mm512_set1_epi32((int)(a4 ^ 0x80808080u));
-            acc[i][0] = _mm512_dpbusd_epi32(acc[i][0], a, v0);
+            int32_t a4;
+            memcpy(&a4, xu + (size_t)i * Kp + 4 * k4, 4);
+            __m512i a = _mm512_set1_epi32(a4);
+            acc[i][0] = dpbusd(acc[i][0], a, v0);
             if (NP > 1)
-                acc[i][1] = _mm512_dpbusd_epi32(acc[i][1], a, v1);
+                acc[i][1] = dpbusd(acc[i][1], a, v1);
         }
     }
     for (int j = 0; j < NP; j++) {
@@ -114,24 +145,42 @@ VNNI INLINE void i8_block(const int MR, const int NP, const int8_t *xq, const fl
     }
 }
 
+
 VNNI void dg_gemm_i8_avx512vnni(const int8_t *xq, const float *xs, int M, int Kp,
                                 const int8_t *data, const int32_t *comp, const float *scales,
                                 const float *bias, int N, int p0, int p1, float *y)
 {
-    for (int p = p0; p < p1; p += 2) {
-        const int8_t *w = data + (size_t)p * Kp * NR;
-        const float *b = bias ? bias + p * NR : NULL, *sc = scales + p * NR;
-        const int32_t *c = comp + p * NR;
-        int nc = N - p * NR, two = p + 1 < p1;
-        for (int m = 0; m < M; m += 8) {
-            const int8_t *xm = xq + (size_t)m * Kp;
-            float *ym = y + (size_t)m * N + p * NR;
-#define I8_2(R) i8_block(R, 2, xm, xs + m, Kp, w, c, sc, b, ym, N, nc)
-#define I8_1(R) i8_block(R, 1, xm, xs + m, Kp, w, c, sc, b, ym, N, nc)
-            if (two) {
-                ROWS_SWITCH(M - m < 8 ? M - m : 8, I8_2)
-            } else {
-                ROWS_SWITCH(M - m < 8 ? M - m : 8, I8_1)
+    /* shifted rows on the stack, as many as fit per pass over the panels (Kp <= the buffer:
+     * dg_matrix_pack's limit) */
+    _Alignas(64) uint8_t xu[DG_GEMM_QBYTES];
+    int rows = DG_GEMM_QBYTES / Kp;
+    rows = rows >= 8 ? rows & ~7 : rows; /* >= 1: Kp <= DG_GEMM_QBYTES */
+    const __m512i flip = _mm512_set1_epi8((char)0x80);
+    for (int m0 = 0; m0 < M; m0 += rows) {
+        int mr = M - m0 < rows ? M - m0 : rows;
+        const uint8_t *xb = (const uint8_t *)xq + (size_t)m0 * Kp;
+        size_t n = (size_t)mr * Kp;
+        for (size_t i = 0; i < n; i += 64) {
+            __mmask64 mk = n - i >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << (n - i)) - 1;
+            _mm512_mask_storeu_epi8(xu + i, mk,
+                                    _mm512_xor_si512(_mm512_maskz_loadu_epi8(mk, xb + i), flip));
+        }
+        for (int p = p0; p < p1; p += 2) {
+            const int8_t *w = data + (size_t)p * Kp * NR;
+            const float *b = bias ? bias + p * NR : NULL, *sc = scales + p * NR;
+            const int32_t *c = comp + p * NR;
+            int nc = N - p * NR, two = p + 1 < p1;
+            for (int m = 0; m < mr; m += 8) {
+                const uint8_t *xm = xu + (size_t)m * Kp;
+                const float *xsm = xs + m0 + m;
+                float *ym = y + (size_t)(m0 + m) * N + p * NR;
+#define I8_2(R) i8_block(R, 2, xm, xsm, Kp, w, c, sc, b, ym, N, nc)
+#define I8_1(R) i8_block(R, 1, xm, xsm, Kp, w, c, sc, b, ym, N, nc)
+                if (two) {
+                    ROWS_SWITCH(mr - m < 8 ? mr - m : 8, I8_2)
+                } else {
+                    ROWS_SWITCH(mr - m < 8 ? mr - m : 8, I8_1)
+                }
             }
         }
     }

@@ -325,3 +325,77 @@ void dg_k_axpy(float *y, float alpha, const float *x, int n)
     for (; i < n; i++)
         y[i] += alpha * x[i];
 }
+
+static inline const float *cache_row(const float *base, size_t ld, const int *slot, size_t sld,
+                                     int t)
+{
+    return base + (size_t)t * ld + (slot ? (size_t)slot[t] * sld : 0);
+}
+
+/* Four keys at a time, each with its own accumulator summed in dg_k_dot's order. */
+void dg_k_dots(const float *q, const float *k, size_t ld, const int *slot, size_t sld, int T,
+               int dh, float *scores)
+{
+    int n8 = dh & ~7, t = 0;
+    for (; t + 4 <= T; t += 4) {
+        const float *k0 = cache_row(k, ld, slot, sld, t), *k1 = cache_row(k, ld, slot, sld, t + 1);
+        const float *k2 = cache_row(k, ld, slot, sld, t + 2), *k3 = cache_row(k, ld, slot, sld, t + 3);
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        for (int i = 0; i < n8; i += 8) {
+            __m256 qi = _mm256_loadu_ps(q + i);
+            a0 = _mm256_fmadd_ps(qi, _mm256_loadu_ps(k0 + i), a0);
+            a1 = _mm256_fmadd_ps(qi, _mm256_loadu_ps(k1 + i), a1);
+            a2 = _mm256_fmadd_ps(qi, _mm256_loadu_ps(k2 + i), a2);
+            a3 = _mm256_fmadd_ps(qi, _mm256_loadu_ps(k3 + i), a3);
+        }
+        float s0 = hsum(a0), s1 = hsum(a1), s2 = hsum(a2), s3 = hsum(a3);
+        for (int i = n8; i < dh; i++) {
+            s0 += q[i] * k0[i];
+            s1 += q[i] * k1[i];
+            s2 += q[i] * k2[i];
+            s3 += q[i] * k3[i];
+        }
+        scores[t] = s0;
+        scores[t + 1] = s1;
+        scores[t + 2] = s2;
+        scores[t + 3] = s3;
+    }
+    for (; t < T; t++)
+        scores[t] = dg_k_dot(q, cache_row(k, ld, slot, sld, t), dh);
+}
+
+/* 32 outputs at a time in four registers, over all t (the same fma per element, in t order,
+ * as dg_k_axpy's). */
+void dg_k_wsum(const float *p, const float *v, size_t ld, const int *slot, size_t sld, int T,
+               int dh, float *out)
+{
+    int n8 = dh & ~7, i = 0;
+    for (; i + 32 <= n8; i += 32) {
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        for (int t = 0; t < T; t++) {
+            const float *vt = cache_row(v, ld, slot, sld, t) + i;
+            __m256 pt = _mm256_set1_ps(p[t]);
+            a0 = _mm256_fmadd_ps(pt, _mm256_loadu_ps(vt), a0);
+            a1 = _mm256_fmadd_ps(pt, _mm256_loadu_ps(vt + 8), a1);
+            a2 = _mm256_fmadd_ps(pt, _mm256_loadu_ps(vt + 16), a2);
+            a3 = _mm256_fmadd_ps(pt, _mm256_loadu_ps(vt + 24), a3);
+        }
+        _mm256_storeu_ps(out + i, a0);
+        _mm256_storeu_ps(out + i + 8, a1);
+        _mm256_storeu_ps(out + i + 16, a2);
+        _mm256_storeu_ps(out + i + 24, a3);
+    }
+    for (; i < n8; i += 8) {
+        __m256 a0 = _mm256_setzero_ps();
+        for (int t = 0; t < T; t++)
+            a0 = _mm256_fmadd_ps(_mm256_set1_ps(p[t]),
+                                 _mm256_loadu_ps(cache_row(v, ld, slot, sld, t) + i), a0);
+        _mm256_storeu_ps(out + i, a0);
+    }
+    for (; i < dh; i++) {
+        float y = 0.0f;
+        for (int t = 0; t < T; t++)
+            y += p[t] * cache_row(v, ld, slot, sld, t)[i];
+        out[i] = y;
+    }
+}

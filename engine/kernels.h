@@ -38,6 +38,15 @@ int dg_k_topk(const float *x, int n, float add, int k, float *val, int *idx);
 float dg_k_dot(const float *a, const float *b, int n);
 /* y[i] += alpha * x[i] */
 void dg_k_axpy(float *y, float alpha, const float *x, int n);
+/* Attention over keys / values scattered in a cache: row t of k is at
+ * k + t * ld + (slot ? slot[t] * sld : 0). dg_k_dots: scores[t] = dg_k_dot(q, row t, dh) for
+ * t < T, the same sums, without a call per key. dg_k_wsum: out[dh] = sum_t p[t] * row t of v,
+ * what dg_k_axpy(out, p[t], row t, dh) for t = 0..T-1 on a zeroed out gives, bit for bit (so
+ * the forward pass computes what it did with those calls), with out kept in registers. */
+void dg_k_dots(const float *q, const float *k, size_t ld, const int *slot, size_t sld, int T,
+               int dh, float *scores);
+void dg_k_wsum(const float *p, const float *v, size_t ld, const int *slot, size_t sld, int T,
+               int dh, float *out);
 
 void dg_k_add_layernorm_ref(float *x, const float *a, const float *g, const float *b, int rows,
                             int D, float eps);
@@ -52,5 +61,9 @@ int dg_k_argmax_ref(const float *x, int n);
 int dg_k_topk_ref(const float *x, int n, float add, int k, float *val, int *idx);
 float dg_k_dot_ref(const float *a, const float *b, int n);
 void dg_k_axpy_ref(float *y, float alpha, const float *x, int n);
+void dg_k_dots_ref(const float *q, const float *k, size_t ld, const int *slot, size_t sld, int T,
+                   int dh, float *scores);
+void dg_k_wsum_ref(const float *p, const float *v, size_t ld, const int *slot, size_t sld, int T,
+                   int dh, float *out);
 
 #endif

@@ -18,6 +18,10 @@ int dg_k_argmax_avx2(const float *x, int n);
 int dg_k_topk_avx2(const float *x, int n, float add, int k, float *val, int *idx);
 float dg_k_dot_avx2(const float *a, const float *b, int n);
 void dg_k_axpy_avx2(float *y, float alpha, const float *x, int n);
+void dg_k_dots_avx2(const float *q, const float *k, size_t ld, const int *slot, size_t sld, int T,
+                    int dh, float *scores);
+void dg_k_wsum_avx2(const float *p, const float *v, size_t ld, const int *slot, size_t sld, int T,
+                    int dh, float *out);
 
 static bool avx2;
 
@@ -76,4 +80,16 @@ float dg_k_dot(const float *a, const float *b, int n)
 void dg_k_axpy(float *y, float alpha, const float *x, int n)
 {
     (avx2 ? dg_k_axpy_avx2 : dg_k_axpy_ref)(y, alpha, x, n);
+}
+
+void dg_k_dots(const float *q, const float *k, size_t ld, const int *slot, size_t sld, int T,
+               int dh, float *scores)
+{
+    (avx2 ? dg_k_dots_avx2 : dg_k_dots_ref)(q, k, ld, slot, sld, T, dh, scores);
+}
+
+void dg_k_wsum(const float *p, const float *v, size_t ld, const int *slot, size_t sld, int T,
+               int dh, float *out)
+{
+    (avx2 ? dg_k_wsum_avx2 : dg_k_wsum_ref)(p, v, ld, slot, sld, T, dh, out);
 }

@@ -15,5 +15,7 @@
 #define dg_k_topk dg_k_topk_avx2
 #define dg_k_dot dg_k_dot_avx2
 #define dg_k_axpy dg_k_axpy_avx2
+#define dg_k_dots dg_k_dots_avx2
+#define dg_k_wsum dg_k_wsum_avx2
 
 #endif

@@ -145,3 +145,24 @@ void dg_k_axpy_ref(float *y, float alpha, const float *x, int n)
     for (int i = 0; i < n; i++)
         y[i] += alpha * x[i];
 }
+
+static const float *cache_row(const float *base, size_t ld, const int *slot, size_t sld, int t)
+{
+    return base + (size_t)t * ld + (slot ? (size_t)slot[t] * sld : 0);
+}
+
+void dg_k_dots_ref(const float *q, const float *k, size_t ld, const int *slot, size_t sld, int T,
+                   int dh, float *scores)
+{
+    for (int t = 0; t < T; t++)
+        scores[t] = dg_k_dot_ref(q, cache_row(k, ld, slot, sld, t), dh);
+}
+
+void dg_k_wsum_ref(const float *p, const float *v, size_t ld, const int *slot, size_t sld, int T,
+                   int dh, float *out)
+{
+    for (int i = 0; i < dh; i++)
+        out[i] = 0.0f;
+    for (int t = 0; t < T; t++)
+        dg_k_axpy_ref(out, p[t], cache_row(v, ld, slot, sld, t), dh);
+}

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/hugemem.h"
 #include "engine/kv_cache.h"
 
 dg_code dg_kv_reset(dg_kv *kv, int nb, int Ld, int D, dg_err *err)
@@ -23,9 +24,14 @@ dg_code dg_kv_reserve(dg_kv *kv, int T, dg_err *err)
     int cap = kv->cap ? kv->cap : 16;
     while (cap < T)
         cap *= 2;
-    float *data = realloc(kv->data, (size_t)cap * kv->Ld * 2 * kv->nb * kv->D * sizeof *data);
+    size_t slab = (size_t)kv->Ld * 2 * kv->nb * kv->D; /* floats per time step */
+    /* on huge pages: attention reads each row's history a time step (tens of KB) apart */
+    float *data = dg_alloc_huge((size_t)cap * slab * sizeof *data);
     if (!data)
         return dg_err_set(err, DG_E_NOMEM, "kv cache: out of memory for %d positions", cap);
+    if (kv->data) /* time-major: the old steps keep their offsets */
+        memcpy(data, kv->data, (size_t)kv->cap * slab * sizeof *data);
+    free(kv->data);
     kv->data = data;
     int *anc = malloc((size_t)kv->nb * cap * sizeof *anc);
     int *tmp = malloc((size_t)kv->nb * cap * sizeof *tmp);

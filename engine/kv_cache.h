@@ -1,7 +1,7 @@
 /* Per-sentence decoder self-attention cache with ancestry indirection.
  *
  * DESIGN. Every step appends one K and one V row per beam per layer; nothing is ever moved.
- * Storage is time-major, [T][Ld][2][nb][D], so growing the time capacity is a realloc that keeps
+ * Storage is time-major, [T][Ld][2][nb][D], so growing the time capacity is a copy that keeps
  * every old row in place. When beam search reorders beams, a beam does not take over its
  * parent's cached rows by copying them (T x Ld x 2 x D floats): it takes over its parent's
  * ancestry, anc[beam][t] = the slot whose row at time t belongs to this beam's history, which is
@@ -23,6 +23,10 @@ typedef struct {
 
 /* Prepares kv for a sentence with nb beams (reusing buffers kept from a previous sentence). */
 dg_code dg_kv_reset(dg_kv *kv, int nb, int Ld, int D, dg_err *err);
+/* Positions a new sentence's cache is given at once (dg_search_reset), when its output may be
+ * that long: a kept sentence state (batch.c) holds on to up to 128. */
+#define DG_KV_RESERVE 128
+
 /* Makes room for times [0, T) (amortized doubling). */
 dg_code dg_kv_reserve(dg_kv *kv, int T, dg_err *err);
 void dg_kv_free(dg_kv *kv);

@@ -1,7 +1,9 @@
 /* Attention, feed-forward and residual wiring (see layers.h). The attention loops are written
  * by hand for the decoder (one query per row, histories scattered by the cache's ancestry) and
  * as two small GEMMs per head for the encoder (S queries against S keys). */
+#include <stdint.h>
 #include <string.h>
+#include <xmmintrin.h>
 
 #include "engine/kernels.h"
 #include "engine/layers.h"
@@ -39,6 +41,32 @@ void dg_attn_packed(const float *qkv, int A, int H, const dg_rel_bias *rb, const
     }
 }
 
+/* Requests T rows of n floats (row t at base + t * ld + (slot ? slot[t] * sld : 0)) into the
+ * cache. A row's keys and values lie one time step apart (tens of KB), a stride the hardware
+ * prefetcher does not follow, so the head-by-head passes below would wait on each line in turn;
+ * asked for together, the lines arrive in parallel. */
+static void prefetch_rows(const float *base, size_t ld, const int *slot, size_t sld, int T, int n)
+{
+    for (int t = 0; t < T; t++) {
+        const char *row = (const char *)(base + (size_t)t * ld + (slot ? (size_t)slot[t] * sld : 0));
+        for (size_t b = 0; b < (size_t)n * sizeof(float); b += 64)
+            __builtin_prefetch(row + b, 0, 2);
+    }
+}
+
+/* Copies a new key or value row into the cache with streaming stores: the caches of a batch
+ * are far larger than the CPU's caches, so the row's lines are not cached, and ordinary stores
+ * would first read each line from memory only to overwrite it (that read was most of the
+ * copy's time). The row is read back from memory when attended, as the older rows are. */
+static void append_row(float *dst, const float *src, int n)
+{
+    int i = 0;
+    if (((uintptr_t)dst & 15) == 0)
+        for (; i + 4 <= n; i += 4)
+            _mm_stream_ps(dst + i, _mm_loadu_ps(src + i));
+    memcpy(dst + i, src + i, (size_t)(n - i) * sizeof(float));
+}
+
 typedef struct {
     const float *q;          /* cached: qkv [R, 3A]; cross: q [R, A] */
     const dg_dec_row *rows;
@@ -59,12 +87,20 @@ static void cached_rows(void *arg, int begin, int end, int worker)
         const dg_kv *kv = row->kv;
         const int *anc = kv->anc + (size_t)row->slot * kv->cap;
         int T = row->pos + 1;
+        /* the row's own key and value first: of this step's appends it reads only its own
+         * (anc[pos] is its slot), so each thread appends the rows it attends */
+        const float *src = j->q + (size_t)r * 3 * A;
+        append_row(dg_kv_row(kv, row->pos, l, 0, row->slot), src + A, A);
+        append_row(dg_kv_row(kv, row->pos, l, 1, row->slot), src + 2 * A, A);
         float *out = j->ctx + (size_t)r * A;
-        memset(out, 0, A * sizeof(float));
+        /* key / value rows of time t: base + t * tstride + anc[t] * D (kv_cache.h's layout) */
+        const float *kb = dg_kv_row(kv, 0, l, 0, 0), *vb = dg_kv_row(kv, 0, l, 1, 0);
+        size_t tstride = (size_t)kv->Ld * 2 * kv->nb * kv->D;
+        prefetch_rows(kb, tstride, anc, (size_t)kv->D, T, A);
+        prefetch_rows(vb, tstride, anc, (size_t)kv->D, T, A);
         for (int h = 0; h < j->H; h++) {
             const float *q = j->q + (size_t)r * 3 * A + h * dh;
-            for (int t = 0; t < T; t++)
-                scores[t] = dg_k_dot(q, dg_kv_row(kv, t, l, 0, anc[t]) + h * dh, dh);
+            dg_k_dots(q, kb + h * dh, tstride, anc, (size_t)kv->D, T, dh, scores);
             if (rb) {   /* causal: key t is row->pos - t behind the query */
                 const float *b = rb->bias + (size_t)h * rb->span;
                 for (int t = 0; t < T; t++) {
@@ -73,22 +109,15 @@ static void cached_rows(void *arg, int begin, int end, int worker)
                 }
             }
             dg_k_softmax(scores, T);
-            for (int t = 0; t < T; t++)
-                dg_k_axpy(out + h * dh, scores[t], dg_kv_row(kv, t, l, 1, anc[t]) + h * dh, dh);
+            dg_k_wsum(scores, vb + h * dh, tstride, anc, (size_t)kv->D, T, dh, out + h * dh);
         }
     }
+    _mm_sfence(); /* the streamed rows are read by other threads in later steps */
 }
 
 void dg_attn_cached(const float *qkv, const dg_dec_row *rows, int R, int l, int A, int H,
                     const dg_rel_bias *rb, float *scores, int stride, dg_pool *pool, float *ctx)
 {
-    /* appends first (serially: rows of one sentence share its cache) */
-    for (int r = 0; r < R; r++) {
-        const dg_dec_row *row = &rows[r];
-        const float *src = qkv + (size_t)r * 3 * A;
-        memcpy(dg_kv_row(row->kv, row->pos, l, 0, row->slot), src + A, A * sizeof(float));
-        memcpy(dg_kv_row(row->kv, row->pos, l, 1, row->slot), src + 2 * A, A * sizeof(float));
-    }
     dg_attn_job j = {qkv, rows, rb, l, 0, A, H, stride, -1, scores, ctx, NULL};
     dg_pool_for(pool, R, cached_rows, &j);
 }
@@ -105,13 +134,13 @@ static void cross_rows(void *arg, int begin, int end, int worker)
         float *out = j->ctx + (size_t)r * A;
         float *align = j->align && j->align->out[r] && j->align->layer[r] == j->l
                            ? j->align->out[r] : NULL;
-        memset(out, 0, A * sizeof(float));
         if (align)
             memset(align, 0, (size_t)row->S * sizeof(float));
+        prefetch_rows(kbase, stride, NULL, 0, row->S, A);
+        prefetch_rows(vbase, stride, NULL, 0, row->S, A);
         for (int h = 0; h < j->H; h++) {
             const float *qh = j->q + (size_t)r * A + h * dh;
-            for (int s = 0; s < row->S; s++)
-                scores[s] = dg_k_dot(qh, kbase + s * stride + h * dh, dh);
+            dg_k_dots(qh, kbase + h * dh, stride, NULL, 0, row->S, dh, scores);
             if (row->src && j->mask_id >= 0)
                 for (int s = 0; s < row->S; s++)
                     if (row->src[s] == j->mask_id)
@@ -119,8 +148,7 @@ static void cross_rows(void *arg, int begin, int end, int worker)
             dg_k_softmax(scores, row->S);
             if (align)
                 dg_k_axpy(align, 1.0f / (float)j->H, scores, row->S);
-            for (int s = 0; s < row->S; s++)
-                dg_k_axpy(out + h * dh, scores[s], vbase + s * stride + h * dh, dh);
+            dg_k_wsum(scores, vbase + h * dh, stride, NULL, 0, row->S, dh, out + h * dh);
         }
     }
 }

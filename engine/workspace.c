@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "engine/forward.h"
+#include "engine/hugemem.h"
 
 float *dg_buf_get(dg_buf *b, size_t n, dg_err *err)
 {
@@ -10,7 +11,7 @@ float *dg_buf_get(dg_buf *b, size_t n, dg_err *err)
         return b->p;
     size_t cap = b->n * 2 > n ? b->n * 2 : n;
     free(b->p);
-    b->p = malloc(cap * sizeof *b->p);
+    b->p = dg_alloc_huge(cap * sizeof *b->p);
     b->n = b->p ? cap : 0;
     if (!b->p)
         dg_err_set(err, DG_E_NOMEM, "workspace: out of memory for %zu floats", cap);
