@@ -409,6 +409,18 @@ dg_code dg_protect_text_forced(const dg_tokenizer *tok, const char *text, size_t
             return dg_err_set(err, DG_E_NOMEM, "protected spans: out of memory");
         }
     }
+    /* without detection, numbers are still masked when anything is: the masked text's digits
+     * must all be placeholders, for restoring to tell them apart */
+    for (size_t i = 0; !detect && n_forced && i < len;) {
+        size_t a = i;
+        while (i < len && isdigit((unsigned char)text[i]))
+            i++;
+        if (i > a && push(&l, a, i - a, DG_PROT_NUMBER)) {
+            free(l.v);
+            return dg_err_set(err, DG_E_NOMEM, "protected spans: out of memory");
+        }
+        i += i == a;
+    }
     join_units(text, len, &l);
     if (n_forced && force_ranges(&l, forced, n_forced)) {
         free(l.v);
@@ -683,8 +695,19 @@ dg_code dg_protect_restore(const dg_protect *p, const dg_tokenizer *tok, const c
                 map[q] = (int)b.n;
             if (run_at[i] > 0) {
                 const dg_prot_span *s = &p->spans[run_at[i] - 1];
+                /* a forced span inside a word: the spaces masking padded it with go again */
+                bool in_word = s->kind == DG_PROT_FORCED;
+                if (in_word && s->pad_before && b.n >= 2 && b.p[b.n - 1] == ' ' &&
+                    !is_space((unsigned char)b.p[b.n - 2]))
+                    b.n--;
                 if (sb_put(&b, p->text + s->start, s->len))
                     goto nomem;
+                if (in_word && s->pad_after && e + 1 < n && translation[e] == ' ' &&
+                    !is_space((unsigned char)translation[e + 1])) {
+                    for (size_t q = e; map && q <= e; q++)
+                        map[q] = (int)b.n;
+                    e++;
+                }
             } else if (b.n && b.p[b.n - 1] == ' ' &&
                        (e == n || translation[e] == ' ' || in(".,;:!?", translation[e])))
                 b.n--;  /* a dropped number takes one space with it */
