@@ -245,6 +245,71 @@ typedef struct {
     int n;
 } pair_list;
 
+static bool blank(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+/* [*a, *b) grown to the whitespace-delimited word of t[0..n) around it. */
+static void to_word(const char *t, int n, int *a, int *b)
+{
+    while (*a > 0 && !blank(t[*a - 1]))
+        (*a)--;
+    while (*b < n && !blank(t[*b]))
+        (*b)++;
+}
+
+/* HTML: each protected span's source word pairs with the word it was restored into, in place
+ * of what the attention said for that word: where it went is known exactly, so a tag around a
+ * URL or an e-mail address lands on it. A span is found in the restored piece as its text (the
+ * j-th time for the j-th span of the same text). */
+static dg_code span_pairs(const dg_protect *p, const char *piece, dg_word_pair **wp, int *nw,
+                          dg_err *err)
+{
+    int pl = (int)strlen(piece), m = 0;
+    dg_word_pair *v = realloc(*wp, (size_t)(*nw + p->n) * sizeof *v), *t = v ? v + *nw : NULL;
+    if (!v)
+        return nomem(err);
+    *wp = v;
+    for (int k = 0; k < p->n; k++) {  /* the spans' pairs, after the attention's in v */
+        const dg_prot_span *sp = &p->spans[k];
+        const char *text = p->text + sp->start, *from = piece, *at;
+        int j = 0;
+        for (int i = 0; i < k; i++)
+            j += p->spans[i].len == sp->len && !memcmp(p->text + p->spans[i].start, text, sp->len);
+        while ((at = memmem(from, (size_t)(piece + pl - from), text, sp->len)) && j--)
+            from = at + sp->len;
+        if (!at)
+            continue;
+        dg_word_pair w = {(int)sp->start, (int)(sp->start + sp->len), (int)(at - piece),
+                          (int)(at - piece + sp->len)};
+        to_word(p->text, (int)p->len, &w.src_start, &w.src_end);
+        /* the target word around it, as far as the source word goes around the span ("<a>
+         * x@y.org</a>." keeps its full stop outside) */
+        int pre = (int)sp->start - w.src_start, post = w.src_end - (int)(sp->start + sp->len);
+        int ta = w.tgt_start, tb = w.tgt_end;
+        to_word(piece, pl, &ta, &tb);
+        w.tgt_start = w.tgt_start - pre > ta ? w.tgt_start - pre : ta;
+        w.tgt_end = w.tgt_end + post < tb ? w.tgt_end + post : tb;
+        bool dup = false;
+        for (int i = 0; i < m && !dup; i++)
+            dup = !memcmp(&t[i], &w, sizeof w);
+        if (!dup)
+            t[m++] = w;
+    }
+    int keep = 0;  /* the attention's pairs of a span's source word go */
+    for (int i = 0; i < *nw; i++) {
+        bool span_word = false;
+        for (int k = 0; k < m && !span_word; k++)
+            span_word = v[i].src_start == t[k].src_start && v[i].src_end == t[k].src_end;
+        if (!span_word)
+            v[keep++] = v[i];
+    }
+    memmove(v + keep, t, (size_t)m * sizeof *v);
+    *nw = keep + m;
+    return DG_OK;
+}
+
 /* Segment k's hypothesis h with its protected spans put back (text/protect.h) into *piece;
  * with wp, its word alignment (bytes over the segment's text and *piece) into *wp, *nw (none
  * without the engine's alignment rows). */
@@ -273,6 +338,8 @@ static dg_code restore_segment(const dg_text_set *s, const dg_text_output *o, in
     if (!rc && map)
         rc = dg_align_words(s->tok, &g->prot, s->blocks[g->block].text + g->start, g->len, hyp,
                             &v, *piece, map, wp, nw, err);
+    if (!rc && wp && s->opts.format == DG_TEXT_HTML && g->prot.n)
+        rc = span_pairs(&g->prot, *piece, wp, nw, err);
     free(map);
     free(decoded);
     return rc;
