@@ -704,8 +704,8 @@ dg_code dg_protect_restore(const dg_protect *p, const dg_tokenizer *tok, const c
                     goto nomem;
                 if (in_word && s->pad_after && e + 1 < n && translation[e] == ' ' &&
                     !is_space((unsigned char)translation[e + 1])) {
-                    for (size_t q = e; map && q <= e; q++)
-                        map[q] = (int)b.n;
+                    if (map)
+                        map[e] = (int)b.n;
                     e++;
                 }
             } else if (b.n && b.p[b.n - 1] == ' ' &&

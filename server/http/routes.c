@@ -204,8 +204,8 @@ static int tokenize(dg_server *srv, dg_req *rq, const dg_served_model *m,
     int limit = srv->cfg->max_input_tokens < m->max_positions ? srv->cfg->max_input_tokens
                                                                 : m->max_positions;
     /* with a target prefix a text is one segment: the prefix begins its translation */
-    dg_text_opts o = {.format = t->html ? DG_TEXT_HTML : DG_TEXT_PLAIN, .split = !t->opts.target_prefix,
-                      .preserve = !t->opts.no_preserve,
+    dg_text_opts o = {.format = t->html ? DG_TEXT_HTML : DG_TEXT_PLAIN,
+                      .split = !t->opts.target_prefix, .preserve = !t->opts.no_preserve,
                       .return_alignment = t->opts.return_alignment, .pair = lc->pair,
                       .src = lc->src, .tgt = lc->tgt, .max_tokens = limit,
                       .truncate = t->opts.truncate, .max_segments = srv->cfg->max_queue};

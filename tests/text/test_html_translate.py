@@ -11,7 +11,8 @@ multiset, byte for byte; the element tree (Python's html.parser, each element's 
 multiset) the same, so the output is well-formed and nests as the source; code, pre, script,
 style, comments, images and translate="no" elements byte-identical; every protected span of the
 case as many times in the output's text as in the source's. Plain text holding markup stays text,
-streaming sends restored sentences, and html refuses what it cannot honour (stream,
+streaming sends restored sentences, the translation cache keeps html's alignment rows apart,
+and html refuses what it cannot honour (stream,
 return_alignment) with a 400.
 
 usage: test_html_translate.py DRAGOMAN"""
@@ -220,10 +221,29 @@ def check_edges(dragoman):
         ck.eq(srv.stop(), 0, "server exit status")
 
 
+def check_cache(dragoman, got):
+    """With the translation cache: plain text first (its entries have no alignment rows), then
+    the pages, twice: the same pages as without a cache, the second time all from the cache."""
+    texts = [c[0] for c in CASES]
+    srv = Server(dragoman, None, "--cache-bytes", "10000000")
+    try:
+        plain = [Tree(t).text for t in texts]
+        ck.eq(srv.post_json("/v1/translate", {"text": ["".join(p) for p in plain]})[0], 200,
+              "plain text into the cache")
+        ck.eq(native(srv, texts), got, "html through the cache: as without it (tags placed "
+              "by alignment rows, not by an entry without them)")
+        hits = srv.metric("dragoman_cache_hits_total")
+        ck.eq(native(srv, texts), got, "html from the cache: the same pages")
+        ck(srv.metric("dragoman_cache_hits_total") > hits, "the second time from the cache")
+    finally:
+        ck.eq(srv.stop(), 0, "cache server exit status")
+
+
 def main():
     dragoman = sys.argv[1]
     got, _ = check_server("demo", dragoman, None)
     check_cli(dragoman, got)
+    check_cache(dragoman, got)
     with tempfile.TemporaryDirectory() as tmp:
         test_alignment.make_checkpoint(tmp)
         check_server("random Marian", dragoman, tmp, max_new_tokens=24)
