@@ -325,18 +325,27 @@ static int prepare_lines(const translate_args *a, const dg_tokenizer *tok, const
                       .encode = a->input_ids ? encode_ids : NULL};
     dg_text_fail f;
     dg_err err = {0};
+    /* --format html: one document, its sentence named instead of a line */
+    char where[48];
     if (dg_text_prepare((const char *const *)lines->text, lines->n, &o, tok, set, &f, &err)) {
+        if (a->html)
+            snprintf(where, sizeof where, f.seg >= 0 ? "sentence %d" : "the input", f.seg + 1);
+        else
+            snprintf(where, sizeof where, "line %d", f.doc + 1);
         if (f.n_tokens)
-            fprintf(stderr, "dragoman translate: line %d: %d tokens, the model accepts at most "
-                    "%d (max_position_embeddings)\n", f.doc + 1, f.n_tokens, cfg->max_positions);
+            fprintf(stderr, "dragoman translate: %s: %d tokens, the model accepts at most "
+                    "%d (max_position_embeddings)\n", where, f.n_tokens, cfg->max_positions);
         else if (f.doc >= 0)
-            fprintf(stderr, "dragoman translate: line %d: %s\n", f.doc + 1, err.msg);
+            fprintf(stderr, "dragoman translate: %s: %s\n", where, err.msg);
         else
             fprintf(stderr, "dragoman translate: %s\n", err.msg);
         return -1;
     }
     if (lines->nul_line) {
-        fprintf(stderr, "dragoman translate: line %d: holds a NUL byte\n", lines->nul_line);
+        if (a->html)
+            fprintf(stderr, "dragoman translate: the input holds a NUL byte\n");
+        else
+            fprintf(stderr, "dragoman translate: line %d: holds a NUL byte\n", lines->nul_line);
         return -1;
     }
     return 0;

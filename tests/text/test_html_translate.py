@@ -169,6 +169,13 @@ def check_cli(dragoman, got):
                            capture_output=True, text=True)
         ck.eq((p.returncode, p.stdout), (0, want + "\n"), "CLI --format html on %r" % src)
         check_page("CLI", src, spans, p.stdout)
+    for stdin, args, rc, msg in (("<b>" * 1100, [], 1, "the input: HTML elements are nested"),
+                                 ("<p>a\0b</p>", [], 1, "the input holds a NUL byte"),
+                                 ("<p>a</p>", ["--alignment"], 2, "--format html takes text")):
+        p = subprocess.run([dragoman, "translate", "--format", "html"] + args, input=stdin,
+                           capture_output=True, text=True)
+        ck(p.returncode == rc and msg in p.stderr, "CLI --format html refuses %r: %d %r" %
+           (stdin[:20], p.returncode, p.stderr))
 
 
 def check_edges(dragoman):
