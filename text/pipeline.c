@@ -39,7 +39,8 @@ static int split_block(const dg_text_set *s, const dg_text_block *b, dg_span *sp
         }
         all[m++] = all[i];
     }
-    memcpy(spans, all, (size_t)(m < max ? m : max) * sizeof *all);
+    if (max > 0)
+        memcpy(spans, all, (size_t)(m < max ? m : max) * sizeof *all);
     free(all);
     return m;
 }
