@@ -224,6 +224,14 @@ def check_edges(dragoman):
            "admin@example.org" in sent[1], "streamed sentences restored: %r" % sent)
         ck(done and done[0]["translations"][0]["text"] == " ".join(sent),
            "the streamed sentences make the final text: %r %r" % (sent, done))
+        st, _, raw = srv.request("POST", "/v1/translate", json.dumps(
+            {"text": ["Error %1$s in line %2$d"], "stream": True,
+             "options": {"n_best": 3}}).encode(), {"Content-Type": "application/json"})
+        ev = [json.loads(d) for e, d in re.findall(r"event: (\w+)\ndata: (.*)\n\n", raw.decode())
+              if e == "sentence"]
+        alts = [ev[0]["translation"]] + ev[0].get("alternatives", []) if ev else []
+        ck(st == 200 and len(alts) == 3 and all("%1$s" in a and "%2$d" in a for a in alts),
+           "streamed alternatives restored: %r" % alts)
     finally:
         ck.eq(srv.stop(), 0, "server exit status")
 
