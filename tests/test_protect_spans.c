@@ -41,6 +41,40 @@ static void check_restore(const char *text, const char *translation, const char 
     dg_protect_free(&p);
 }
 
+/* forced: "start:len,start:len" ranges; detect as dg_protect_text_forced's; then restoring
+ * translation gives want */
+static void check_forced(const char *text, const char *forced, bool detect, const char *spans,
+                         const char *masked, const char *translation, const char *want)
+{
+    dg_prot_range f[8];
+    int nf = 0;
+    for (const char *q = forced; *q && nf < 8; nf++) {
+        char *e;
+        f[nf].start = strtoul(q, &e, 10);
+        f[nf].len = strtoul(e + 1, &e, 10);
+        q = *e ? e + 1 : e;
+    }
+    dg_protect p;
+    dg_err err = {0};
+    char *out = NULL;
+    CHECK_INT_EQ(dg_protect_text_forced(tok, text, strlen(text), detect, f, nf, &p, &err), DG_OK);
+    char got[1024] = "";
+    for (int i = 0; i < p.n; i++) {
+        size_t o = strlen(got);
+        snprintf(got + o, sizeof got - o, "%s%s:%.*s", i ? "|" : "",
+                 dg_prot_kind_name(p.spans[i].kind), (int)p.spans[i].len,
+                 p.text + p.spans[i].start);
+    }
+    CHECK_MSG(!strcmp(got, spans), "%s [%s]: spans %s, want %s", text, forced, got, spans);
+    CHECK_MSG(p.masked && !strcmp(p.masked, masked), "%s [%s]: masked '%s', want '%s'", text,
+              forced, p.masked ? p.masked : "(null)", masked);
+    CHECK_INT_EQ(dg_protect_restore(&p, tok, translation, NULL, &out, NULL, &err), DG_OK);
+    CHECK_MSG(out && !strcmp(out, want), "%s + '%s': got '%s', want '%s'", text, translation,
+              out ? out : "(null)", want);
+    free(out);
+    dg_protect_free(&p);
+}
+
 int main(void)
 {
     dg_err err = {0};
@@ -78,6 +112,22 @@ int main(void)
     check_restore("Visit https://a.org today.", "Besuchen 7 heute.", "Besuchen heute https://a.org.");
     check_restore("Visit https://a.org today.", "", "https://a.org");
     check_restore("Open file", "Datei 5 öffnen", "Datei 5 öffnen");  /* no spans: untouched */
+    /* forced ranges (text/html.h's <code> text): a forced range replaces the detected spans
+     * it overlaps, sits inside a word when asked, and comes back exactly once */
+    check_forced("Run make -j2 now.", "4:8", true, "forced:make -j2", "Run 1 now.",
+                 "Führe 1 jetzt aus.", "Führe make -j2 jetzt aus.");
+    check_forced("See https://a.org/x and x.txt", "4:13", true, "forced:https://a.org|file:x.txt",
+                 "See 1/x and 2", "Siehe 1/x und 2", "Siehe https://a.org/x und x.txt");
+    check_forced("unbelievable", "2:6", true, "forced:believ", "un 1 able", "un 1 able",
+                 "unbelievable");
+    /* without detection numbers are still masked: every digit the model sees is a placeholder */
+    check_forced("Call foo() at 5 pm, see x.org", "5:5", false, "forced:foo()|number:5",
+                 "Call 1 at 2 pm, see x.org", "Ruf um 2 Uhr, siehe x.org",
+                 "Ruf um 5 Uhr, siehe x.org foo()");
+    check_forced("a b", "0:1,2:1", true, "forced:a|forced:b", "1 2", "2 1", "b a");
+    dg_protect bad;
+    dg_prot_range over[] = {{2, 5}};
+    CHECK_INT_EQ(dg_protect_text_forced(tok, "abc", 3, true, over, 1, &bad, &err), DG_E_INPUT);
     dg_tokenizer_free(t);
     return test_summary();
 }

@@ -3,8 +3,8 @@ English->German demo model. The request/response cases are ported from LibreTran
 test suite (libretranslate/tests/test_api/: test_api_translate.py, test_api_detect_language.py,
 test_api_translate_file.py, test_api_api_keys.py, test_api_frontend.py), with their messages and
 statuses; each case names its origin as LT:<file>:<test>. Where Dragoman deliberately differs
-(HTML, which LibreTranslate translates, is answered with a clear 501 until markup support lands)
-the case says so. Translations are compared with `dragoman translate` on the same model.
+the case says so. format "html" answers the translated HTML, as LibreTranslate does: a block's
+text translated as the plain text is, its tags around it. Translations are compared with `dragoman translate` on the same model.
 
 usage: test_serve_lt.py DRAGOMAN
 """
@@ -118,9 +118,10 @@ def test_translate(srv, ref, ref_nbest):
     ck(isinstance(r, dict) and r.get("detectedLanguage", {}).get("language") == "en"
        and r["detectedLanguage"]["confidence"] > 0 and isinstance(r.get("translatedText"), str),
        "%s: %r" % (w, r))
-    w = case("LT:test_api_translate:test_api_translate_html_format (Dragoman: 501 until HTML)")
-    lt_error(post(srv, "/translate", {"q": "<p>Hello</p>", "source": "en", "target": "de",
-                                      "format": "html"}), 501, None, w)
+    w = case("LT:test_api_translate:test_api_translate_html_format")
+    st, _, r = post(srv, "/translate", {"q": "<p>Hello there</p>", "source": "en", "target": "de",
+                                         "format": "html"})
+    ck.eq((st, r), (200, {"translatedText": "<p>%s</p>" % ref["Hello there"]}), w)
     w = case("LT:test_api_translate:test_api_translate_non_translatable_returns_source")
     st, _, r = post(srv, "/translate", {"q": "\U0001F600", "source": "en", "target": "de"})
     ck.eq((st, r), (200, {"translatedText": "\U0001F600"}), w)
@@ -134,9 +135,15 @@ def test_translate(srv, ref, ref_nbest):
     st, h, data = srv.request("POST", "/translate", b'["not", "a", "dict"]',
                               {"Content-Type": "application/json"})
     lt_error((st, h, json.loads(data)), 400, "Invalid JSON format", w)
-    w = case("LT:test_api_translate:test_api_translate_batch_html (Dragoman: 501 until HTML)")
-    lt_error(post(srv, "/translate", {"q": ["<p>Hello</p>", "<p>World</p>"], "source": "en",
-                                      "target": "de", "format": "html"}, "json"), 501, None, w)
+    w = case("LT:test_api_translate:test_api_translate_batch_html")
+    st, _, r = post(srv, "/translate", {"q": ["<p>Hello there</p>", "<b>Good morning</b>"],
+                                         "source": "en", "target": "de", "format": "html"}, "json")
+    ck.eq((st, r), (200, {"translatedText": ["<p>%s</p>" % ref["Hello there"],
+                                             "<b>%s</b>" % ref["Good morning"]]}), w)
+    st, _, r = post(srv, "/translate", {"q": "<p>Hello</b></i>", "source": "en", "target": "de",
+                                         "format": "html"})
+    ck(st == 200 and r["translatedText"].startswith("<p>") and
+       r["translatedText"].endswith("</p>"), "format html repairs a stray end tag: %r" % r)
     w = case("LT:test_api_translate:test_api_translate_batch_non_translatable")
     st, _, r = post(srv, "/translate", {"q": ["\U0001F600", "\U0001F601"], "source": "en",
                                          "target": "de"}, "json")
@@ -263,8 +270,14 @@ def test_files(srv, ref):
     resp = c.getresponse()
     lt_error((resp.status, None, json.loads(resp.read())), 400, "Invalid filename", w)
     c.close()
-    lt_error(upload({"source": "en", "target": "de"}, "page.html", b"<p>Hello</p>"), 501, None,
-             ".html upload: clear error until HTML support")
+    for name in ("page.html", "PAGE.HTM"):
+        st, _, r = upload({"source": "en", "target": "de"}, name,
+                          b"<h1>Open file</h1>\n<p>Hello there</p>\n")
+        url = r.get("translatedFileUrl", "")
+        st, _, data = srv.request("GET", url[url.index("/download_file"):]) if url else (st, 0, b"")
+        ck.eq((st, data), (200, ("<h1>%s</h1>\n<p>%s</p>\n" % (ref["Open file"],
+                                                               ref["Hello there"])).encode()),
+              name + " upload: translated HTML, tags kept")
     lt_error(upload({"source": "en", "target": "de"}, "bad.txt", b"\xff\xfe"), 400, None,
              "a .txt file that is not UTF-8")
 

@@ -167,6 +167,48 @@ int main(void)
     CHECK_MSG(strstr(err.msg, "is outside the vocabulary (5)") != NULL, "%s", err.msg);
     dg_text_set_free(&s);
 
+    /* HTML: one block per block element, its protected elements masked whole (a <code> across
+     * a sentence end keeps the two sentences one), preserve false still masking them */
+    dg_text_opts html = o;
+    html.format = DG_TEXT_HTML;
+    const char *page[] = {"<h1>Open</h1><p>Run <code>a. B</code> now. Then visit https://x.org.</p>",
+                          "<img src=a.png>", "<p>Hi <b>you</b>.</p>"};
+    check_segments(page, 3, &html, "0:0:Open|0:1:Run 1 now.|0:1:Then visit 1.|2:2:Hi you.");
+    html.preserve = false;
+    check_segments(page, 1, &html, "0:0:Open|0:1:Run 1 now.|0:1:Then visit https://x.org.");
+    html.preserve = true;
+    /* finish renders the page: tags around their words, without alignment placed as anchors */
+    const char *hyps3[] = {"Öffnen", "Führe 1 jetzt aus.", "Dann besuche 1.", "Hallo du."};
+    const char *want3[] = {"<h1>Öffnen</h1><p>Führe <code>a. B</code> jetzt aus. Dann besuche "
+                           "https://x.org.</p>", "<img src=a.png>", NULL};
+    dg_text_set hs;
+    CHECK_INT_EQ(dg_text_prepare(page, 3, &html, tok, &hs, &f, &err), DG_OK);
+    CHECK_MSG(hs.needs_align && hs.docs[1].n_segs == 0 && hs.docs[2].first_seg == 3,
+              "needs_align %d, page 1 %d segments, page 2 from %d", hs.needs_align,
+              hs.docs[1].n_segs, hs.docs[2].first_seg);
+    dg_text_output ho[4];
+    int one_len = 0;
+    for (int k = 0; k < 4; k++)
+        ho[k] = (dg_text_output){1, (char *const *)&hyps3[k], NULL, &one_len, NULL};
+    dg_text_result hr[3];
+    CHECK_INT_EQ(dg_text_finish(&hs, ho, 1, hr, &err), DG_OK);
+    for (int d = 0; d < 2; d++)
+        CHECK_MSG(!strcmp(hr[d].hyps[0], want3[d]), "page %d: '%s', want '%s'", d,
+                  hr[d].hyps[0], want3[d]);
+    CHECK_MSG(strstr(hr[2].hyps[0], "<b>") && strstr(hr[2].hyps[0], "</b>"), "'%s'",
+              hr[2].hyps[0]);
+    dg_text_result_free(hr, 3);
+    dg_text_set_free(&hs);
+    /* a page gumbo refuses names its text; return_alignment is for plain text */
+    char deep[3400] = "";
+    for (int i = 0; i < 1100; i++)
+        strcat(deep, "<b>");
+    const char *bad[] = {"<p>fine</p>", deep};
+    check_fail(bad, 2, &html, 1, -1, 0, false);
+    html.return_alignment = true;
+    CHECK_INT_EQ(dg_text_prepare(page, 1, &html, tok, &hs, &f, &err), DG_E_INPUT);
+    dg_text_set_free(&hs);
+
     dg_tokenizer_free(t);
     return test_summary();
 }

@@ -30,8 +30,10 @@
 #include "text/protect.h"
 #include "tokenizer/tokenizer.h"
 
-/* The documents' markup. Only plain text today; "html" joins with text/html.h. */
-typedef enum { DG_TEXT_PLAIN } dg_text_format;
+/* The documents' markup: plain text, or HTML (a page or a fragment, text/html.h). */
+typedef enum { DG_TEXT_PLAIN, DG_TEXT_HTML } dg_text_format;
+
+struct dg_html;
 
 /* Encodes one segment's (masked) text to model ids, in place of the tokenizer: for callers
  * whose input already is ids (`dragoman translate --input-ids`). */
@@ -42,7 +44,8 @@ typedef struct {
     dg_text_format format;
     bool split;               /* cut blocks into sentences; false: a block is one segment */
     bool preserve;            /* protected spans come out verbatim (text/protect.h) */
-    bool return_alignment;    /* finish yields the word alignment of each best translation */
+    bool return_alignment;    /* finish yields the word alignment of each best translation
+                               * (plain text only: an HTML page's offsets are not its text's) */
     bool pair;                /* encode with the languages src, tgt (dg_tokenizer_encode_pair) */
     int src, tgt;
     int max_tokens;           /* a segment's ids limit; 0: none */
@@ -65,6 +68,9 @@ typedef struct {
     const char *text;         /* its plain text (a plain document: the document itself) */
     size_t len;
     int first_seg, n_segs;
+    int index;                /* HTML: its block number in its page */
+    dg_prot_range *forced;    /* HTML: its protected elements' text (owned by the set) */
+    int n_forced;
 } dg_text_block;
 
 typedef struct {
@@ -72,6 +78,7 @@ typedef struct {
     size_t len;
     int first_block, n_blocks;
     int first_seg, n_segs;    /* a document's segments are contiguous */
+    struct dg_html *html;     /* DG_TEXT_HTML: the parsed page (owned by the set) */
 } dg_text_doc;
 
 /* A request's texts, prepared: documents, their blocks, their segments, in input order. */
@@ -86,6 +93,8 @@ typedef struct {
     int n_segs;
     bool has_protected;       /* some segment has protected spans: placing a span the model
                                * lost needs the alignment rows */
+    bool needs_align;         /* finish uses the engine's alignment rows (dg_text_output.align):
+                               * has_protected, or an HTML block to carry tags onto words */
 } dg_text_set;
 
 /* Where dg_text_prepare failed, for the caller's message (err holds the cause). */
@@ -96,7 +105,8 @@ typedef struct {
     bool too_many;            /* more than max_segments segments */
 } dg_text_fail;
 
-/* Prepares texts[0..n) (valid UTF-8, NUL-terminated; kept by reference) for the model. On
+/* Prepares texts[0..n) (valid UTF-8, NUL-terminated; kept by reference) for the model: an
+ * HTML document that does not parse fails with DG_E_INPUT (fail->doc names it). On
  * failure err says why and fail where; the segments before the failing one keep their ids
  * (the failing one has none). Free s with dg_text_set_free either way. */
 dg_code dg_text_prepare(const char *const *texts, int n, const dg_text_opts *o,
@@ -111,6 +121,12 @@ typedef struct {
     const int *len;           /* [n] */
     float *const *align;      /* [n] rows [len[h], the segment's n_ids], or NULL */
 } dg_text_output;
+
+/* Segment k's hypothesis h (its best when it has fewer) of its output o, with its protected
+ * spans put back as finish puts it into its block (malloc'ed into *text): what a stream sends
+ * per sentence. */
+dg_code dg_text_segment_text(const dg_text_set *s, int k, const dg_text_output *o, int h,
+                             char **text, dg_err *err);
 
 /* One document's translation. */
 typedef struct {

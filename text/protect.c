@@ -18,7 +18,7 @@
 const char *dg_prot_kind_name(dg_prot_kind k)
 {
     static const char *names[DG_PROT_COUNT] = {"url", "email", "placeholder", "file", "number",
-                                               "unknown"};
+                                               "unknown", "forced"};
     return k >= 0 && k < DG_PROT_COUNT ? names[k] : "?";
 }
 
@@ -352,14 +352,53 @@ void dg_protect_free(dg_protect *p)
     memset(p, 0, sizeof *p);
 }
 
+/* The forced ranges into l (sorted by start): each replaces the detected spans it overlaps. */
+static int force_ranges(span_list *l, const dg_prot_range *f, int nf)
+{
+    int k = 0, n = 0;
+    for (int i = 0; i < l->n; i++) {  /* drop the detected spans a forced range overlaps */
+        const dg_prot_span *s = &l->v[i];
+        while (k < nf && (f[k].len == 0 || f[k].start + f[k].len <= s->start))
+            k++;
+        if (k < nf && f[k].start < s->start + s->len)
+            continue;
+        l->v[n++] = *s;
+    }
+    l->n = n;
+    for (int i = 0; i < nf; i++)
+        if (f[i].len && push(l, f[i].start, f[i].len, DG_PROT_FORCED))
+            return -1;
+    /* merge the two sorted runs (detected [0, n), forced [n, l->n)) by start */
+    dg_prot_span *m = malloc((size_t)(l->n ? l->n : 1) * sizeof *m);
+    if (!m)
+        return -1;
+    for (int a = 0, b = n, o = 0; o < l->n; o++)
+        m[o] = b >= l->n || (a < n && l->v[a].start < l->v[b].start) ? l->v[a++] : l->v[b++];
+    memcpy(l->v, m, (size_t)l->n * sizeof *m);
+    free(m);
+    return 0;
+}
+
 dg_code dg_protect_text(const dg_tokenizer *tok, const char *text, size_t len, dg_protect *p,
                    dg_err *err)
 {
+    return dg_protect_text_forced(tok, text, len, true, NULL, 0, p, err);
+}
+
+dg_code dg_protect_text_forced(const dg_tokenizer *tok, const char *text, size_t len, bool detect,
+                               const dg_prot_range *forced, int n_forced, dg_protect *p,
+                               dg_err *err)
+{
     memset(p, 0, sizeof *p);
+    for (int i = 0; i < n_forced; i++)
+        if (forced[i].start + forced[i].len > len ||
+            (i && forced[i].start < forced[i - 1].start + forced[i - 1].len))
+            return dg_err_set(err, DG_E_INPUT, "protected range %d is outside the text or not "
+                              "after the one before", i);
     span_list l = {0};
     unk_cache uc;
     memset(&uc, 0, sizeof uc);
-    for (size_t i = 0; i < len;) {
+    for (size_t i = 0; detect && i < len;) {
         while (i < len && is_space((unsigned char)text[i]))
             i++;
         size_t a = i;
@@ -370,7 +409,23 @@ dg_code dg_protect_text(const dg_tokenizer *tok, const char *text, size_t len, d
             return dg_err_set(err, DG_E_NOMEM, "protected spans: out of memory");
         }
     }
+    /* without detection, numbers are still masked when anything is: the masked text's digits
+     * must all be placeholders, for restoring to tell them apart */
+    for (size_t i = 0; !detect && n_forced && i < len;) {
+        size_t a = i;
+        while (i < len && isdigit((unsigned char)text[i]))
+            i++;
+        if (i > a && push(&l, a, i - a, DG_PROT_NUMBER)) {
+            free(l.v);
+            return dg_err_set(err, DG_E_NOMEM, "protected spans: out of memory");
+        }
+        i += i == a;
+    }
     join_units(text, len, &l);
+    if (n_forced && force_ranges(&l, forced, n_forced)) {
+        free(l.v);
+        return dg_err_set(err, DG_E_NOMEM, "protected spans: out of memory");
+    }
     /* masked text: each span becomes its number, with a space where it would touch a letter
      * or digit (two numbers must not merge) */
     size_t cap = len + (size_t)l.n * 16 + 1;
@@ -640,8 +695,19 @@ dg_code dg_protect_restore(const dg_protect *p, const dg_tokenizer *tok, const c
                 map[q] = (int)b.n;
             if (run_at[i] > 0) {
                 const dg_prot_span *s = &p->spans[run_at[i] - 1];
+                /* a forced span inside a word: the spaces masking padded it with go again */
+                bool in_word = s->kind == DG_PROT_FORCED;
+                if (in_word && s->pad_before && b.n >= 2 && b.p[b.n - 1] == ' ' &&
+                    !is_space((unsigned char)b.p[b.n - 2]))
+                    b.n--;
                 if (sb_put(&b, p->text + s->start, s->len))
                     goto nomem;
+                if (in_word && s->pad_after && e + 1 < n && translation[e] == ' ' &&
+                    !is_space((unsigned char)translation[e + 1])) {
+                    if (map)
+                        map[e] = (int)b.n;
+                    e++;
+                }
             } else if (b.n && b.p[b.n - 1] == ' ' &&
                        (e == n || translation[e] == ' ' || in(".,;:!?", translation[e])))
                 b.n--;  /* a dropped number takes one space with it */

@@ -24,7 +24,7 @@
 
 typedef enum {
     DG_PROT_URL, DG_PROT_EMAIL, DG_PROT_PLACEHOLDER, DG_PROT_FILE, DG_PROT_NUMBER,
-    DG_PROT_UNK, DG_PROT_COUNT
+    DG_PROT_UNK, DG_PROT_FORCED, DG_PROT_COUNT
 } dg_prot_kind;
 
 typedef struct {
@@ -47,6 +47,18 @@ typedef struct {
  * span, masked is a plain copy of text. */
 dg_code dg_protect_text(const dg_tokenizer *tok, const char *text, size_t len, dg_protect *p,
                    dg_err *err);
+/* A range the caller protects (text/html.h's <code> and translate="no" text), in bytes. */
+typedef struct {
+    size_t start, len;
+} dg_prot_range;
+
+/* dg_protect_text (detect false: no span is looked for) with forced[0..n_forced) (ascending,
+ * disjoint, inside text) protected too, as DG_PROT_FORCED spans: a forced range wins over the
+ * detected spans it overlaps, and may sit inside a word (the masked text pads its number with
+ * spaces there). */
+dg_code dg_protect_text_forced(const dg_tokenizer *tok, const char *text, size_t len, bool detect,
+                               const dg_prot_range *forced, int n_forced, dg_protect *p,
+                               dg_err *err);
 void dg_protect_free(dg_protect *p);
 const char *dg_prot_kind_name(dg_prot_kind k);
 

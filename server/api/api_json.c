@@ -214,6 +214,16 @@ static json_t *load_object(const char *body, size_t len, int *status, dg_api_err
     return root;
 }
 
+static int take_format(json_t *v, bool *html, dg_api_error *e)
+{
+    const char *f = json_string_value(v);
+    if (!f || (strcmp(f, "text") && strcmp(f, "html")))
+        return dg_api_error_set(e, DG_API_INVALID_REQUEST,
+                                "field 'format' must be \"text\" or \"html\"");
+    *html = !strcmp(f, "html");
+    return 0;
+}
+
 int dg_api_parse_translate(const char *body, size_t len, int max_texts, dg_translate_request *r,
                            dg_api_error *e)
 {
@@ -235,6 +245,8 @@ int dg_api_parse_translate(const char *body, size_t len, int max_texts, dg_trans
             st = take_name(v, "target", &r->target, e);
         else if (!strcmp(k, "options"))
             st = take_options(v, &r->opts, e);
+        else if (!strcmp(k, "format"))
+            st = take_format(v, &r->html, e);
         else if (!strcmp(k, "stream"))
             st = json_is_boolean(v) ? (r->stream = json_is_true(v), 0)
                                     : dg_api_error_set(e, DG_API_INVALID_REQUEST,
@@ -246,6 +258,14 @@ int dg_api_parse_translate(const char *body, size_t len, int max_texts, dg_trans
     }
     if (!st && !r->n_texts)
         st = dg_api_error_set(e, DG_API_INVALID_REQUEST, "missing field 'text'");
+    /* a page is rendered once its blocks are all translated: no sentence to stream */
+    if (!st && r->html && r->stream)
+        st = dg_api_error_set(e, DG_API_INVALID_REQUEST,
+                              "'stream' is for format \"text\": an HTML page is answered whole");
+    if (!st && r->html && r->opts.return_alignment)
+        st = dg_api_error_set(e, DG_API_INVALID_REQUEST,
+                              "option 'return_alignment' is for format \"text\": an HTML "
+                              "translation's offsets are not its page's");
     json_decref(root);
     return st;
 }

@@ -27,6 +27,7 @@ typedef struct {
     bool text_is_array;         /* answer with an array (LibreTranslate mirrors the input) */
     char *model, *source, *target; /* NULL when absent */
     bool stream;                /* answer as server-sent events, a sentence at a time */
+    bool html;                  /* "format": "html": each text is an HTML page or fragment */
     dg_translate_options opts;
 } dg_translate_request;
 

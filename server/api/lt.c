@@ -434,7 +434,7 @@ static const char *extension(const char *name)
 }
 
 /* The upload of /translate_file, checked as app.py does; its text replaces q. */
-static int take_file(dg_req *rq, json_t *fields, dg_api_error *e)
+static int take_file(dg_req *rq, json_t *fields, bool *html, dg_api_error *e)
 {
     json_t *file = json_object_get(fields, "file");
     if (!json_is_object(file))
@@ -444,11 +444,8 @@ static int take_file(dg_req *rq, json_t *fields, dg_api_error *e)
     if (!name || !*name)
         return dg_api_error_set(e, DG_API_INVALID_REQUEST, "Invalid request: empty file");
     const char *ext = extension(name);
-    if (!strcasecmp(ext, ".html") || !strcasecmp(ext, ".htm"))
-        return dg_api_error_set(e, DG_API_NOT_IMPLEMENTED,
-                                "HTML files are not supported yet (markup would be lost): "
-                                "upload the text as a .txt file");
-    if (strcasecmp(ext, ".txt"))
+    *html = !strcasecmp(ext, ".html") || !strcasecmp(ext, ".htm");
+    if (!*html && strcasecmp(ext, ".txt"))
         return dg_api_error_set(e, DG_API_INVALID_REQUEST,
                                 "Invalid request: file format not supported");
     /* only the base name, with characters safe in a URL path and a header */
@@ -473,7 +470,8 @@ int dg_lt_parse_translate(dg_server *srv, dg_req *rq, dg_api_error *e)
         return st;
     dg_lt_req *lt = rq->lt;
     json_t *f = lt->fields;
-    if (is_file && (st = take_file(rq, f, e)))
+    bool html = false;  /* a .html / .htm file, or format "html" */
+    if (is_file && (st = take_file(rq, f, &html, e)))
         return st;
     if (!is_file && (st = take_q(f, e)))
         return st;
@@ -516,11 +514,8 @@ int dg_lt_parse_translate(dg_server *srv, dg_req *rq, dg_api_error *e)
         return dg_api_error_set(e, DG_API_UNSUPPORTED_LANGUAGE_PAIR, "%.64s is not supported",
                                 target);
     const char *format = field_str(f, "format");
-    if (format && !strcmp(format, "html"))
-        return dg_api_error_set(e, DG_API_NOT_IMPLEMENTED,
-                                "format \"html\" is not supported yet (markup would be lost): "
-                                "send plain text with format \"text\"");
-    if (format && strcmp(format, "text"))
+    html |= format && !strcmp(format, "html");
+    if (format && strcmp(format, "text") && strcmp(format, "html"))
         return dg_api_error_set(e, DG_API_INVALID_REQUEST, "%.64s format is not supported",
                                 format);
     if (!pair_served(r, source, target))
@@ -532,6 +527,7 @@ int dg_lt_parse_translate(dg_server *srv, dg_req *rq, dg_api_error *e)
     dg_translate_request *t = &rq->treq;
     memset(t, 0, sizeof *t);
     t->text_is_array = json_is_array(q);
+    t->html = html;
     if (!(t->texts = calloc(n, sizeof *t->texts)) || !(t->source = strdup(source)) ||
         !(t->target = strdup(target)))
         return dg_api_error_set(e, DG_API_INTERNAL, "out of memory");

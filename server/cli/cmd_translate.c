@@ -32,7 +32,7 @@ typedef struct {
     dg_gen_values gen;
     dg_model_opts load;       /* --compute-type */
     int batch_size, threads;
-    int jsonl, input_ids, no_split;
+    int jsonl, html, input_ids, no_split; /* --format jsonl / html */
     int alignment, alignment_layer;  /* --alignment, --alignment-layer (-1: the default) */
     int no_preserve;                 /* --no-preserve: protected spans are translated as text */
 } translate_args;
@@ -48,7 +48,8 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: dragoman translate [--model DIR] [options] < input\n"
-            "One input per line; translations on stdout in input order. A line is split into\n"
+            "One input per line (--format html: the whole input is one); translations on\n"
+            "stdout in input order. A line is split into\n"
             "sentences and put back together as the server does.\n"
             "  --model DIR                Hugging Face checkpoint folder (weights + tokenizer);\n"
             "                             default: the bundled demo model (English to German)\n");
@@ -59,7 +60,9 @@ static void usage(FILE *f)
             "  --threads N                compute threads (default 1)\n"
             "  --compute-type T           auto|float32|int8|bfloat16: weight storage and\n"
             "                             arithmetic (default auto = float32)\n"
-            "  --format text|jsonl        text: n-best lines per input; jsonl: one JSON object per input\n"
+            "  --format text|jsonl|html   text: n-best lines per input; jsonl: one JSON object per input;\n"
+            "                             html: the whole input is one HTML page or fragment, its\n"
+            "                             translation printed with every tag kept\n"
             "  --input-ids                lines are space-separated source ids, the exact encoder\n"
             "                             input (implies --no-split)\n"
             "  --alignment                also print each hypothesis' alignment: text: a tab, then\n"
@@ -137,10 +140,11 @@ static int parse_args(int argc, char **argv, translate_args *a)
             if (parse_int("--threads", optarg, 1, 256, &a->threads)) return -1;
             break;
         case 'f':
-            if (!strcmp(optarg, "jsonl"))
-                a->jsonl = 1;
-            else if (strcmp(optarg, "text")) {
-                fprintf(stderr, "dragoman translate: --format is text or jsonl, got '%s'\n", optarg);
+            a->jsonl = !strcmp(optarg, "jsonl");
+            a->html = !strcmp(optarg, "html");
+            if (!a->jsonl && !a->html && strcmp(optarg, "text")) {
+                fprintf(stderr, "dragoman translate: --format is text, jsonl or html, got '%s'\n",
+                        optarg);
                 return -1;
             }
             break;
@@ -177,6 +181,11 @@ static int parse_args(int argc, char **argv, translate_args *a)
     }
     if (optind < argc) {
         fprintf(stderr, "dragoman translate: unexpected argument '%s'\n", argv[optind]);
+        return -1;
+    }
+    if (a->html && (a->alignment || a->input_ids)) {
+        fprintf(stderr, "dragoman translate: --format html takes text, not --%s\n",
+                a->alignment ? "alignment" : "input-ids");
         return -1;
     }
     if (!a->model_dir)
@@ -273,30 +282,70 @@ static int read_lines(line_set *lines)
     return rc;
 }
 
+/* --format html: the whole input is one document. Returns -1 when out of memory. */
+static int read_all(line_set *lines)
+{
+    char *buf = NULL;
+    size_t len = 0, cap = 0, got;
+    do {
+        if (len + 65536 + 1 > cap) {
+            char *b = realloc(buf, cap = 2 * cap + 65536 + 1);
+            if (!b) {
+                free(buf);
+                fprintf(stderr, "dragoman translate: the input: out of memory\n");
+                return -1;
+            }
+            buf = b;
+        }
+        got = fread(buf + len, 1, cap - len - 1, stdin);
+        len += got;
+    } while (got);
+    buf[len] = 0;
+    if (memchr(buf, 0, len)) {
+        lines->nul_line = 1;
+        memset(buf, 0, 1);  /* prepared as an empty page; the NUL byte is reported after */
+    }
+    if (line_set_push(lines, buf)) {
+        free(buf);
+        fprintf(stderr, "dragoman translate: the input: out of memory\n");
+        return -1;
+    }
+    return 0;
+}
+
 /* Every line into the sentences the model translates (text/pipeline.h); a bad line fails the
  * run, named by its number. */
 static int prepare_lines(const translate_args *a, const dg_tokenizer *tok, const dg_config *cfg,
                          int src, int tgt, const line_set *lines, dg_text_set *set)
 {
-    dg_text_opts o = {.format = DG_TEXT_PLAIN, .split = !a->no_split,
+    dg_text_opts o = {.format = a->html ? DG_TEXT_HTML : DG_TEXT_PLAIN, .split = !a->no_split,
                       .preserve = !a->input_ids && !a->no_preserve,
                       .pair = a->source || a->target, .src = src, .tgt = tgt,
                       .max_tokens = cfg->max_positions, .vocab_size = cfg->vocab_size,
                       .encode = a->input_ids ? encode_ids : NULL};
     dg_text_fail f;
     dg_err err = {0};
+    /* --format html: one document, its sentence named instead of a line */
+    char where[48];
     if (dg_text_prepare((const char *const *)lines->text, lines->n, &o, tok, set, &f, &err)) {
+        if (a->html)
+            snprintf(where, sizeof where, f.seg >= 0 ? "sentence %d" : "the input", f.seg + 1);
+        else
+            snprintf(where, sizeof where, "line %d", f.doc + 1);
         if (f.n_tokens)
-            fprintf(stderr, "dragoman translate: line %d: %d tokens, the model accepts at most "
-                    "%d (max_position_embeddings)\n", f.doc + 1, f.n_tokens, cfg->max_positions);
+            fprintf(stderr, "dragoman translate: %s: %d tokens, the model accepts at most "
+                    "%d (max_position_embeddings)\n", where, f.n_tokens, cfg->max_positions);
         else if (f.doc >= 0)
-            fprintf(stderr, "dragoman translate: line %d: %s\n", f.doc + 1, err.msg);
+            fprintf(stderr, "dragoman translate: %s: %s\n", where, err.msg);
         else
             fprintf(stderr, "dragoman translate: %s\n", err.msg);
         return -1;
     }
     if (lines->nul_line) {
-        fprintf(stderr, "dragoman translate: line %d: holds a NUL byte\n", lines->nul_line);
+        if (a->html)
+            fprintf(stderr, "dragoman translate: the input holds a NUL byte\n");
+        else
+            fprintf(stderr, "dragoman translate: line %d: holds a NUL byte\n", lines->nul_line);
         return -1;
     }
     return 0;
@@ -357,6 +406,8 @@ static int print_line(const translate_args *a, const dg_text_set *set, int i,
             }
         } else if (!rc && pf)
             printf("%s\t%s\n", text, pairs ? pairs : "");
+        else if (!rc && a->html)  /* the page as rendered, ending with one newline */
+            printf("%s%s", text, *text && text[strlen(text) - 1] == '\n' ? "" : "\n");
         else if (!rc)
             puts(text);
         json_decref(row);
@@ -415,9 +466,9 @@ int cmd_translate(int argc, char **argv)
     if (a.target && dg_tokenizer_forced_bos(tok, tgt) >= 0)
         o.forced_bos_token_id = dg_tokenizer_forced_bos(tok, tgt);
     const dg_config *cfg = dg_model_config(model);
-    if (read_lines(&lines) || prepare_lines(&a, tok, cfg, src, tgt, &lines, &set)) goto out;
+    if ((a.html ? read_all(&lines) : read_lines(&lines)) || prepare_lines(&a, tok, cfg, src, tgt, &lines, &set)) goto out;
     /* lost protected spans are put back by the alignment */
-    o.return_alignment = a.alignment || set.has_protected;
+    o.return_alignment = a.alignment || set.needs_align; /* and HTML tags placed by it */
     o.alignment_layer = a.alignment_layer;
     if (dg_search_opts_check(&o, model, &err)) {
         fprintf(stderr, "dragoman translate: %s\n", err.msg);

@@ -173,8 +173,8 @@ static int tokenize(dg_server *srv, dg_req *rq, const dg_served_model *m,
     int limit = srv->cfg->max_input_tokens < m->max_positions ? srv->cfg->max_input_tokens
                                                                 : m->max_positions;
     /* with a target prefix a text is one segment: the prefix begins its translation */
-    dg_text_opts o = {.format = DG_TEXT_PLAIN, .split = !t->opts.target_prefix,
-                      .preserve = !t->opts.no_preserve,
+    dg_text_opts o = {.format = t->html ? DG_TEXT_HTML : DG_TEXT_PLAIN,
+                      .split = !t->opts.target_prefix, .preserve = !t->opts.no_preserve,
                       .return_alignment = t->opts.return_alignment, .pair = lc->pair,
                       .src = lc->src, .tgt = lc->tgt, .max_tokens = limit,
                       .truncate = t->opts.truncate, .max_segments = srv->cfg->max_queue};
@@ -300,13 +300,11 @@ static void translate_start(dg_server *srv, dg_req *rq)
         return;
     }
     rq->n_best = opts.num_return_sequences;
-    /* lost protected spans are put back by the alignment (not part of the cache key: it
-     * changes no output) */
-    opts.return_alignment = t->opts.return_alignment || rq->text.has_protected;
+    /* lost protected spans are put back by the alignment, and HTML tags carried onto words
+     * (part of the cache key: an entry made without it has no alignment rows) */
+    opts.return_alignment = t->opts.return_alignment || rq->text.needs_align;
     int model_index = (int)(m - srv->reg->models);
-    /* a cached sentence may lack the alignment return_alignment asks for: translate them all */
-    if (srv->cache && !t->opts.return_alignment &&
-        (use_cache(srv, rq, &opts, model_index, &e))) {
+    if (srv->cache && use_cache(srv, rq, &opts, model_index, &e)) {
         dg_req_error(rq, &e);
         return;
     }

@@ -144,12 +144,27 @@ static bool put_sentence(dg_stream *st, dg_req *rq, int i)
         if ((st->global ? st->global[m] : m) == i)
             x = &rq->job->s[m];
     int text = rq->text.blocks[rq->text.segs[i].block].doc;
+    /* each hypothesis with its protected spans put back, as the final reply has them */
+    dg_text_output out = {x->n_hyps, x->hyps, x->res.ids, x->res.len, x->res.align};
+    char *tr = NULL;
+    dg_err err;
+    if (dg_text_segment_text(&rq->text, i, &out, 0, &tr, &err))
+        return false;
     json_t *o = json_pack("{s:i, s:i, s:s}", "text", text, "sentence",
-                          i - rq->text.docs[text].first_seg, "translation", x->hyps[0]);
+                          i - rq->text.docs[text].first_seg, "translation", tr);
+    free(tr);
     if (o && rq->n_best > 1) {
         json_t *alt = json_array();
-        for (int h = 1; h < rq->n_best; h++)
-            json_array_append_new(alt, json_string(x->hyps[h < x->n_hyps ? h : 0]));
+        for (int h = 1; h < rq->n_best; h++) {
+            char *a = NULL;
+            if (dg_text_segment_text(&rq->text, i, &out, h, &a, &err)) {
+                json_decref(alt);
+                json_decref(o);
+                return false;
+            }
+            json_array_append_new(alt, json_string(a));
+            free(a);
+        }
         json_object_set_new(o, "alternatives", alt);
     }
     char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;

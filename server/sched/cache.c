@@ -74,6 +74,8 @@ static void build_key(keybuf *k, int model, const dg_search_opts *o, const dg_se
         PUT(k, o->top_p);
         PUT(k, o->seed);
     }
+    PUT(k, o->return_alignment);  /* an entry has alignment rows exactly when it asked */
+    PUT(k, o->alignment_layer);
     PUT(k, o->n_prefix);
     put_bytes(k, o->prefix, (size_t)o->n_prefix * sizeof *o->prefix);
     PUT(k, x->n_ids);
