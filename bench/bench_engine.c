@@ -188,7 +188,7 @@ static void parse(int argc, char **argv, bench_args *a)
         {"json", no_argument, 0, 'j'},            {"compute-type", required_argument, 0, 'c'},
         {"alignment", no_argument, 0, 'a'},       {"only", required_argument, 0, 'o'},
         {0, 0, 0, 0}};
-    *a = (bench_args){NULL, 2, 200, 24, 25, 30, 0, DG_COMPUTE_AUTO, 0, 0, 0};
+    *a = (bench_args){NULL, 2, 200, 24, 25, 30, 0, DG_COMPUTE_FLOAT32, 0, 0, 0};
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {

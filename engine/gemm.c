@@ -42,8 +42,9 @@ dg_wtype dg_compute_type_resolve(dg_compute_type t)
     switch (t) {
     case DG_COMPUTE_INT8: return DG_WT_I8;
     case DG_COMPUTE_BFLOAT16: return DG_WT_BF16;
-    /* auto stays float32 until int8's quality is established per model (README) */
-    case DG_COMPUTE_AUTO:
+    /* int8 kept quality on the demo model (README: within 0.2 BLEU, 93 % of outputs identical)
+     * at ~0.6x float32's CPU time; the portable kernels have no integer speed-up to offer */
+    case DG_COMPUTE_AUTO: return dg_isa_active() >= DG_ISA_AVX2 ? DG_WT_I8 : DG_WT_F32;
     case DG_COMPUTE_FLOAT32: return DG_WT_F32;
     }
     return DG_WT_F32;

@@ -342,7 +342,7 @@ dg_code dg_model_pack(dg_model *m, dg_err *err)
 void dg_model_opts_default(dg_model_opts *o)
 {
     memset(o, 0, sizeof *o);
-    o->compute_type = DG_COMPUTE_AUTO;
+    o->compute_type = DG_COMPUTE_FLOAT32;
 }
 
 dg_model *dg_model_load_opts(const char *dir, const dg_model_opts *opts, dg_err *err)
@@ -352,7 +352,7 @@ dg_model *dg_model_load_opts(const char *dir, const dg_model_opts *opts, dg_err 
         dg_err_set(err, DG_E_NOMEM, "model: out of memory");
         return NULL;
     }
-    m->wtype = dg_compute_type_resolve(opts ? opts->compute_type : DG_COMPUTE_AUTO);
+    m->wtype = dg_compute_type_resolve(opts ? opts->compute_type : DG_COMPUTE_FLOAT32);
     if (dg_config_load(&m->cfg, dir, err))
         goto fail;
     m->ck = dg_checkpoint_open(dir, err);

@@ -77,9 +77,10 @@ static const option options[] = {
     {"log-format", "DRAGOMAN_LOG_FORMAT", OPT_ENUM, F(log_format), 0, 0, "text", "text|json",
      "text|json", "request log format"},
     /* choices in dg_compute_type order (engine.h) */
-    {"compute-type", "DRAGOMAN_COMPUTE_TYPE", OPT_ENUM, F(compute_type), 0, 0, "auto",
+    {"compute-type", "DRAGOMAN_COMPUTE_TYPE", OPT_ENUM, F(compute_type), 0, 0, "float32",
      "auto|float32|int8|bfloat16", "TYPE",
-     "weight storage and arithmetic of the models without their own :TYPE (auto = float32)"},
+     "weight storage and arithmetic of the models without their own :TYPE (float32 = Hugging "
+     "Face's ids; auto = int8 on CPUs with AVX2 or AVX-512, else float32)"},
 };
 #define N_OPTIONS (int)(sizeof options / sizeof options[0])
 _Static_assert(sizeof options / sizeof options[0] <= sizeof ((dg_serve_config *)0)->source,

@@ -7,7 +7,9 @@
    against PyTorch by test_demo_model.
 2. --min-new-tokens N with --max-new-tokens N gives exactly N ids per hypothesis (EOS only as
    the forced last token), greedy and beam; --min-new-tokens alone never ends a sentence early.
-3. A bad --compute-type is refused with a message naming the flag.
+3. The default is float32 (Hugging Face's ids); auto is int8 where the kernels have integer
+   speed (AVX2 or AVX-512) and float32 under DG_ISA=ref: jsonl scores equal the named type's.
+4. A bad --compute-type is refused with a message naming the flag.
 
     test_compute_type.py DRAGOMAN_BINARY"""
 import json
@@ -19,9 +21,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.dirname(HERE)
 
 
-def run(dragoman, args, lines):
+def run(dragoman, args, lines, env=None):
     p = subprocess.run([dragoman, "translate"] + args, input="\n".join(lines) + "\n",
-                       capture_output=True, text=True, timeout=300)
+                       capture_output=True, text=True, timeout=300,
+                       env=dict(os.environ, **(env or {})))
     return p.returncode, p.stdout, p.stderr
 
 
@@ -45,6 +48,24 @@ def main():
             print("%s %s: %d/%d sentences identical to float32" % ("ok" if ok else "FAIL", ct,
                                                                    same, len(ui)))
             fails += not ok
+
+    def scores(args, env=None):
+        rc, text, _ = run(dragoman, ["--format", "jsonl", "--beam-size", "4"] + args, ui[:8], env)
+        return [json.loads(l)["scores"] for l in text.splitlines()] if rc == 0 else None
+    with open("/proc/cpuinfo") as f:
+        flags = next((l.split(":")[1].split() for l in f if l.startswith("flags")), [])
+    fast = "avx2" in flags and "fma" in flags
+    f32, i8 = scores(["--compute-type", "float32"]), scores(["--compute-type", "int8"])
+    for name, got, want in (
+            ("default = float32", scores([]), f32),
+            ("auto = %s" % ("int8" if fast else "float32"), scores(["--compute-type", "auto"]),
+             i8 if fast else f32),
+            ("auto under DG_ISA=ref = float32",
+             scores(["--compute-type", "auto"], {"DG_ISA": "ref"}),
+             scores(["--compute-type", "float32"], {"DG_ISA": "ref"}))):
+        ok = got is not None and got == want and (name != "auto = int8" or got != f32)
+        print("%s %s" % ("ok" if ok else "FAIL", name))
+        fails += not ok
 
     for beams in ("1", "4"):
         rc, text, err = run(dragoman, ["--format", "jsonl", "--beam-size", beams,

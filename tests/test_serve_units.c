@@ -81,7 +81,7 @@ static void test_config(void)
     dg_serve_config_free(&c);
     /* --compute-type's choices are dg_compute_type's values, in order */
     CHECK_INT_EQ(parse(&c, &help, &err, 1, a0), DG_OK);
-    CHECK_INT_EQ(c.compute_type, DG_COMPUTE_AUTO);
+    CHECK_INT_EQ(c.compute_type, DG_COMPUTE_FLOAT32);
     dg_serve_config_free(&c);
     char *ct[] = {"serve", "--compute-type", "int8"};
     CHECK_INT_EQ(parse(&c, &help, &err, 3, ct), DG_OK);
