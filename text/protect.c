@@ -379,6 +379,37 @@ static int force_ranges(span_list *l, const dg_prot_range *f, int nf)
     return 0;
 }
 
+/* Whether the tokenizer spells s[0..n) without <unk> (decoding gives it back). */
+static bool spelled_exactly(const dg_tokenizer *tok, const char *s, size_t n)
+{
+    int *ids = NULL, m = 0, unk = dg_tokenizer_unk_id(tok);
+    dg_err err;
+    bool ok = dg_tokenizer_encode(tok, DG_SIDE_SOURCE, s, n, &ids, &m, &err) == DG_OK;
+    for (int i = 0; ok && i < m; i++)
+        ok = ids[i] != unk;
+    free(ids);
+    return ok;
+}
+
+/* Whether text[0..len) holds the number v as a whole digit run (labels avoid those). */
+static bool has_digit_run(const char *text, size_t len, long v)
+{
+    for (size_t i = 0; i < len;) {
+        if (!isdigit((unsigned char)text[i])) {
+            i++;
+            continue;
+        }
+        long k = 0;
+        size_t e = i;
+        for (; e < len && isdigit((unsigned char)text[e]); e++)
+            k = k < 100000000 ? k * 10 + (text[e] - '0') : k;
+        if (k == v && e - i < 10)
+            return true;
+        i = e;
+    }
+    return false;
+}
+
 dg_code dg_protect_text(const dg_tokenizer *tok, const char *text, size_t len, dg_protect *p,
                    dg_err *err)
 {
@@ -426,8 +457,11 @@ dg_code dg_protect_text_forced(const dg_tokenizer *tok, const char *text, size_t
         free(l.v);
         return dg_err_set(err, DG_E_NOMEM, "protected spans: out of memory");
     }
-    /* masked text: each span becomes its number, with a space where it would touch a letter
-     * or digit (two numbers must not merge) */
+    /* masked text: a placeholder or number the vocabulary spells exactly stays as itself (the
+     * model copies %s, {0}, 3.5 as they are, and translates better around them than around a
+     * bare number standing for them); every other span becomes a label number, one no digit run
+     * of the text spells, with a space where it would touch a letter or digit (two must not
+     * merge) */
     size_t cap = len + (size_t)l.n * 16 + 1;
     p->text = malloc(len + 1);
     p->masked = malloc(cap);
@@ -440,17 +474,31 @@ dg_code dg_protect_text_forced(const dg_tokenizer *tok, const char *text, size_t
     p->text[len] = 0;
     p->len = len;
     size_t o = 0, prev = 0;
+    long label = 0;
     for (int k = 0; k < l.n; k++) {
         dg_prot_span *s = &l.v[k];
         memcpy(p->masked + o, text + prev, s->start - prev);
         o += s->start - prev;
+        s->literal = (s->kind == DG_PROT_PLACEHOLDER || s->kind == DG_PROT_NUMBER) &&
+                     spelled_exactly(tok, text + s->start, s->len);
+        if (s->literal) {
+            s->m_start = o;
+            memcpy(p->masked + o, text + s->start, s->len);
+            o += s->len;
+            s->m_len = s->len;
+            prev = s->start + s->len;
+            continue;
+        }
         if (o > 0 && (is_alnum((unsigned char)p->masked[o - 1]) ||
                       (unsigned char)p->masked[o - 1] >= 0x80)) {
             p->masked[o++] = ' ';
             s->pad_before = 1;
         }
+        do
+            label++;
+        while (has_digit_run(text, len, label));
         s->m_start = o;
-        o += (size_t)snprintf(p->masked + o, 16, "%d", k + 1);
+        o += (size_t)snprintf(p->masked + o, 16, "%ld", label);
         s->m_len = o - s->m_start;
         prev = s->start + s->len;
         if (prev < len && (is_alnum((unsigned char)text[prev]) || (unsigned char)text[prev] >= 0x80)) {
@@ -627,31 +675,51 @@ dg_code dg_protect_restore(const dg_protect *p, const dg_tokenizer *tok, const c
     }
     unsigned char *used = calloc((size_t)p->n, 1);
     insertion *ins = calloc((size_t)p->n, sizeof *ins);
-    /* number runs in the translation: the first one of each placeholder is kept */
-    long *run_at = calloc(n + 1, sizeof *run_at); /* run start -> k + 1 kept, -1 dropped */
+    /* what the translation holds of the spans: at a literal span's text or a digit run, the
+     * first of each span is kept, the rest (repeats, numbers the model made up) dropped */
+    long *run_at = calloc(n + 1, sizeof *run_at); /* start -> k + 1 kept, -1 dropped */
+    size_t *run_len = calloc(n + 1, sizeof *run_len);
     dg_token_offsets off = {0};
     sbuf b = {0};
     dg_code rc = DG_OK;
-    if (!used || !ins || !run_at)
+    if (!used || !ins || !run_at || !run_len)
         goto nomem;
     for (size_t i = 0; i < n;) {
-        if (!isdigit((unsigned char)translation[i]) ||
-            (i > 0 && isdigit((unsigned char)translation[i - 1]))) {
-            i++;
-            continue;
+        int best = -1;
+        size_t bl = 0;
+        for (int k = 0; k < p->n; k++) {
+            const dg_prot_span *s = &p->spans[k];
+            const char *t = p->text + s->start;
+            if (!s->literal || s->len < bl || i + s->len > n || memcmp(translation + i, t, s->len) ||
+                (isdigit((unsigned char)t[0]) && i > 0 &&
+                 isdigit((unsigned char)translation[i - 1])) ||
+                (isdigit((unsigned char)t[s->len - 1]) && i + s->len < n &&
+                 isdigit((unsigned char)translation[i + s->len])))
+                continue;
+            if (best < 0 || s->len > bl || (used[best] && !used[k])) {
+                best = k;
+                bl = s->len;
+            }
         }
-        size_t e = i;
-        long k = 0;
-        while (e < n && isdigit((unsigned char)translation[e])) {
-            k = k < 100000 ? k * 10 + (translation[e] - '0') : k;
-            e++;
+        if (best < 0 && isdigit((unsigned char)translation[i]) &&
+            (i == 0 || !isdigit((unsigned char)translation[i - 1]))) {
+            long lab = 0;
+            for (bl = 0; i + bl < n && isdigit((unsigned char)translation[i + bl]); bl++)
+                lab = lab < 100000000 ? lab * 10 + (translation[i + bl] - '0') : lab;
+            for (int k = 0; k < p->n && best < 0; k++)
+                if (!p->spans[k].literal && strtol(p->masked + p->spans[k].m_start, NULL, 10) == lab)
+                    best = k;
+            if (best < 0) {
+                run_at[i] = -1;
+                run_len[i] = bl;
+            }
         }
-        if (k >= 1 && k <= p->n && !used[k - 1]) {
-            used[k - 1] = 1;
-            run_at[i] = k;
-        } else
-            run_at[i] = -1;
-        i = e;
+        if (best >= 0) {
+            run_at[i] = used[best] ? -1 : best + 1;
+            run_len[i] = bl;
+            used[best] = 1;
+        }
+        i += run_len[i] ? run_len[i] : 1;
     }
     int n_ins = 0;
     bool have_off = false;
@@ -688,21 +756,19 @@ dg_code dg_protect_restore(const dg_protect *p, const dg_tokenizer *tok, const c
         if (i == n)
             break;
         if (run_at[i]) {
-            size_t e = i;
-            while (e < n && isdigit((unsigned char)translation[e]))
-                e++;
+            size_t e = i + run_len[i];
             for (size_t q = i; map && q < e; q++)
                 map[q] = (int)b.n;
             if (run_at[i] > 0) {
                 const dg_prot_span *s = &p->spans[run_at[i] - 1];
-                /* a forced span inside a word: the spaces masking padded it with go again */
-                bool in_word = s->kind == DG_PROT_FORCED;
-                if (in_word && s->pad_before && b.n >= 2 && b.p[b.n - 1] == ' ' &&
+                /* the spaces masking padded a label with go again: the span touches what it
+                 * touched in the source */
+                if (s->pad_before && b.n >= 2 && b.p[b.n - 1] == ' ' &&
                     !is_space((unsigned char)b.p[b.n - 2]))
                     b.n--;
                 if (sb_put(&b, p->text + s->start, s->len))
                     goto nomem;
-                if (in_word && s->pad_after && e + 1 < n && translation[e] == ' ' &&
+                if (s->pad_after && e + 1 < n && translation[e] == ' ' &&
                     !is_space((unsigned char)translation[e + 1])) {
                     if (map)
                         map[e] = (int)b.n;
@@ -731,6 +797,7 @@ out:
     free(used);
     free(ins);
     free(run_at);
+    free(run_len);
     dg_token_offsets_free(&off);
     return rc;
 }

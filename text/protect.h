@@ -29,8 +29,9 @@ typedef enum {
 
 typedef struct {
     size_t start, len;        /* the span in the original text */
-    size_t m_start, m_len;    /* its placeholder number in the masked text */
+    size_t m_start, m_len;    /* its placeholder number (or itself, literal) in the masked text */
     int pad_before, pad_after; /* a space the masked text added before / after the number */
+    bool literal;             /* kept as itself in the masked text: found again by its text */
     dg_prot_kind kind;
 } dg_prot_span;
 
