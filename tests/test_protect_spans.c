@@ -89,23 +89,36 @@ int main(void)
     check_spans("Write to admin@example.org today.", "email:admin@example.org",
                 "Write to 1 today.");
     check_spans("Error %1$s in line %2$d", "placeholder:%1$s|placeholder:%2$d",
-                "Error 1 in line 2");
+                "Error %1$s in line %2$d");  /* spelled by the vocabulary: kept as they are */
     check_spans("Hi {name}, %(n)s and %s or %5.2f, $(HOME) ${USER} 100%%",
                 "placeholder:{name}|placeholder:%(n)s|placeholder:%s|placeholder:%5.2f|"
                 "placeholder:$(HOME)|placeholder:${USER}|number:100|placeholder:%%",
-                "Hi 1, 2 and 3 or 4, 5 6 7 8");
+                "Hi {name}, %(n)s and %s or %5.2f, $(HOME) ${USER} 100%%");
     check_spans("Open report.pdf, not e.g. U.S. now", "file:report.pdf",
                 "Open 1, not e.g. U.S. now");
     check_spans("It is 5 MB, 25 °C and $20 or 3.5kg", "number:5 MB|number:25 °C|number:$20|"
-                "number:3.5kg", "It is 1, 2 and 3 or 4");
+                "number:3.5kg", "It is 5 MB, 1 and $20 or 3.5kg");  /* ° is <unk>: a label */
     check_spans("Naïve café 🎉 東京.txt", "unknown:Naïve|unknown:café|unknown:🎉|unknown:東京.txt",
                 "1 2 3 4");
-    check_spans("Call 555-1234 or X1", "number:555-1234|number:X1", "Call 1 or 2");
-    check_spans("({name})", "placeholder:{name}", "(1)");
-    check_spans("a{x}{y}b", "placeholder:{x}|placeholder:{y}", "a 1 2 b");
+    check_spans("Call 555-1234 or X1", "number:555-1234|number:X1", "Call 555-1234 or X1");
+    check_spans("({name})", "placeholder:{name}", "({name})");
+    check_spans("a{x}{y}b", "placeholder:{x}|placeholder:{y}", "a{x}{y}b");
+    /* labels skip the numbers the text spells itself (1 and 2 here) */
+    check_spans("Step 1 of 2: 🎉 and ✨", "number:1|number:2|unknown:🎉|unknown:✨",
+                "Step 1 of 2: 3 and 4");
 
-    check_restore("Error %1$s in line %2$d", "Fehler 1 in Zeile 2", "Fehler %1$s in Zeile %2$d");
-    check_restore("Error %1$s in line %2$d", "Fehler 2 in Zeile 1", "Fehler %2$d in Zeile %1$s");
+    check_restore("Error %1$s in line %2$d", "Fehler %1$s in Zeile %2$d",
+                  "Fehler %1$s in Zeile %2$d");
+    check_restore("Error %1$s in line %2$d", "Fehler %2$d in Zeile %1$s",
+                  "Fehler %2$d in Zeile %1$s");
+    /* literal spans: a repeat is dropped, a lost one goes before the final punctuation, a
+     * number the model made up or changed is dropped, a span the text has twice comes twice */
+    check_restore("Copy %s now.", "Kopie %s %s jetzt.", "Kopie %s jetzt.");
+    check_restore("Copy %s now.", "Kopie jetzt.", "Kopie jetzt %s.");
+    check_restore("Version 3.0 is out", "Version 3,0 ist 12 da", "Version, ist da 3.0");
+    check_restore("%s and %s", "%s und %s", "%s und %s");
+    check_restore("Error %1$s", "Fehler %s %1$s bei 50 % der {x}", "Fehler %1$s bei % der");
+    check_restore("Step 1 of 2: 🎉", "Schritt 1 von 2: 3", "Schritt 1 von 2: 🎉");
     /* repeated: the first kept; invented: dropped; lost: before the final punctuation */
     check_restore("Visit https://a.org today.", "Besuchen 1 heute 1.",
                   "Besuchen https://a.org heute.");
@@ -120,9 +133,10 @@ int main(void)
                  "See 1/x and 2", "Siehe 1/x und 2", "Siehe https://a.org/x und x.txt");
     check_forced("unbelievable", "2:6", true, "forced:believ", "un 1 able", "un 1 able",
                  "unbelievable");
-    /* without detection numbers are still masked: every digit the model sees is a placeholder */
+    /* without detection numbers are still spans (kept as themselves): every digit run the
+     * model writes is a span or a label, and comes out once */
     check_forced("Call foo() at 5 pm, see x.org", "5:5", false, "forced:foo()|number:5",
-                 "Call 1 at 2 pm, see x.org", "Ruf um 2 Uhr, siehe x.org",
+                 "Call 1 at 5 pm, see x.org", "Ruf um 5 Uhr, siehe x.org 5",
                  "Ruf um 5 Uhr, siehe x.org foo()");
     check_forced("a b", "0:1,2:1", true, "forced:a|forced:b", "1 2", "2 1", "b a");
     dg_protect bad;

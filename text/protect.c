@@ -675,8 +675,9 @@ dg_code dg_protect_restore(const dg_protect *p, const dg_tokenizer *tok, const c
     }
     unsigned char *used = calloc((size_t)p->n, 1);
     insertion *ins = calloc((size_t)p->n, sizeof *ins);
-    /* what the translation holds of the spans: at a literal span's text or a digit run, the
-     * first of each span is kept, the rest (repeats, numbers the model made up) dropped */
+    /* what the translation holds of the spans: at a literal span's text, a digit run or a
+     * placeholder, the first of each span is kept, the rest (repeats, numbers and placeholders
+     * the model made up) dropped */
     long *run_at = calloc(n + 1, sizeof *run_at); /* start -> k + 1 kept, -1 dropped */
     size_t *run_len = calloc(n + 1, sizeof *run_len);
     dg_token_offsets off = {0};
@@ -713,6 +714,10 @@ dg_code dg_protect_restore(const dg_protect *p, const dg_tokenizer *tok, const c
                 run_at[i] = -1;
                 run_len[i] = bl;
             }
+        } else if (best < 0 && (bl = placeholder_at(translation + i, n - i)) &&
+                   !memchr(translation + i, ' ', bl)) {
+            run_at[i] = -1;  /* a placeholder the model made up (the source's are literal) */
+            run_len[i] = bl;
         }
         if (best >= 0) {
             run_at[i] = used[best] ? -1 : best + 1;
@@ -786,7 +791,7 @@ dg_code dg_protect_restore(const dg_protect *p, const dg_tokenizer *tok, const c
     }
     if (!b.p && sb_put(&b, "", 0))
         goto nomem;
-    /* a dropped number at the very start leaves a space */
+    b.p[b.n] = 0;  /* a dropped span's space may have gone last */
     *out = b.p;
     b.p = NULL;
     goto out;
