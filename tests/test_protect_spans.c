@@ -103,6 +103,11 @@ int main(void)
     check_spans("Call 555-1234 or X1", "number:555-1234|number:X1", "Call 555-1234 or X1");
     check_spans("({name})", "placeholder:{name}", "({name})");
     check_spans("a{x}{y}b", "placeholder:{x}|placeholder:{y}", "a{x}{y}b");
+    /* a quote after a number is not glued to it, an ordinal's suffix stays text, Qt's %1 is a
+     * placeholder */
+    check_spans("Set “1” on the 7th, %1 of %2", "number:1|number:7|placeholder:%1|placeholder:%2",
+                "Set “1” on the 7th, %1 of %2");
+    check_restore("On the 7th", "Am 7. Tag", "Am 7. Tag");
     /* labels skip the numbers the text spells itself (1 and 2 here) */
     check_spans("Step 1 of 2: 🎉 and ✨", "number:1|number:2|unknown:🎉|unknown:✨",
                 "Step 1 of 2: 3 and 4");

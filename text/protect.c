@@ -161,6 +161,8 @@ static size_t placeholder_at(const char *s, size_t n)
             j++;
         if (j > i && j < n && s[j] == '$')
             i = j + 1;
+        else if (j > i && (j == n || !in("diouxXeEfFgGaAcsrpn@.hlLqjzt", s[j])))
+            return j;             /* %1: Qt's and KDE's numbered argument */
     }
     while (i < n && in("-+ #0'", s[i]))
         i++;
@@ -191,6 +193,16 @@ static bool is_unit(const char *s, size_t n)
     return false;
 }
 
+/* Whether s[0..n) starts with a quote, dash or other punctuation mark outside ASCII (general
+ * punctuation U+2000-U+206F, guillemets, CJK punctuation): it ends a number ("“1”"). */
+static bool is_u8_punct(const char *s, size_t n)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    return (n >= 2 && u[0] == 0xC2 && (u[1] == 0xAB || u[1] == 0xBB)) ||
+           (n >= 3 && u[0] == 0xE2 && (u[1] == 0x80 || u[1] == 0x81)) ||
+           (n >= 3 && u[0] == 0xE3 && u[1] == 0x80);
+}
+
 /* Length of a number at s[0..n) (digits with , . separators, then glued letters or signs), or 0;
  * a currency sign before it is taken in by the caller. */
 static size_t number_at(const char *s, size_t n)
@@ -209,8 +221,14 @@ static size_t number_at(const char *s, size_t n)
     }
     if (i < n && s[i] == '%')   /* 50%, but 100%% is 100 and the %% escape */
         return i + 1 < n && s[i + 1] == '%' ? i : i + 1;
-    /* glued letters (5kg, 3rd, mp3's tail), °, currency and other non-ASCII signs */
-    while (i < n && (is_alnum((unsigned char)s[i]) || s[i] == '_' || (unsigned char)s[i] >= 0x80))
+    /* an English ordinal's suffix stays text: the model writes "7." for "7th" */
+    if (i + 2 <= n && (i + 2 == n || !is_alnum((unsigned char)s[i + 2])) &&
+        (!strncmp(s + i, "st", 2) || !strncmp(s + i, "nd", 2) || !strncmp(s + i, "rd", 2) ||
+         !strncmp(s + i, "th", 2)))
+        return i;
+    /* glued letters (5kg, mp3's tail), °, currency and other non-ASCII signs */
+    while (i < n && (is_alnum((unsigned char)s[i]) || s[i] == '_' ||
+                     ((unsigned char)s[i] >= 0x80 && !is_u8_punct(s + i, n - i))))
         i += u8_len((unsigned char)s[i]);
     return i > n ? n : i;
 }

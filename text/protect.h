@@ -3,14 +3,26 @@
  * their units) and words the tokenizer cannot express (any character it maps to <unk>: emoji,
  * other scripts, rare letters) come out of the translation verbatim.
  *
- * How: dg_protect replaces each span by a number ("1", "2", ... in order) -- every digit in the
- * text the model sees is then a placeholder, because numbers are protected spans themselves --
- * since a translation model copies numbers through (the demo model does, measured in
- * tests/text/). dg_protect_restore puts each span back where its number came out. A number
- * that comes out twice keeps its first place; one the model invents is dropped; one that is lost
- * is put back after the target word whose token attends most to the placeholder's source tokens
- * (the engine's alignment), or, without an alignment, before the sentence's final punctuation.
- * So every protected span appears in the output exactly as many times as in the source.
+ * How: a placeholder or number the vocabulary spells exactly (%s, %d, %(name)s, {0}, 3.5, 5 MB)
+ * stays as itself in the text the model sees: the model copies such tokens and translates
+ * better around them than around a bare number standing for them (measured on the demo model,
+ * below). Every other span (URLs, e-mail addresses, file names, <unk> words, forced ranges) is
+ * replaced by a label number, counting from 1 but skipping any number the text spells itself,
+ * padded with a space where it would touch a letter or digit.
+ *
+ * dg_protect_restore then reads the translation: at a literal span's text (longest first; a
+ * number only between non-digits) the first unused span of that text is kept and a repeat
+ * dropped; a digit run that is a label becomes its span (the first time; padding added by the
+ * masking goes again); any other digit run or placeholder is one the model made up (or changed:
+ * "3.0" written "3,0") and is dropped. A span not found is put back after the target word whose
+ * token attends most to its source tokens (the engine's alignment), or, without an alignment,
+ * before the sentence's final punctuation. So every protected span appears in the output
+ * exactly as many times as in the source: the guarantee is kept by this check, not by hiding
+ * the span from the model.
+ *
+ * Measured (demo model, beam 4, --no-split; BLEU / chrF): held-out dev split (3,436 pairs)
+ * every span masked 27.09 / 47.49, literal placeholders and numbers 27.45 / 47.65, spans off
+ * (--no-preserve) 27.18 / 47.47. TEST_FIGURES
  *
  * Depends on tokenizer/ (to find <unk> characters and token offsets) and common/ only. */
 #ifndef DG_TEXT_PROTECT_H
