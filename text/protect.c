@@ -458,8 +458,8 @@ dg_code dg_protect_text_forced(const dg_tokenizer *tok, const char *text, size_t
             return dg_err_set(err, DG_E_NOMEM, "protected spans: out of memory");
         }
     }
-    /* without detection, numbers are still masked when anything is: the masked text's digits
-     * must all be placeholders, for restoring to tell them apart */
+    /* without detection, numbers are still spans (kept as themselves) when anything is
+     * masked: restoring drops every digit run that is neither a span nor a label */
     for (size_t i = 0; !detect && n_forced && i < len;) {
         size_t a = i;
         while (i < len && isdigit((unsigned char)text[i]))
