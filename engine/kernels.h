@@ -55,6 +55,14 @@ void dg_k_layernorm_ref(const float *x, const float *g, const float *b, float *y
 void dg_k_add_ref(float *x, const float *a, size_t n);
 void dg_k_mul_ref(float *x, const float *a, size_t n);
 void dg_k_activation_ref(float *x, size_t n, dg_activation act);
+/* The same for nq <= 4 queries against one set of keys / values whose row t is at k + t * ld
+ * (the beams of one sentence against its cross K/V): scores[g * sst + t] is what dg_k_dots
+ * gives for query q + g * qld, out[g * ost ..] what dg_k_wsum gives for weights p + g * pst,
+ * bit for bit; each key and value row is loaded once for all the queries. */
+void dg_k_dots_q(const float *q, size_t qld, int nq, const float *k, size_t ld, int T, int dh,
+                 float *scores, size_t sst);
+void dg_k_wsum_q(const float *p, size_t pst, int nq, const float *v, size_t ld, int T, int dh,
+                 float *out, size_t ost);
 void dg_k_softmax_ref(float *x, int n);
 void dg_k_log_softmax_ref(float *x, int n);
 int dg_k_argmax_ref(const float *x, int n);
@@ -67,3 +75,7 @@ void dg_k_wsum_ref(const float *p, const float *v, size_t ld, const int *slot, s
                    int dh, float *out);
 
 #endif
+void dg_k_dots_q_ref(const float *q, size_t qld, int nq, const float *k, size_t ld, int T, int dh,
+                     float *scores, size_t sst);
+void dg_k_wsum_q_ref(const float *p, size_t pst, int nq, const float *v, size_t ld, int T, int dh,
+                     float *out, size_t ost);

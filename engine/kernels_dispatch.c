@@ -25,6 +25,10 @@ void dg_k_wsum_avx2(const float *p, const float *v, size_t ld, const int *slot, 
 
 static bool avx2;
 
+void dg_k_dots_q_avx2(const float *q, size_t qld, int nq, const float *k, size_t ld, int T, int dh,
+                      float *scores, size_t sst);
+void dg_k_wsum_q_avx2(const float *p, size_t pst, int nq, const float *v, size_t ld, int T, int dh,
+                      float *out, size_t ost);
 __attribute__((constructor)) static void choose(void)
 {
     avx2 = dg_isa_active() >= DG_ISA_AVX2;
@@ -92,4 +96,16 @@ void dg_k_wsum(const float *p, const float *v, size_t ld, const int *slot, size_
                int dh, float *out)
 {
     (avx2 ? dg_k_wsum_avx2 : dg_k_wsum_ref)(p, v, ld, slot, sld, T, dh, out);
+}
+
+void dg_k_dots_q(const float *q, size_t qld, int nq, const float *k, size_t ld, int T, int dh,
+                 float *scores, size_t sst)
+{
+    (avx2 ? dg_k_dots_q_avx2 : dg_k_dots_q_ref)(q, qld, nq, k, ld, T, dh, scores, sst);
+}
+
+void dg_k_wsum_q(const float *p, size_t pst, int nq, const float *v, size_t ld, int T, int dh,
+                 float *out, size_t ost)
+{
+    (avx2 ? dg_k_wsum_q_avx2 : dg_k_wsum_q_ref)(p, pst, nq, v, ld, T, dh, out, ost);
 }

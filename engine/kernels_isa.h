@@ -19,3 +19,5 @@
 #define dg_k_wsum dg_k_wsum_avx2
 
 #endif
+#define dg_k_dots_q dg_k_dots_q_avx2
+#define dg_k_wsum_q dg_k_wsum_q_avx2

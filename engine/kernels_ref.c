@@ -166,3 +166,17 @@ void dg_k_wsum_ref(const float *p, const float *v, size_t ld, const int *slot, s
     for (int t = 0; t < T; t++)
         dg_k_axpy_ref(out, p[t], cache_row(v, ld, slot, sld, t), dh);
 }
+
+void dg_k_dots_q_ref(const float *q, size_t qld, int nq, const float *k, size_t ld, int T, int dh,
+                     float *scores, size_t sst)
+{
+    for (int g = 0; g < nq; g++)
+        dg_k_dots_ref(q + g * qld, k, ld, NULL, 0, T, dh, scores + g * sst);
+}
+
+void dg_k_wsum_q_ref(const float *p, size_t pst, int nq, const float *v, size_t ld, int T, int dh,
+                     float *out, size_t ost)
+{
+    for (int g = 0; g < nq; g++)
+        dg_k_wsum_ref(p + g * pst, v, ld, NULL, 0, T, dh, out + g * ost);
+}

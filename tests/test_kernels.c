@@ -246,10 +246,49 @@ static void test_cache_attention(void)
     CHECK_MSG(worst <= 1e-5, "dots/wsum vs ref: %g", worst);
 }
 
+/* The grouped kernels for a sentence's beams against its cross K/V: for 1..4 queries (and the
+ * 4 + 1 a beam of 5 splits into), each query's scores equal dg_k_dots' and its weighted sums
+ * dg_k_wsum's bit for bit, and match the scalar twins. */
+static void test_cross_groups(void)
+{
+    enum { LD = 205, QLD = 101 };
+    static float cache[40 * LD], q[4 * QLD], p[4 * 40], s1[4 * 40], s2[40], s3[4 * 40],
+        o1[4 * QLD], o2[QLD], o3[4 * QLD];
+    fill(cache, 40 * LD, -1, 1);
+    fill(q, 4 * QLD, -1, 1);
+    fill(p, 4 * 40, 0, 1);
+    const int dhs[] = {1, 7, 8, 16, 24, 33, 64, 100}, Ts[] = {1, 2, 3, 5, 25, 40};
+    double worst = 0;
+    for (int a = 0; a < 8; a++)
+        for (int b = 0; b < 6; b++)
+            for (int nq = 1; nq <= 4; nq++) {
+                int dh = dhs[a], T = Ts[b], same = 1;
+                const float *base = cache + 3;
+                dg_k_dots_q(q, QLD, nq, base, LD, T, dh, s1, 40);
+                dg_k_dots_q_ref(q, QLD, nq, base, LD, T, dh, s3, 40);
+                dg_k_wsum_q(p, 40, nq, base, LD, T, dh, o1, QLD);
+                dg_k_wsum_q_ref(p, 40, nq, base, LD, T, dh, o3, QLD);
+                for (int g = 0; g < nq; g++) {
+                    dg_k_dots(q + g * QLD, base, LD, NULL, 0, T, dh, s2);
+                    for (int t = 0; t < T; t++)
+                        same &= s1[g * 40 + t] == s2[t];
+                    worst = fmax(worst, maxdiff(s1 + g * 40, s3 + g * 40, T) / (1.0 + sqrt(dh)));
+                    dg_k_wsum(p + g * 40, base, LD, NULL, 0, T, dh, o2);
+                    for (int i = 0; i < dh; i++)
+                        same &= o1[g * QLD + i] == o2[i];
+                    worst = fmax(worst, maxdiff(o1 + g * QLD, o3 + g * QLD, dh));
+                }
+                CHECK_MSG(same, "dots_q/wsum_q dh=%d T=%d nq=%d differ from dots/wsum", dh, T, nq);
+            }
+    printf("%-14s maxdiff %.3g\n", "dots_q/wsum_q", worst);
+    CHECK_MSG(worst <= 1e-5, "dots_q/wsum_q vs ref: %g", worst);
+}
+
 int main(void)
 {
     test_hand_values();
     test_vs_ref();
     test_cache_attention();
+    test_cross_groups();
     return test_summary();
 }
