@@ -275,21 +275,34 @@ int dg_k_argmax(const float *x, int n)
     return 0; /* only reached when every entry is NaN */
 }
 
-int dg_k_topk(const float *x, int n, float add, int k, float *val, int *idx)
+float dg_k_lse(const float *x, int n, float *mx)
+{
+    *mx = row_max(x, n);
+    return *mx == -INFINITY ? 0.0f : logf(exp_sum(x, NULL, n, *mx));
+}
+
+/* Top-k of x[i] + add, or with lp of ((x[i] - mx) - lse) + add: the value dg_k_log_softmax
+ * writes, then the addition, rounded as those two steps round. */
+static inline __attribute__((always_inline)) int topk(const float *x, int n, int lp, float mx,
+                                                     float lse, float add, int k, float *val,
+                                                     int *idx)
 {
     int m = 0;
-    __m256 va = _mm256_set1_ps(add);
+    __m256 va = _mm256_set1_ps(add), vm = _mm256_set1_ps(mx), vl = _mm256_set1_ps(lse);
     /* until k values are held every element is a candidate; afterwards a block of 8 is skipped
      * unless one of its values beats the current k-th, which is almost every block */
     for (int i = 0; i < n; i++) {
         if (m == k && (i & 7) == 0 && i + 8 <= n) {
-            __m256 v = _mm256_add_ps(_mm256_loadu_ps(x + i), va);
+            __m256 v = _mm256_loadu_ps(x + i);
+            if (lp)
+                v = _mm256_sub_ps(_mm256_sub_ps(v, vm), vl);
+            v = _mm256_add_ps(v, va);
             if (!_mm256_movemask_ps(_mm256_cmp_ps(v, _mm256_set1_ps(val[k - 1]), _CMP_GT_OQ))) {
                 i += 7;
                 continue;
             }
         }
-        float v = x[i] + add;
+        float v = (lp ? (x[i] - mx) - lse : x[i]) + add;
         if (m == k && !(v > val[k - 1]))
             continue;
         int j = m < k ? m++ : k - 1;
@@ -302,6 +315,19 @@ int dg_k_topk(const float *x, int n, float add, int k, float *val, int *idx)
         idx[j] = i;
     }
     return m;
+}
+
+int dg_k_topk(const float *x, int n, float add, int k, float *val, int *idx)
+{
+    return topk(x, n, 0, 0.0f, 0.0f, add, k, val, idx);
+}
+
+int dg_k_topk_lp(const float *x, int n, float mx, float lse, float add, int k, float *val,
+                 int *idx)
+{
+    /* an all -inf row is left as it is by dg_k_log_softmax */
+    return mx == -INFINITY ? topk(x, n, 0, 0.0f, 0.0f, add, k, val, idx)
+                           : topk(x, n, 1, mx, lse, add, k, val, idx);
 }
 
 float dg_k_dot(const float *a, const float *b, int n)

@@ -34,6 +34,14 @@ int dg_k_argmax(const float *x, int n);
 /* The k largest values of x[i] + add (float addition, as a torch tensor add would round),
  * sorted descending, ties by lower index; val[k], idx[k]. Returns min(k, n). */
 int dg_k_topk(const float *x, int n, float add, int k, float *val, int *idx);
+/* Log-softmax without writing it: returns lse and sets *mx such that dg_k_log_softmax would
+ * write (x[i] - *mx) - lse, bit for bit (0 and -inf for an all -inf row, which it leaves as it
+ * is). */
+float dg_k_lse(const float *x, int n, float *mx);
+/* dg_k_topk of the row dg_k_log_softmax would write, from the raw row and dg_k_lse's mx, lse:
+ * the same values and indices, without writing and re-reading the row. */
+int dg_k_topk_lp(const float *x, int n, float mx, float lse, float add, int k, float *val,
+                 int *idx);
 /* sum a[i] * b[i] */
 float dg_k_dot(const float *a, const float *b, int n);
 /* y[i] += alpha * x[i] */
@@ -47,14 +55,6 @@ void dg_k_dots(const float *q, const float *k, size_t ld, const int *slot, size_
                int dh, float *scores);
 void dg_k_wsum(const float *p, const float *v, size_t ld, const int *slot, size_t sld, int T,
                int dh, float *out);
-
-void dg_k_add_layernorm_ref(float *x, const float *a, const float *g, const float *b, int rows,
-                            int D, float eps);
-void dg_k_layernorm_ref(const float *x, const float *g, const float *b, float *y, int rows,
-                        int D, float eps);
-void dg_k_add_ref(float *x, const float *a, size_t n);
-void dg_k_mul_ref(float *x, const float *a, size_t n);
-void dg_k_activation_ref(float *x, size_t n, dg_activation act);
 /* The same for nq <= 4 queries against one set of keys / values whose row t is at k + t * ld
  * (the beams of one sentence against its cross K/V): scores[g * sst + t] is what dg_k_dots
  * gives for query q + g * qld, out[g * ost ..] what dg_k_wsum gives for weights p + g * pst,
@@ -63,19 +63,30 @@ void dg_k_dots_q(const float *q, size_t qld, int nq, const float *k, size_t ld, 
                  float *scores, size_t sst);
 void dg_k_wsum_q(const float *p, size_t pst, int nq, const float *v, size_t ld, int T, int dh,
                  float *out, size_t ost);
+
+void dg_k_add_layernorm_ref(float *x, const float *a, const float *g, const float *b, int rows,
+                            int D, float eps);
+void dg_k_layernorm_ref(const float *x, const float *g, const float *b, float *y, int rows,
+                        int D, float eps);
+void dg_k_add_ref(float *x, const float *a, size_t n);
+void dg_k_mul_ref(float *x, const float *a, size_t n);
+void dg_k_activation_ref(float *x, size_t n, dg_activation act);
 void dg_k_softmax_ref(float *x, int n);
 void dg_k_log_softmax_ref(float *x, int n);
 int dg_k_argmax_ref(const float *x, int n);
 int dg_k_topk_ref(const float *x, int n, float add, int k, float *val, int *idx);
+float dg_k_lse_ref(const float *x, int n, float *mx);
+int dg_k_topk_lp_ref(const float *x, int n, float mx, float lse, float add, int k, float *val,
+                     int *idx);
 float dg_k_dot_ref(const float *a, const float *b, int n);
 void dg_k_axpy_ref(float *y, float alpha, const float *x, int n);
 void dg_k_dots_ref(const float *q, const float *k, size_t ld, const int *slot, size_t sld, int T,
                    int dh, float *scores);
 void dg_k_wsum_ref(const float *p, const float *v, size_t ld, const int *slot, size_t sld, int T,
                    int dh, float *out);
-
-#endif
 void dg_k_dots_q_ref(const float *q, size_t qld, int nq, const float *k, size_t ld, int T, int dh,
                      float *scores, size_t sst);
 void dg_k_wsum_q_ref(const float *p, size_t pst, int nq, const float *v, size_t ld, int T, int dh,
                      float *out, size_t ost);
+
+#endif

@@ -16,19 +16,22 @@ void dg_k_softmax_avx2(float *x, int n);
 void dg_k_log_softmax_avx2(float *x, int n);
 int dg_k_argmax_avx2(const float *x, int n);
 int dg_k_topk_avx2(const float *x, int n, float add, int k, float *val, int *idx);
+float dg_k_lse_avx2(const float *x, int n, float *mx);
+int dg_k_topk_lp_avx2(const float *x, int n, float mx, float lse, float add, int k, float *val,
+                      int *idx);
 float dg_k_dot_avx2(const float *a, const float *b, int n);
 void dg_k_axpy_avx2(float *y, float alpha, const float *x, int n);
 void dg_k_dots_avx2(const float *q, const float *k, size_t ld, const int *slot, size_t sld, int T,
                     int dh, float *scores);
 void dg_k_wsum_avx2(const float *p, const float *v, size_t ld, const int *slot, size_t sld, int T,
                     int dh, float *out);
-
-static bool avx2;
-
 void dg_k_dots_q_avx2(const float *q, size_t qld, int nq, const float *k, size_t ld, int T, int dh,
                       float *scores, size_t sst);
 void dg_k_wsum_q_avx2(const float *p, size_t pst, int nq, const float *v, size_t ld, int T, int dh,
                       float *out, size_t ost);
+
+static bool avx2;
+
 __attribute__((constructor)) static void choose(void)
 {
     avx2 = dg_isa_active() >= DG_ISA_AVX2;
@@ -74,6 +77,17 @@ int dg_k_argmax(const float *x, int n)
 int dg_k_topk(const float *x, int n, float add, int k, float *val, int *idx)
 {
     return (avx2 ? dg_k_topk_avx2 : dg_k_topk_ref)(x, n, add, k, val, idx);
+}
+
+float dg_k_lse(const float *x, int n, float *mx)
+{
+    return (avx2 ? dg_k_lse_avx2 : dg_k_lse_ref)(x, n, mx);
+}
+
+int dg_k_topk_lp(const float *x, int n, float mx, float lse, float add, int k, float *val,
+                 int *idx)
+{
+    return (avx2 ? dg_k_topk_lp_avx2 : dg_k_topk_lp_ref)(x, n, mx, lse, add, k, val, idx);
 }
 
 float dg_k_dot(const float *a, const float *b, int n)

@@ -112,11 +112,25 @@ int dg_k_argmax_ref(const float *x, int n)
     return best;
 }
 
-int dg_k_topk_ref(const float *x, int n, float add, int k, float *val, int *idx)
+float dg_k_lse_ref(const float *x, int n, float *mx)
+{
+    *mx = -INFINITY;
+    for (int i = 0; i < n; i++)
+        *mx = x[i] > *mx ? x[i] : *mx;
+    if (*mx == -INFINITY)
+        return 0.0f;
+    double sum = 0;
+    for (int i = 0; i < n; i++)
+        sum += exp((double)x[i] - *mx);
+    return (float)log(sum);
+}
+
+static int topk_ref(const float *x, int n, int lp, float mx, float lse, float add, int k,
+                    float *val, int *idx)
 {
     int m = 0;
     for (int i = 0; i < n; i++) {
-        float v = x[i] + add;
+        float v = (lp ? (x[i] - mx) - lse : x[i]) + add;
         if (m == k && !(v > val[k - 1]))
             continue;
         int j = m < k ? m++ : k - 1;
@@ -130,6 +144,17 @@ int dg_k_topk_ref(const float *x, int n, float add, int k, float *val, int *idx)
         idx[j] = i;
     }
     return m;
+}
+
+int dg_k_topk_ref(const float *x, int n, float add, int k, float *val, int *idx)
+{
+    return topk_ref(x, n, 0, 0.0f, 0.0f, add, k, val, idx);
+}
+
+int dg_k_topk_lp_ref(const float *x, int n, float mx, float lse, float add, int k, float *val,
+                     int *idx)
+{
+    return topk_ref(x, n, mx != -INFINITY, mx, lse, add, k, val, idx);
 }
 
 float dg_k_dot_ref(const float *a, const float *b, int n)
