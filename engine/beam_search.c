@@ -127,15 +127,25 @@ dg_code dg_beam_step(dg_sent *s, float *logits, int V, const dg_config *cfg,
 {
     int nb = s->nb, k2 = 2 * nb, rows = dg_search_rows(s), eos = cfg->eos_token_id;
     int t = s->t, cur_len = t + 1;
+    /* when the processors only mask, the log-probs are not written: the top-k reads the raw
+     * logits shifted by their max and log-sum-exp, what dg_k_log_softmax would have written */
+    int lazy = dg_logits_masks_only(cur_len, &s->o);
+    float mx[rows], lse[rows];
     for (int r = 0; r < rows; r++) {
         float *row = logits + (size_t)r * V;
-        dg_k_log_softmax(row, V);
+        if (lazy)
+            lse[r] = dg_k_lse(row, V, &mx[r]);
+        else
+            dg_k_log_softmax(row, V);
         dg_logits_process(row, V, s->seq + (size_t)r * s->seq_cap, cur_len, &s->o, cfg, sc);
     }
     int n = 0;
     for (int b = 0; b < nb; b++) {
-        const float *row = logits + (size_t)(rows == 1 ? 0 : b) * V;
-        int m = dg_k_topk(row, V, s->beam_score[b], k2, s->cand_val + n, s->cand_idx + n);
+        int r = rows == 1 ? 0 : b;
+        const float *row = logits + (size_t)r * V;
+        int m = lazy ? dg_k_topk_lp(row, V, mx[r], lse[r], s->beam_score[b], k2, s->cand_val + n,
+                                    s->cand_idx + n)
+                     : dg_k_topk(row, V, s->beam_score[b], k2, s->cand_val + n, s->cand_idx + n);
         for (int i = 0; i < m; i++)
             s->cand_idx[n + i] += b * V;
         n += m;

@@ -23,7 +23,9 @@ dg_code dg_decode_step(const dg_model *m, dg_fwd_ws *ws, const dg_dec_row *rows,
     float *ctx = dg_buf_get(&ws->ctx, (size_t)R * A, err);
     float *tmp = dg_buf_get(&ws->tmp, (size_t)R * D, err);
     float *ffn = dg_buf_get(&ws->ffn, (size_t)R * m->Fd * gated, err);
-    float *scores = dg_buf_get(&ws->scores, (size_t)Tmax * dg_pool_threads(ws->pool), err);
+    /* per thread: one row's self-attention scores, or DG_CROSS_Q rows' cross-attention ones */
+    float *scores = dg_buf_get(&ws->scores, (size_t)DG_CROSS_Q * Tmax * dg_pool_threads(ws->pool),
+                               err);
     if (!x || !h || !qkv || !ctx || !tmp || !ffn || !scores)
         return DG_E_NOMEM;
 
@@ -33,13 +35,15 @@ dg_code dg_decode_step(const dg_model *m, dg_fwd_ws *ws, const dg_dec_row *rows,
         const dg_layer *L = &m->dec[l];
         const float *in = dg_sublayer_in(m, x, &L->w.self_attn_ln, R, h);
         dg_matmul(in, R, &L->qkv, qkv, ws->pool);
-        dg_attn_cached(qkv, rows, R, l, A, m->Hd, &m->dec_rel, scores, Tmax, ws->pool, ctx);
+        dg_attn_cached(qkv, rows, R, l, A, m->Hd, &m->dec_rel, scores, DG_CROSS_Q * Tmax,
+                       ws->pool, ctx);
         dg_matmul(ctx, R, &L->o, tmp, ws->pool);
         dg_sublayer_out(m, x, tmp, &L->w.self_attn_ln, R);
 
         in = dg_sublayer_in(m, x, &L->w.cross_attn_ln, R, h);
         dg_matmul(in, R, &L->cq, qkv, ws->pool);
-        dg_attn_cross(qkv, rows, R, l, m->Ld, A, m->Hd, m->mask_id, scores, Tmax, ws->pool,
+        dg_attn_cross(qkv, rows, R, l, m->Ld, A, m->Hd, m->mask_id, scores, DG_CROSS_Q * Tmax,
+                      ws->pool,
                       ws->align, ctx);
         dg_matmul(ctx, R, &L->co, tmp, ws->pool);
         dg_sublayer_out(m, x, tmp, &L->w.cross_attn_ln, R);

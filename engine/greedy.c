@@ -22,8 +22,9 @@ dg_code dg_greedy_step(dg_sent *s, float *logits, int V, const dg_config *cfg,
     dg_logits_process(logits, V, seq, cur_len, &s->o, cfg, sc);
     int tok = s->o.do_sample ? dg_sample_token(logits, V, &s->o, &s->rng, sc)
                              : dg_k_argmax(logits, V);
-    dg_k_log_softmax(logits, V);
-    s->sum += logits[tok];
+    /* the chosen token's log-prob, as dg_k_log_softmax would write it (not the whole row) */
+    float mx, lse = dg_k_lse(logits, V, &mx);
+    s->sum += mx == -INFINITY ? logits[tok] : (logits[tok] - mx) - lse;
     seq[cur_len] = tok;
     if (s->o.return_alignment)
         memcpy(s->al + (size_t)s->t * s->S, s->al_step, (size_t)s->S * sizeof(float));

@@ -275,21 +275,34 @@ int dg_k_argmax(const float *x, int n)
     return 0; /* only reached when every entry is NaN */
 }
 
-int dg_k_topk(const float *x, int n, float add, int k, float *val, int *idx)
+float dg_k_lse(const float *x, int n, float *mx)
+{
+    *mx = row_max(x, n);
+    return *mx == -INFINITY ? 0.0f : logf(exp_sum(x, NULL, n, *mx));
+}
+
+/* Top-k of x[i] + add, or with lp of ((x[i] - mx) - lse) + add: the value dg_k_log_softmax
+ * writes, then the addition, rounded as those two steps round. */
+static inline __attribute__((always_inline)) int topk(const float *x, int n, int lp, float mx,
+                                                     float lse, float add, int k, float *val,
+                                                     int *idx)
 {
     int m = 0;
-    __m256 va = _mm256_set1_ps(add);
+    __m256 va = _mm256_set1_ps(add), vm = _mm256_set1_ps(mx), vl = _mm256_set1_ps(lse);
     /* until k values are held every element is a candidate; afterwards a block of 8 is skipped
      * unless one of its values beats the current k-th, which is almost every block */
     for (int i = 0; i < n; i++) {
         if (m == k && (i & 7) == 0 && i + 8 <= n) {
-            __m256 v = _mm256_add_ps(_mm256_loadu_ps(x + i), va);
+            __m256 v = _mm256_loadu_ps(x + i);
+            if (lp)
+                v = _mm256_sub_ps(_mm256_sub_ps(v, vm), vl);
+            v = _mm256_add_ps(v, va);
             if (!_mm256_movemask_ps(_mm256_cmp_ps(v, _mm256_set1_ps(val[k - 1]), _CMP_GT_OQ))) {
                 i += 7;
                 continue;
             }
         }
-        float v = x[i] + add;
+        float v = (lp ? (x[i] - mx) - lse : x[i]) + add;
         if (m == k && !(v > val[k - 1]))
             continue;
         int j = m < k ? m++ : k - 1;
@@ -302,6 +315,19 @@ int dg_k_topk(const float *x, int n, float add, int k, float *val, int *idx)
         idx[j] = i;
     }
     return m;
+}
+
+int dg_k_topk(const float *x, int n, float add, int k, float *val, int *idx)
+{
+    return topk(x, n, 0, 0.0f, 0.0f, add, k, val, idx);
+}
+
+int dg_k_topk_lp(const float *x, int n, float mx, float lse, float add, int k, float *val,
+                 int *idx)
+{
+    /* an all -inf row is left as it is by dg_k_log_softmax */
+    return mx == -INFINITY ? topk(x, n, 0, 0.0f, 0.0f, add, k, val, idx)
+                           : topk(x, n, 1, mx, lse, add, k, val, idx);
 }
 
 float dg_k_dot(const float *a, const float *b, int n)
@@ -398,4 +424,120 @@ void dg_k_wsum(const float *p, const float *v, size_t ld, const int *slot, size_
             y += p[t] * cache_row(v, ld, slot, sld, t)[i];
         out[i] = y;
     }
+}
+
+/* The eight hsum()s of a0..a7 at once, each added in hsum's order (lo + hi, then lanes m and
+ * m + 2, then lanes 0 and 1), so each sum is bit-identical to hsum's; returned in the order
+ * a0, a2, a4, a6, a1, a3, a5, a7. */
+static inline __m256 hsum8(__m256 a0, __m256 a1, __m256 a2, __m256 a3, __m256 a4, __m256 a5,
+                           __m256 a6, __m256 a7)
+{
+    __m256 p01 = _mm256_add_ps(_mm256_permute2f128_ps(a0, a1, 0x20),
+                               _mm256_permute2f128_ps(a0, a1, 0x31));
+    __m256 p23 = _mm256_add_ps(_mm256_permute2f128_ps(a2, a3, 0x20),
+                               _mm256_permute2f128_ps(a2, a3, 0x31));
+    __m256 p45 = _mm256_add_ps(_mm256_permute2f128_ps(a4, a5, 0x20),
+                               _mm256_permute2f128_ps(a4, a5, 0x31));
+    __m256 p67 = _mm256_add_ps(_mm256_permute2f128_ps(a6, a7, 0x20),
+                               _mm256_permute2f128_ps(a6, a7, 0x31));
+    __m256 q03 = _mm256_add_ps(_mm256_shuffle_ps(p01, p23, _MM_SHUFFLE(1, 0, 1, 0)),
+                               _mm256_shuffle_ps(p01, p23, _MM_SHUFFLE(3, 2, 3, 2)));
+    __m256 q47 = _mm256_add_ps(_mm256_shuffle_ps(p45, p67, _MM_SHUFFLE(1, 0, 1, 0)),
+                               _mm256_shuffle_ps(p45, p67, _MM_SHUFFLE(3, 2, 3, 2)));
+    return _mm256_add_ps(_mm256_shuffle_ps(q03, q47, _MM_SHUFFLE(2, 0, 2, 0)),
+                         _mm256_shuffle_ps(q03, q47, _MM_SHUFFLE(3, 1, 3, 1)));
+}
+
+/* Two keys by four queries per pass (eight accumulators, reduced together by hsum8); fewer
+ * queries, or an odd last key, repeat a pointer and drop its sums. */
+void dg_k_dots_q(const float *q, size_t qld, int nq, const float *k, size_t ld, int T, int dh,
+                 float *scores, size_t sst)
+{
+    int n8 = dh & ~7;
+    const float *qg[4];
+    for (int g = 0; g < 4; g++)
+        qg[g] = q + (g < nq ? g : 0) * qld;
+    for (int t = 0; t < T; t += 2) {
+        const float *k0 = k + (size_t)t * ld, *k1 = t + 1 < T ? k0 + ld : k0;
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0,
+               a7 = a0;
+        for (int i = 0; i < n8; i += 8) {
+            __m256 x0 = _mm256_loadu_ps(k0 + i), x1 = _mm256_loadu_ps(k1 + i);
+            __m256 y = _mm256_loadu_ps(qg[0] + i);
+            a0 = _mm256_fmadd_ps(y, x0, a0);
+            a1 = _mm256_fmadd_ps(y, x1, a1);
+            y = _mm256_loadu_ps(qg[1] + i);
+            a2 = _mm256_fmadd_ps(y, x0, a2);
+            a3 = _mm256_fmadd_ps(y, x1, a3);
+            y = _mm256_loadu_ps(qg[2] + i);
+            a4 = _mm256_fmadd_ps(y, x0, a4);
+            a5 = _mm256_fmadd_ps(y, x1, a5);
+            y = _mm256_loadu_ps(qg[3] + i);
+            a6 = _mm256_fmadd_ps(y, x0, a6);
+            a7 = _mm256_fmadd_ps(y, x1, a7);
+        }
+        float s[8]; /* query g's sums: key t at s[g], key t + 1 at s[4 + g] */
+        _mm256_storeu_ps(s, hsum8(a0, a1, a2, a3, a4, a5, a6, a7));
+        for (int g = 0; g < nq; g++) {
+            float s0 = s[g], s1 = s[4 + g];
+            for (int i = n8; i < dh; i++) {
+                s0 += qg[g][i] * k0[i];
+                s1 += qg[g][i] * k1[i];
+            }
+            scores[g * sst + t] = s0;
+            if (t + 1 < T)
+                scores[g * sst + t + 1] = s1;
+        }
+    }
+}
+
+/* 16 outputs of four queries per pass (eight accumulators), fma per element in t order as
+ * dg_k_wsum's; missing queries repeat the first's weights and are not stored. */
+void dg_k_wsum_q(const float *p, size_t pst, int nq, const float *v, size_t ld, int T, int dh,
+                 float *out, size_t ost)
+{
+    int n8 = dh & ~7, i = 0;
+    const float *pg[4];
+    for (int g = 0; g < 4; g++)
+        pg[g] = p + (g < nq ? g : 0) * pst;
+    for (; i + 16 <= n8; i += 16) {
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0,
+               a7 = a0;
+        for (int t = 0; t < T; t++) {
+            const float *vt = v + (size_t)t * ld + i;
+            __m256 x0 = _mm256_loadu_ps(vt), x1 = _mm256_loadu_ps(vt + 8);
+            __m256 w = _mm256_broadcast_ss(pg[0] + t);
+            a0 = _mm256_fmadd_ps(w, x0, a0);
+            a1 = _mm256_fmadd_ps(w, x1, a1);
+            w = _mm256_broadcast_ss(pg[1] + t);
+            a2 = _mm256_fmadd_ps(w, x0, a2);
+            a3 = _mm256_fmadd_ps(w, x1, a3);
+            w = _mm256_broadcast_ss(pg[2] + t);
+            a4 = _mm256_fmadd_ps(w, x0, a4);
+            a5 = _mm256_fmadd_ps(w, x1, a5);
+            w = _mm256_broadcast_ss(pg[3] + t);
+            a6 = _mm256_fmadd_ps(w, x0, a6);
+            a7 = _mm256_fmadd_ps(w, x1, a7);
+        }
+        __m256 acc[8] = {a0, a1, a2, a3, a4, a5, a6, a7};
+        for (int g = 0; g < nq; g++) {
+            _mm256_storeu_ps(out + g * ost + i, acc[2 * g]);
+            _mm256_storeu_ps(out + g * ost + i + 8, acc[2 * g + 1]);
+        }
+    }
+    for (; i < n8; i += 8)
+        for (int g = 0; g < nq; g++) {
+            __m256 a0 = _mm256_setzero_ps();
+            for (int t = 0; t < T; t++)
+                a0 = _mm256_fmadd_ps(_mm256_set1_ps(pg[g][t]),
+                                     _mm256_loadu_ps(v + (size_t)t * ld + i), a0);
+            _mm256_storeu_ps(out + g * ost + i, a0);
+        }
+    for (; i < dh; i++)
+        for (int g = 0; g < nq; g++) {
+            float y = 0.0f;
+            for (int t = 0; t < T; t++)
+                y += pg[g][t] * v[(size_t)t * ld + i];
+            out[g * ost + i] = y;
+        }
 }

@@ -34,6 +34,14 @@ int dg_k_argmax(const float *x, int n);
 /* The k largest values of x[i] + add (float addition, as a torch tensor add would round),
  * sorted descending, ties by lower index; val[k], idx[k]. Returns min(k, n). */
 int dg_k_topk(const float *x, int n, float add, int k, float *val, int *idx);
+/* Log-softmax without writing it: returns lse and sets *mx such that dg_k_log_softmax would
+ * write (x[i] - *mx) - lse, bit for bit (0 and -inf for an all -inf row, which it leaves as it
+ * is). */
+float dg_k_lse(const float *x, int n, float *mx);
+/* dg_k_topk of the row dg_k_log_softmax would write, from the raw row and dg_k_lse's mx, lse:
+ * the same values and indices, without writing and re-reading the row. */
+int dg_k_topk_lp(const float *x, int n, float mx, float lse, float add, int k, float *val,
+                 int *idx);
 /* sum a[i] * b[i] */
 float dg_k_dot(const float *a, const float *b, int n);
 /* y[i] += alpha * x[i] */
@@ -47,6 +55,14 @@ void dg_k_dots(const float *q, const float *k, size_t ld, const int *slot, size_
                int dh, float *scores);
 void dg_k_wsum(const float *p, const float *v, size_t ld, const int *slot, size_t sld, int T,
                int dh, float *out);
+/* The same for nq <= 4 queries against one set of keys / values whose row t is at k + t * ld
+ * (the beams of one sentence against its cross K/V): scores[g * sst + t] is what dg_k_dots
+ * gives for query q + g * qld, out[g * ost ..] what dg_k_wsum gives for weights p + g * pst,
+ * bit for bit; each key and value row is loaded once for all the queries. */
+void dg_k_dots_q(const float *q, size_t qld, int nq, const float *k, size_t ld, int T, int dh,
+                 float *scores, size_t sst);
+void dg_k_wsum_q(const float *p, size_t pst, int nq, const float *v, size_t ld, int T, int dh,
+                 float *out, size_t ost);
 
 void dg_k_add_layernorm_ref(float *x, const float *a, const float *g, const float *b, int rows,
                             int D, float eps);
@@ -59,11 +75,18 @@ void dg_k_softmax_ref(float *x, int n);
 void dg_k_log_softmax_ref(float *x, int n);
 int dg_k_argmax_ref(const float *x, int n);
 int dg_k_topk_ref(const float *x, int n, float add, int k, float *val, int *idx);
+float dg_k_lse_ref(const float *x, int n, float *mx);
+int dg_k_topk_lp_ref(const float *x, int n, float mx, float lse, float add, int k, float *val,
+                     int *idx);
 float dg_k_dot_ref(const float *a, const float *b, int n);
 void dg_k_axpy_ref(float *y, float alpha, const float *x, int n);
 void dg_k_dots_ref(const float *q, const float *k, size_t ld, const int *slot, size_t sld, int T,
                    int dh, float *scores);
 void dg_k_wsum_ref(const float *p, const float *v, size_t ld, const int *slot, size_t sld, int T,
                    int dh, float *out);
+void dg_k_dots_q_ref(const float *q, size_t qld, int nq, const float *k, size_t ld, int T, int dh,
+                     float *scores, size_t sst);
+void dg_k_wsum_q_ref(const float *p, size_t pst, int nq, const float *v, size_t ld, int T, int dh,
+                     float *out, size_t ost);
 
 #endif

@@ -16,12 +16,19 @@ void dg_k_softmax_avx2(float *x, int n);
 void dg_k_log_softmax_avx2(float *x, int n);
 int dg_k_argmax_avx2(const float *x, int n);
 int dg_k_topk_avx2(const float *x, int n, float add, int k, float *val, int *idx);
+float dg_k_lse_avx2(const float *x, int n, float *mx);
+int dg_k_topk_lp_avx2(const float *x, int n, float mx, float lse, float add, int k, float *val,
+                      int *idx);
 float dg_k_dot_avx2(const float *a, const float *b, int n);
 void dg_k_axpy_avx2(float *y, float alpha, const float *x, int n);
 void dg_k_dots_avx2(const float *q, const float *k, size_t ld, const int *slot, size_t sld, int T,
                     int dh, float *scores);
 void dg_k_wsum_avx2(const float *p, const float *v, size_t ld, const int *slot, size_t sld, int T,
                     int dh, float *out);
+void dg_k_dots_q_avx2(const float *q, size_t qld, int nq, const float *k, size_t ld, int T, int dh,
+                      float *scores, size_t sst);
+void dg_k_wsum_q_avx2(const float *p, size_t pst, int nq, const float *v, size_t ld, int T, int dh,
+                      float *out, size_t ost);
 
 static bool avx2;
 
@@ -72,6 +79,17 @@ int dg_k_topk(const float *x, int n, float add, int k, float *val, int *idx)
     return (avx2 ? dg_k_topk_avx2 : dg_k_topk_ref)(x, n, add, k, val, idx);
 }
 
+float dg_k_lse(const float *x, int n, float *mx)
+{
+    return (avx2 ? dg_k_lse_avx2 : dg_k_lse_ref)(x, n, mx);
+}
+
+int dg_k_topk_lp(const float *x, int n, float mx, float lse, float add, int k, float *val,
+                 int *idx)
+{
+    return (avx2 ? dg_k_topk_lp_avx2 : dg_k_topk_lp_ref)(x, n, mx, lse, add, k, val, idx);
+}
+
 float dg_k_dot(const float *a, const float *b, int n)
 {
     return (avx2 ? dg_k_dot_avx2 : dg_k_dot_ref)(a, b, n);
@@ -92,4 +110,16 @@ void dg_k_wsum(const float *p, const float *v, size_t ld, const int *slot, size_
                int dh, float *out)
 {
     (avx2 ? dg_k_wsum_avx2 : dg_k_wsum_ref)(p, v, ld, slot, sld, T, dh, out);
+}
+
+void dg_k_dots_q(const float *q, size_t qld, int nq, const float *k, size_t ld, int T, int dh,
+                 float *scores, size_t sst)
+{
+    (avx2 ? dg_k_dots_q_avx2 : dg_k_dots_q_ref)(q, qld, nq, k, ld, T, dh, scores, sst);
+}
+
+void dg_k_wsum_q(const float *p, size_t pst, int nq, const float *v, size_t ld, int T, int dh,
+                 float *out, size_t ost)
+{
+    (avx2 ? dg_k_wsum_q_avx2 : dg_k_wsum_q_ref)(p, pst, nq, v, ld, T, dh, out, ost);
 }

@@ -13,9 +13,13 @@
 #define dg_k_log_softmax dg_k_log_softmax_avx2
 #define dg_k_argmax dg_k_argmax_avx2
 #define dg_k_topk dg_k_topk_avx2
+#define dg_k_lse dg_k_lse_avx2
+#define dg_k_topk_lp dg_k_topk_lp_avx2
 #define dg_k_dot dg_k_dot_avx2
 #define dg_k_axpy dg_k_axpy_avx2
 #define dg_k_dots dg_k_dots_avx2
 #define dg_k_wsum dg_k_wsum_avx2
+#define dg_k_dots_q dg_k_dots_q_avx2
+#define dg_k_wsum_q dg_k_wsum_q_avx2
 
 #endif

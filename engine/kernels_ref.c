@@ -112,11 +112,25 @@ int dg_k_argmax_ref(const float *x, int n)
     return best;
 }
 
-int dg_k_topk_ref(const float *x, int n, float add, int k, float *val, int *idx)
+float dg_k_lse_ref(const float *x, int n, float *mx)
+{
+    *mx = -INFINITY;
+    for (int i = 0; i < n; i++)
+        *mx = x[i] > *mx ? x[i] : *mx;
+    if (*mx == -INFINITY)
+        return 0.0f;
+    double sum = 0;
+    for (int i = 0; i < n; i++)
+        sum += exp((double)x[i] - *mx);
+    return (float)log(sum);
+}
+
+static int topk_ref(const float *x, int n, int lp, float mx, float lse, float add, int k,
+                    float *val, int *idx)
 {
     int m = 0;
     for (int i = 0; i < n; i++) {
-        float v = x[i] + add;
+        float v = (lp ? (x[i] - mx) - lse : x[i]) + add;
         if (m == k && !(v > val[k - 1]))
             continue;
         int j = m < k ? m++ : k - 1;
@@ -130,6 +144,17 @@ int dg_k_topk_ref(const float *x, int n, float add, int k, float *val, int *idx)
         idx[j] = i;
     }
     return m;
+}
+
+int dg_k_topk_ref(const float *x, int n, float add, int k, float *val, int *idx)
+{
+    return topk_ref(x, n, 0, 0.0f, 0.0f, add, k, val, idx);
+}
+
+int dg_k_topk_lp_ref(const float *x, int n, float mx, float lse, float add, int k, float *val,
+                     int *idx)
+{
+    return topk_ref(x, n, mx != -INFINITY, mx, lse, add, k, val, idx);
 }
 
 float dg_k_dot_ref(const float *a, const float *b, int n)
@@ -165,4 +190,18 @@ void dg_k_wsum_ref(const float *p, const float *v, size_t ld, const int *slot, s
         out[i] = 0.0f;
     for (int t = 0; t < T; t++)
         dg_k_axpy_ref(out, p[t], cache_row(v, ld, slot, sld, t), dh);
+}
+
+void dg_k_dots_q_ref(const float *q, size_t qld, int nq, const float *k, size_t ld, int T, int dh,
+                     float *scores, size_t sst)
+{
+    for (int g = 0; g < nq; g++)
+        dg_k_dots_ref(q + g * qld, k, ld, NULL, 0, T, dh, scores + g * sst);
+}
+
+void dg_k_wsum_q_ref(const float *p, size_t pst, int nq, const float *v, size_t ld, int T, int dh,
+                     float *out, size_t ost)
+{
+    for (int g = 0; g < nq; g++)
+        dg_k_wsum_ref(p + g * pst, v, ld, NULL, 0, T, dh, out + g * ost);
 }

@@ -122,33 +122,52 @@ void dg_attn_cached(const float *qkv, const dg_dec_row *rows, int R, int l, int 
     dg_pool_for(pool, R, cached_rows, &j);
 }
 
+/* Rows of one sentence (its beams, consecutive in a step) share its cross K/V: up to DG_CROSS_Q
+ * of them are attended together, each key and value row read once for all (dg_k_dots_q,
+ * dg_k_wsum_q: the same sums as one row at a time). Their scores lie S floats apart. */
 static void cross_rows(void *arg, int begin, int end, int worker)
 {
     const dg_attn_job *j = arg;
     int A = j->A, dh = A / j->H;
     size_t stride = (size_t)j->Ld * 2 * A;
     float *scores = j->scores + (size_t)worker * j->stride;
-    for (int r = begin; r < end; r++) {
+    for (int r = begin, n; r < end; r += n) {
         const dg_dec_row *row = &j->rows[r];
+        int S = row->S;
+        for (n = 1; n < DG_CROSS_Q && r + n < end && j->rows[r + n].cross_kv == row->cross_kv;)
+            n++;
         const float *kbase = row->cross_kv + (size_t)j->l * 2 * A, *vbase = kbase + A;
         float *out = j->ctx + (size_t)r * A;
-        float *align = j->align && j->align->out[r] && j->align->layer[r] == j->l
-                           ? j->align->out[r] : NULL;
-        if (align)
-            memset(align, 0, (size_t)row->S * sizeof(float));
-        prefetch_rows(kbase, stride, NULL, 0, row->S, A);
-        prefetch_rows(vbase, stride, NULL, 0, row->S, A);
+        float *align[DG_CROSS_Q];
+        for (int g = 0; g < n; g++) {
+            align[g] = j->align && j->align->out[r + g] && j->align->layer[r + g] == j->l
+                           ? j->align->out[r + g] : NULL;
+            if (align[g])
+                memset(align[g], 0, (size_t)S * sizeof(float));
+        }
+        prefetch_rows(kbase, stride, NULL, 0, S, A);
+        prefetch_rows(vbase, stride, NULL, 0, S, A);
         for (int h = 0; h < j->H; h++) {
             const float *qh = j->q + (size_t)r * A + h * dh;
-            dg_k_dots(qh, kbase + h * dh, stride, NULL, 0, row->S, dh, scores);
-            if (row->src && j->mask_id >= 0)
-                for (int s = 0; s < row->S; s++)
-                    if (row->src[s] == j->mask_id)
-                        scores[s] += DG_MASKED;
-            dg_k_softmax(scores, row->S);
-            if (align)
-                dg_k_axpy(align, 1.0f / (float)j->H, scores, row->S);
-            dg_k_wsum(scores, vbase + h * dh, stride, NULL, 0, row->S, dh, out + h * dh);
+            if (n == 1)
+                dg_k_dots(qh, kbase + h * dh, stride, NULL, 0, S, dh, scores);
+            else
+                dg_k_dots_q(qh, (size_t)A, n, kbase + h * dh, stride, S, dh, scores, (size_t)S);
+            for (int g = 0; g < n; g++) {
+                float *sc = scores + (size_t)g * S;
+                if (row->src && j->mask_id >= 0)
+                    for (int s = 0; s < S; s++)
+                        if (row->src[s] == j->mask_id)
+                            sc[s] += DG_MASKED;
+                dg_k_softmax(sc, S);
+                if (align[g])
+                    dg_k_axpy(align[g], 1.0f / (float)j->H, sc, S);
+            }
+            if (n == 1)
+                dg_k_wsum(scores, vbase + h * dh, stride, NULL, 0, S, dh, out + h * dh);
+            else
+                dg_k_wsum_q(scores, (size_t)S, n, vbase + h * dh, stride, S, dh, out + h * dh,
+                            (size_t)A);
         }
     }
 }

@@ -28,9 +28,13 @@ void dg_attn_packed(const float *qkv, int A, int H, const dg_rel_bias *rb, const
 void dg_attn_cached(const float *qkv, const dg_dec_row *rows, int R, int l, int A, int H,
                     const dg_rel_bias *rb, float *scores, int stride, dg_pool *pool, float *ctx);
 
+/* Rows of one sentence attended together by dg_attn_cross. */
+#define DG_CROSS_Q 4
+
 /* Decoder cross-attention for layer l of Ld: q[R, A] against each row's sentence's cross K/V,
- * source tokens equal to mask_id (>= 0, rows with src) masked. scores as for dg_attn_cached,
- * stride >= max(S). align (NULL = none) receives the rows' head-averaged weights where it asks
+ * source tokens equal to mask_id (>= 0, rows with src) masked; rows of one sentence (the same
+ * cross_kv) must be consecutive to share their reads. scores as for dg_attn_cached,
+ * stride >= DG_CROSS_Q * max(S). align (NULL = none) receives the rows' head-averaged weights where it asks
  * for layer l. */
 void dg_attn_cross(const float *q, const dg_dec_row *rows, int R, int l, int Ld, int A, int H,
                    int mask_id, float *scores, int stride, dg_pool *pool,

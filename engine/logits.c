@@ -106,3 +106,12 @@ void dg_logits_process(float *x, int V, const int *seq, int cur_len, const dg_se
     if (o->renormalize_logits)
         dg_k_log_softmax(x, V);
 }
+
+bool dg_logits_masks_only(int cur_len, const dg_search_opts *o)
+{
+    int at = cur_len - 1 - (o->forced_bos_token_id >= 0);
+    return o->repetition_penalty == 1.0f && !(o->forced_bos_token_id >= 0 && cur_len == 1) &&
+           !(at >= 0 && at < o->n_prefix) &&
+           !(o->forced_eos_token_id >= 0 && cur_len == o->max_new_tokens) &&
+           !o->renormalize_logits;
+}

@@ -70,6 +70,11 @@ void dg_logits_scratch_free(dg_logits_scratch *sc);
 void dg_logits_process(float *x, int V, const int *seq, int cur_len, const dg_search_opts *o,
                        const dg_config *cfg, dg_logits_scratch *sc);
 
+/* Whether dg_logits_process, at this cur_len, only sets entries to -inf (n-gram, bad words,
+ * min length): then it may run on the raw logits once dg_k_lse has their max and sum, since a
+ * log-prob set to -inf and a logit set to -inf give the same -inf (beam_search.c). */
+bool dg_logits_masks_only(int cur_len, const dg_search_opts *o);
+
 /* Draws the next token from the processed logits x[V] (left unchanged) as HF's _sample does:
  * temperature, top-k and top-p warpers, then a draw from the softmax of what remains, with the
  * generator state *rng (splitmix64). */

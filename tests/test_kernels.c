@@ -246,10 +246,87 @@ static void test_cache_attention(void)
     CHECK_MSG(worst <= 1e-5, "dots/wsum vs ref: %g", worst);
 }
 
+/* The grouped kernels for a sentence's beams against its cross K/V: for 1..4 queries (and the
+ * 4 + 1 a beam of 5 splits into), each query's scores equal dg_k_dots' and its weighted sums
+ * dg_k_wsum's bit for bit, and match the scalar twins. */
+static void test_cross_groups(void)
+{
+    enum { LD = 205, QLD = 101 };
+    static float cache[40 * LD], q[4 * QLD], p[4 * 40], s1[4 * 40], s2[40], s3[4 * 40],
+        o1[4 * QLD], o2[QLD], o3[4 * QLD];
+    fill(cache, 40 * LD, -1, 1);
+    fill(q, 4 * QLD, -1, 1);
+    fill(p, 4 * 40, 0, 1);
+    const int dhs[] = {1, 7, 8, 16, 24, 33, 64, 100}, Ts[] = {1, 2, 3, 5, 25, 40};
+    double worst = 0;
+    for (int a = 0; a < 8; a++)
+        for (int b = 0; b < 6; b++)
+            for (int nq = 1; nq <= 4; nq++) {
+                int dh = dhs[a], T = Ts[b], same = 1;
+                const float *base = cache + 3;
+                dg_k_dots_q(q, QLD, nq, base, LD, T, dh, s1, 40);
+                dg_k_dots_q_ref(q, QLD, nq, base, LD, T, dh, s3, 40);
+                dg_k_wsum_q(p, 40, nq, base, LD, T, dh, o1, QLD);
+                dg_k_wsum_q_ref(p, 40, nq, base, LD, T, dh, o3, QLD);
+                for (int g = 0; g < nq; g++) {
+                    dg_k_dots(q + g * QLD, base, LD, NULL, 0, T, dh, s2);
+                    for (int t = 0; t < T; t++)
+                        same &= s1[g * 40 + t] == s2[t];
+                    worst = fmax(worst, maxdiff(s1 + g * 40, s3 + g * 40, T) / (1.0 + sqrt(dh)));
+                    dg_k_wsum(p + g * 40, base, LD, NULL, 0, T, dh, o2);
+                    for (int i = 0; i < dh; i++)
+                        same &= o1[g * QLD + i] == o2[i];
+                    worst = fmax(worst, maxdiff(o1 + g * QLD, o3 + g * QLD, dh));
+                }
+                CHECK_MSG(same, "dots_q/wsum_q dh=%d T=%d nq=%d differ from dots/wsum", dh, T, nq);
+            }
+    printf("%-14s maxdiff %.3g\n", "dots_q/wsum_q", worst);
+    CHECK_MSG(worst <= 1e-5, "dots_q/wsum_q vs ref: %g", worst);
+}
+
+/* The lazy log-softmax: dg_k_topk_lp on the raw row gives what dg_k_topk gives on the row
+ * dg_k_log_softmax writes, values and indices bit for bit (with -inf entries, an all -inf row,
+ * sizes with vector tails), and the chosen entry's log-prob rebuilt from dg_k_lse is the
+ * written one; the scalar twins agree with each other the same way. */
+static void test_lazy_log_softmax(void)
+{
+    enum { N = 1001 };
+    static float x[N], lp[N], v1[8], v2[8];
+    int i1[8], i2[8];
+    const int ns[] = {1, 5, 8, 9, 100, 1001};
+    for (int a = 0; a < 6; a++)
+        for (int kind = 0; kind < 3; kind++)
+            for (int k = 1; k <= 8; k += 7) {
+                int n = ns[a], same = 1;
+                fill(x, n, -20, 5);
+                for (int i = 0; i < n; i++)
+                    if (kind == 2 || (kind == 1 && i % 3 == 0))
+                        x[i] = -INFINITY;
+                float add = kind ? -1.7f : 0.3f;
+                for (int ref = 0; ref < 2; ref++) {
+                    float mx, lse = (ref ? dg_k_lse_ref : dg_k_lse)(x, n, &mx);
+                    memcpy(lp, x, n * sizeof *x);
+                    (ref ? dg_k_log_softmax_ref : dg_k_log_softmax)(lp, n);
+                    int m1 = (ref ? dg_k_topk_lp_ref : dg_k_topk_lp)(x, n, mx, lse, add, k, v1, i1);
+                    int m2 = (ref ? dg_k_topk_ref : dg_k_topk)(lp, n, add, k, v2, i2);
+                    same &= m1 == m2;
+                    for (int j = 0; j < m1 && j < m2; j++)
+                        same &= i1[j] == i2[j] && memcmp(&v1[j], &v2[j], sizeof v1[j]) == 0;
+                    for (int i = 0; i < n; i++) {
+                        float y = mx == -INFINITY ? x[i] : (x[i] - mx) - lse;
+                        same &= memcmp(&y, &lp[i], sizeof y) == 0;
+                    }
+                }
+                CHECK_MSG(same, "lazy log-softmax n=%d kind=%d k=%d differs", n, kind, k);
+            }
+}
+
 int main(void)
 {
     test_hand_values();
     test_vs_ref();
     test_cache_attention();
+    test_cross_groups();
+    test_lazy_log_softmax();
     return test_summary();
 }
