@@ -59,6 +59,8 @@ fi
 $py "$here/train.py" --corpus "$work/corpus" --model "$work/model" --work "$work/train" \
     --state "$state" --size "$size" --minutes "$minutes" --threads "$threads" --dtype "$dtype" \
     --resume "${train_args[@]}" 2>&1 | tee -a "$work/train.log"
+# what the state has now been trained on, with each package's licence, is committed beside it
+cp "$work/corpus/packages.tsv" "$state/packages.tsv"
 if [ -n "$dragoman" ] && [ -x "$dragoman" ]; then
   $py "$here/ship.py" --candidate "$work/model" --shipped "$ship" --record "$state/shipped.json" \
       --corpus "$work/corpus" --dragoman "$dragoman" --state "$state" --threads "$threads" \
