@@ -27,18 +27,10 @@ SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.path.insert(0, os.path.join(SRC, "tests", "reference"))
 sys.path.insert(0, os.path.join(SRC, "models", "demo"))
 import marian_tok_ref  # noqa: E402
+from serve_harness import Check  # noqa: E402
 import vocab as demo_vocab  # noqa: E402
 
-passed = failed = 0
-
-
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL: %s" % what)
+check = Check()
 
 
 # Training text: plain English/German UI strings, no character outside ASCII + German letters,
@@ -176,8 +168,7 @@ def main():
     check(len(plain) >= 8, "round-trip inputs: %d" % len(plain))
     for text, ids in plain:
         check(ref.decode(ids) == text, "round trip of %r: %r" % (text, ref.decode(ids)))
-    print("%d passed, %d failed" % (passed, failed))
-    sys.exit(1 if failed else 0)
+    sys.exit(check.summary())
 
 
 if __name__ == "__main__":
