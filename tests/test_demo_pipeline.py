@@ -422,10 +422,36 @@ def test_engine_loads(work, dragoman):
     eq(len(res["ui"]), 20, "UI sentences translated")
 
 
+def test_smoothed_ce():
+    """train.SmoothedCE (chunked, in place) against PyTorch's own label-smoothed cross-entropy,
+    in float64, on a row count that leaves a partial last chunk: loss, NLL and all gradients."""
+    import torch
+    import torch.nn.functional as F
+    import train
+    torch.manual_seed(0)
+    n, d, v, eps = 2 * train.SmoothedCE.CHUNK + 77, 48, 301, 0.1
+    h = torch.randn(n, d, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(v, d, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(v, dtype=torch.float64, requires_grad=True)
+    y = torch.randint(0, v, (n,))
+    logits = F.linear(h, w) + b
+    want = F.cross_entropy(logits, y, label_smoothing=eps, reduction="sum")
+    want_nll = F.cross_entropy(logits, y, reduction="sum")
+    want_g = torch.autograd.grad(want * 0.37, [h, w, b])
+    got, got_nll = train.SmoothedCE.apply(h, w, b, y, eps)
+    got_g = torch.autograd.grad(got * 0.37, [h, w, b])
+    check(abs(float(got - want)) < 1e-9 * float(want), "smoothed CE %r vs %r" % (float(got), float(want)))
+    check(abs(float(got_nll - want_nll)) < 1e-9 * float(want_nll), "NLL %r vs %r" % (float(got_nll), float(want_nll)))
+    for name, g1, g2 in zip("hwb", got_g, want_g):
+        diff = float((g1 - g2).abs().max())
+        check(diff < 1e-10, "d loss/d %s differs by %g" % (name, diff))
+
+
 def main():
     test_mo()
     test_clean()
     test_metrics()
+    test_smoothed_ce()
     work = sys.argv[1] if len(sys.argv) > 1 else tempfile.mkdtemp(prefix="dg-demo-")
     test_pipeline(work, sys.argv[2] if len(sys.argv) > 2 else None)
     if len(sys.argv) > 2 and not failed:

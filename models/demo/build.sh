@@ -56,6 +56,9 @@ if [ ! -s "$work/model/vocab.json" ] || [ "$work/corpus/train.en" -nt "$work/mod
   mkdir -p "$state"
   cmp -s "$work/model/source.spm" "$state/source.spm" || cp "$work/model/source.spm" "$state/source.spm"
 fi
+# Training allocates and frees tensors of many MB every step; on VMs where a page fault is
+# slow, 2 MB pages for malloc's mmap'ed blocks made a step 2.2x faster (glibc >= 2.35).
+GLIBC_TUNABLES=glibc.malloc.hugetlb=1 \
 $py "$here/train.py" --corpus "$work/corpus" --model "$work/model" --work "$work/train" \
     --state "$state" --size "$size" --minutes "$minutes" --threads "$threads" --dtype "$dtype" \
     --resume "${train_args[@]}" 2>&1 | tee -a "$work/train.log"

@@ -35,7 +35,6 @@ import sys
 import time
 
 import torch
-import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import marian  # noqa: E402
@@ -101,16 +100,59 @@ def collate(pairs, idx, pad):
     return s, t_in, labels
 
 
+class SmoothedCE(torch.autograd.Function):
+    """Label-smoothed cross-entropy of h @ W.T + b (what F.cross_entropy(..., label_smoothing)
+    computes), one chunk of rows at a time and in place: the [tokens, vocab] logits and their
+    gradient never exist whole. On this CPU a fresh 120 MB tensor costs more in page faults
+    than its arithmetic; this made a training step 1.4x faster. Returns (loss sum, NLL sum)."""
+    CHUNK = 512
+
+    @staticmethod
+    def forward(ctx, h, w, b, y, eps):
+        loss, nll, probs = h.new_zeros(()), h.new_zeros(()), []
+        for i in range(0, h.shape[0], SmoothedCE.CHUNK):
+            z = torch.addmm(b, h[i:i + SmoothedCE.CHUNK], w.t())
+            zy = z.gather(1, y[i:i + SmoothedCE.CHUNK, None])[:, 0]
+            zmean = z.mean(1)
+            m = z.amax(1, keepdim=True)
+            s = z.sub_(m).exp_().sum(1, keepdim=True)
+            probs.append(z.div_(s))  # the softmax is all the backward pass needs
+            lse = (m + s.log())[:, 0]
+            nll_c = (lse - zy).sum()
+            loss += (1 - eps) * nll_c + eps * (lse - zmean).sum()
+            nll += nll_c
+        ctx.save_for_backward(h, w, y)
+        ctx.probs, ctx.eps, ctx.need_b = probs, eps, b.requires_grad
+        ctx.mark_non_differentiable(nll)
+        return loss, nll
+
+    @staticmethod
+    def backward(ctx, g, _):
+        h, w, y = ctx.saved_tensors
+        eps, v = ctx.eps, w.shape[0]
+        gh, gw = torch.empty_like(h), torch.zeros_like(w)
+        gb = torch.zeros(v, dtype=h.dtype) if ctx.need_b else None
+        for k, p in enumerate(ctx.probs):
+            rows = slice(k * SmoothedCE.CHUNK, k * SmoothedCE.CHUNK + p.shape[0])
+            p.sub_(eps / v)  # d loss / d logits = softmax - smoothed one-hot
+            p[torch.arange(p.shape[0]), y[rows]] -= 1 - eps
+            p.mul_(g)
+            torch.mm(p, w, out=gh[rows])
+            gw.addmm_(p.t(), h[rows])
+            if gb is not None:
+                gb += p.sum(0)
+        ctx.probs = None
+        return gh, gw, gb, None, None
+
+
 def loss_of(model, batch, smoothing):
     """(summed loss, summed NLL, target tokens); logits only at non-pad targets (cheaper)."""
     src, t_in, labels = batch
     enc, cross = model.encode(src)
     h = model.decode(t_in, enc, cross)
     keep = labels != model.pad
-    logits = model.logits(h[keep])
-    y = labels[keep]
-    loss = F.cross_entropy(logits, y, label_smoothing=smoothing, reduction="sum")
-    nll = F.cross_entropy(logits.detach(), y, reduction="sum")
+    loss, nll = SmoothedCE.apply(h[keep], model.model.shared.weight, model.final_logits_bias[0],
+                                 labels[keep], smoothing)
     return loss, nll.item(), int(keep.sum())
 
 
