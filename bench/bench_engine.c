@@ -101,7 +101,7 @@ static double bench_encoder(const dg_model *m, int **src, int n, int S, double *
 {
     const int chunk = 32;
     int *ids = xmalloc(sizeof(int) * chunk * S), off[32], len[32];
-    float *kv[32];
+    void *kv[32];
     for (int i = 0; i < chunk; i++) {
         kv[i] = xmalloc(sizeof(float) * S * m->Ld * 2 * m->Ad);
         off[i] = i * S;

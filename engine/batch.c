@@ -32,7 +32,7 @@ struct dg_batch {
     dg_align_rows align;
     int *enc_ids, enc_ids_cap;            /* [N] packed source ids of new sentences */
     int *enc_off, *enc_len;               /* [ns] */
-    float **enc_cross;                    /* [ns] */
+    void **enc_cross;                     /* [ns] */
     int off_cap, len_cap, cross_cap;
     dg_sent **live;          /* [n_live] sentences decoded this step, in row order */
     size_t *live_off;        /* [n_live] first logits row of each */
@@ -184,7 +184,7 @@ dg_code dg_batch_add(dg_batch *b, const int *src_ids, int n_src, const dg_search
     if (grow((void **)&s->src, &s->src_cap, n_src, sizeof *s->src))
         goto nomem;
     if (cross > s->cross_cap) {
-        float *c = realloc(s->cross_kv, cross * sizeof *c);
+        void *c = realloc(s->cross_kv, cross * dg_kvtype_size(m->kvtype));
         if (!c)
             goto nomem;
         s->cross_kv = c;
@@ -192,7 +192,7 @@ dg_code dg_batch_add(dg_batch *b, const int *src_ids, int n_src, const dg_search
     }
     s->S = n_src;
     s->align_layer = dg_align_layer(&s->o, m);
-    if (dg_search_reset(s, &m->cfg, m->Ld, m->Ad, err)) {
+    if (dg_search_reset(s, &m->cfg, m->Ld, m->Ad, m->kvtype, err)) {
         recycle(b, s);
         return err ? err->code : DG_E_NOMEM;
     }

@@ -42,9 +42,8 @@ dg_code dg_decode_step(const dg_model *m, dg_fwd_ws *ws, const dg_dec_row *rows,
 
         in = dg_sublayer_in(m, x, &L->w.cross_attn_ln, R, h);
         dg_matmul(in, R, &L->cq, qkv, ws->pool);
-        dg_attn_cross(qkv, rows, R, l, m->Ld, A, m->Hd, m->mask_id, scores, DG_CROSS_Q * Tmax,
-                      ws->pool,
-                      ws->align, ctx);
+        dg_attn_cross(qkv, rows, R, l, m->Ld, A, m->Hd, m->kvtype, m->mask_id, scores,
+                      DG_CROSS_Q * Tmax, ws->pool, ws->align, ctx);
         dg_matmul(ctx, R, &L->co, tmp, ws->pool);
         dg_sublayer_out(m, x, tmp, &L->w.cross_attn_ln, R);
 

@@ -10,7 +10,7 @@
 #include "engine/layers.h"
 
 dg_code dg_encode(const dg_model *m, dg_fwd_ws *ws, const int *ids, const int *off,
-                  const int *len, int ns, float *const *cross_kv, dg_err *err)
+                  const int *len, int ns, void *const *cross_kv, dg_err *err)
 {
     int D = m->D, A = m->Ae, N = 0, Smax = 0;
     for (int i = 0; i < ns; i++) {
@@ -57,7 +57,14 @@ dg_code dg_encode(const dg_model *m, dg_fwd_ws *ws, const int *ids, const int *o
         dg_k_add_layernorm(x, NULL, m->w.enc_final_ln.g, m->w.enc_final_ln.b, N, D,
                            m->q.layer_norm_eps);
     dg_matmul(x, N, &m->cross_kv, cross, ws->pool);
-    for (int i = 0; i < ns; i++)
-        memcpy(cross_kv[i], cross + (size_t)off[i] * ckv, (size_t)len[i] * ckv * sizeof(float));
+    for (int i = 0; i < ns; i++) {
+        const float *c = cross + (size_t)off[i] * ckv;
+        size_t n = (size_t)len[i] * ckv;
+        if (m->kvtype == DG_KV_BF16)   /* rounded once here, as the self-attention rows on append */
+            for (size_t j = 0; j < n; j += ckv)
+                dg_k_to_bf16((uint16_t *)cross_kv[i] + j, c + j, (int)ckv);
+        else
+            memcpy(cross_kv[i], c, n * sizeof(float));
+    }
     return DG_OK;
 }

@@ -43,16 +43,16 @@ void dg_fwd_ws_free(dg_fwd_ws *ws);
  * tokens equal to m->mask_id are masked out of the attention, as generate()'s default
  * attention_mask does. 
  * Writes each sentence's cross-attention K/V for every decoder layer into cross_kv[i]
- * ([len[i], Ld*2D]: layer l's K at l*2D, V at l*2D + D). On return ws->x.p holds the encoder
- * output [N, D] (until the next call that uses ws). */
+ * ([len[i], Ld*2D] elements of m->kvtype: layer l's K at l*2D, V at l*2D + D). On return
+ * ws->x.p holds the encoder output [N, D] (until the next call that uses ws). */
 dg_code dg_encode(const dg_model *m, dg_fwd_ws *ws, const int *ids, const int *off,
-                  const int *len, int ns, float *const *cross_kv, dg_err *err);
+                  const int *len, int ns, void *const *cross_kv, dg_err *err);
 
 /* One live decoder row: input token at position pos, for beam slot `slot` of its sentence. */
 typedef struct {
     int token, pos, slot;
     int S;                   /* source length */
-    const float *cross_kv;   /* [S, Ld*2A] */
+    const void *cross_kv;    /* [S, Ld*2A] elements of the model's kvtype */
     dg_kv *kv;               /* the sentence's self-attention cache (dg_kv_begin_step done) */
     const int *src;          /* [S] source ids, for the key mask (see dg_model.mask_id); NULL:
                                 every source token is attended */

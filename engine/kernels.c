@@ -8,9 +8,11 @@
  * deterministic for a given size. tests/test_kernels.c compares every kernel with kernels_ref.c. */
 #include <immintrin.h>
 #include <math.h>
+#include <stdint.h>
 
 #include "engine/kernels_isa.h" /* before kernels.h: builds the _avx2 twins */
 #include "engine/kernels.h"
+#include "engine/gemm_kernels.h" /* dg_bf16_round, dg_bf16_to_f32: the weights' bf16 rounding */
 
 static inline float hsum(__m256 v)
 {
@@ -352,34 +354,68 @@ void dg_k_axpy(float *y, float alpha, const float *x, int n)
         y[i] += alpha * x[i];
 }
 
-static inline const float *cache_row(const float *base, size_t ld, const int *slot, size_t sld,
-                                     int t)
+/* The attention kernels below read their keys / values as float32 (the float32 compute type's
+ * caches) or as bfloat16 (bf != 0: int8 and bfloat16 compute types, half the memory traffic),
+ * widened exactly (the 16 bits become a float32's high half) and then summed with the same
+ * instructions in the same order: a bf16 kernel gives bit for bit what the float32 one gives on
+ * the widened rows. Each public kernel instantiates the body with a constant bf. */
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
+
+ALWAYS_INLINE __m256 load8(const void *p, size_t i, int bf)
 {
-    return base + (size_t)t * ld + (slot ? (size_t)slot[t] * sld : 0);
+    if (bf)
+        return _mm256_castsi256_ps(_mm256_slli_epi32(
+            _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)((const uint16_t *)p + i))), 16));
+    return _mm256_loadu_ps((const float *)p + i);
+}
+
+ALWAYS_INLINE float load1(const void *p, size_t i, int bf)
+{
+    return bf ? dg_bf16_to_f32(((const uint16_t *)p)[i]) : ((const float *)p)[i];
+}
+
+ALWAYS_INLINE const void *cache_row(const void *base, size_t ld, const int *slot, size_t sld,
+                                    int t, int bf)
+{
+    size_t e = (size_t)t * ld + (slot ? (size_t)slot[t] * sld : 0);
+    return (const char *)base + e * (bf ? sizeof(uint16_t) : sizeof(float));
+}
+
+/* dg_k_dot of q and one cache row, in dg_k_dot's order */
+ALWAYS_INLINE float dot_row(const float *q, const void *k, int n, int bf)
+{
+    int n8 = n & ~7, i;
+    __m256 acc = _mm256_setzero_ps();
+    for (i = 0; i < n8; i += 8)
+        acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), load8(k, i, bf), acc);
+    float s = hsum(acc);
+    for (; i < n; i++)
+        s += q[i] * load1(k, i, bf);
+    return s;
 }
 
 /* Four keys at a time, each with its own accumulator summed in dg_k_dot's order. */
-void dg_k_dots(const float *q, const float *k, size_t ld, const int *slot, size_t sld, int T,
-               int dh, float *scores)
+ALWAYS_INLINE void dots(const float *q, const void *k, size_t ld, const int *slot, size_t sld,
+                        int T, int dh, float *scores, int bf)
 {
     int n8 = dh & ~7, t = 0;
     for (; t + 4 <= T; t += 4) {
-        const float *k0 = cache_row(k, ld, slot, sld, t), *k1 = cache_row(k, ld, slot, sld, t + 1);
-        const float *k2 = cache_row(k, ld, slot, sld, t + 2), *k3 = cache_row(k, ld, slot, sld, t + 3);
+        const void *k0 = cache_row(k, ld, slot, sld, t, bf), *k1 = cache_row(k, ld, slot, sld, t + 1, bf);
+        const void *k2 = cache_row(k, ld, slot, sld, t + 2, bf), *k3 = cache_row(k, ld, slot, sld, t + 3, bf);
         __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
         for (int i = 0; i < n8; i += 8) {
             __m256 qi = _mm256_loadu_ps(q + i);
-            a0 = _mm256_fmadd_ps(qi, _mm256_loadu_ps(k0 + i), a0);
-            a1 = _mm256_fmadd_ps(qi, _mm256_loadu_ps(k1 + i), a1);
-            a2 = _mm256_fmadd_ps(qi, _mm256_loadu_ps(k2 + i), a2);
-            a3 = _mm256_fmadd_ps(qi, _mm256_loadu_ps(k3 + i), a3);
+            a0 = _mm256_fmadd_ps(qi, load8(k0, i, bf), a0);
+            a1 = _mm256_fmadd_ps(qi, load8(k1, i, bf), a1);
+            a2 = _mm256_fmadd_ps(qi, load8(k2, i, bf), a2);
+            a3 = _mm256_fmadd_ps(qi, load8(k3, i, bf), a3);
         }
         float s0 = hsum(a0), s1 = hsum(a1), s2 = hsum(a2), s3 = hsum(a3);
         for (int i = n8; i < dh; i++) {
-            s0 += q[i] * k0[i];
-            s1 += q[i] * k1[i];
-            s2 += q[i] * k2[i];
-            s3 += q[i] * k3[i];
+            s0 += q[i] * load1(k0, i, bf);
+            s1 += q[i] * load1(k1, i, bf);
+            s2 += q[i] * load1(k2, i, bf);
+            s3 += q[i] * load1(k3, i, bf);
         }
         scores[t] = s0;
         scores[t + 1] = s1;
@@ -387,24 +423,36 @@ void dg_k_dots(const float *q, const float *k, size_t ld, const int *slot, size_
         scores[t + 3] = s3;
     }
     for (; t < T; t++)
-        scores[t] = dg_k_dot(q, cache_row(k, ld, slot, sld, t), dh);
+        scores[t] = dot_row(q, cache_row(k, ld, slot, sld, t, bf), dh, bf);
+}
+
+void dg_k_dots(const float *q, const float *k, size_t ld, const int *slot, size_t sld, int T,
+               int dh, float *scores)
+{
+    dots(q, k, ld, slot, sld, T, dh, scores, 0);
+}
+
+void dg_k_dots_bf16(const float *q, const uint16_t *k, size_t ld, const int *slot, size_t sld,
+                    int T, int dh, float *scores)
+{
+    dots(q, k, ld, slot, sld, T, dh, scores, 1);
 }
 
 /* 32 outputs at a time in four registers, over all t (the same fma per element, in t order,
  * as dg_k_axpy's). */
-void dg_k_wsum(const float *p, const float *v, size_t ld, const int *slot, size_t sld, int T,
-               int dh, float *out)
+ALWAYS_INLINE void wsum(const float *p, const void *v, size_t ld, const int *slot, size_t sld,
+                        int T, int dh, float *out, int bf)
 {
     int n8 = dh & ~7, i = 0;
     for (; i + 32 <= n8; i += 32) {
         __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
         for (int t = 0; t < T; t++) {
-            const float *vt = cache_row(v, ld, slot, sld, t) + i;
+            const void *vt = cache_row(v, ld, slot, sld, t, bf);
             __m256 pt = _mm256_set1_ps(p[t]);
-            a0 = _mm256_fmadd_ps(pt, _mm256_loadu_ps(vt), a0);
-            a1 = _mm256_fmadd_ps(pt, _mm256_loadu_ps(vt + 8), a1);
-            a2 = _mm256_fmadd_ps(pt, _mm256_loadu_ps(vt + 16), a2);
-            a3 = _mm256_fmadd_ps(pt, _mm256_loadu_ps(vt + 24), a3);
+            a0 = _mm256_fmadd_ps(pt, load8(vt, i, bf), a0);
+            a1 = _mm256_fmadd_ps(pt, load8(vt, i + 8, bf), a1);
+            a2 = _mm256_fmadd_ps(pt, load8(vt, i + 16, bf), a2);
+            a3 = _mm256_fmadd_ps(pt, load8(vt, i + 24, bf), a3);
         }
         _mm256_storeu_ps(out + i, a0);
         _mm256_storeu_ps(out + i + 8, a1);
@@ -415,15 +463,27 @@ void dg_k_wsum(const float *p, const float *v, size_t ld, const int *slot, size_
         __m256 a0 = _mm256_setzero_ps();
         for (int t = 0; t < T; t++)
             a0 = _mm256_fmadd_ps(_mm256_set1_ps(p[t]),
-                                 _mm256_loadu_ps(cache_row(v, ld, slot, sld, t) + i), a0);
+                                 load8(cache_row(v, ld, slot, sld, t, bf), i, bf), a0);
         _mm256_storeu_ps(out + i, a0);
     }
     for (; i < dh; i++) {
         float y = 0.0f;
         for (int t = 0; t < T; t++)
-            y += p[t] * cache_row(v, ld, slot, sld, t)[i];
+            y += p[t] * load1(cache_row(v, ld, slot, sld, t, bf), i, bf);
         out[i] = y;
     }
+}
+
+void dg_k_wsum(const float *p, const float *v, size_t ld, const int *slot, size_t sld, int T,
+               int dh, float *out)
+{
+    wsum(p, v, ld, slot, sld, T, dh, out, 0);
+}
+
+void dg_k_wsum_bf16(const float *p, const uint16_t *v, size_t ld, const int *slot, size_t sld,
+                    int T, int dh, float *out)
+{
+    wsum(p, v, ld, slot, sld, T, dh, out, 1);
 }
 
 /* The eight hsum()s of a0..a7 at once, each added in hsum's order (lo + hi, then lanes m and
@@ -450,19 +510,20 @@ static inline __m256 hsum8(__m256 a0, __m256 a1, __m256 a2, __m256 a3, __m256 a4
 
 /* Two keys by four queries per pass (eight accumulators, reduced together by hsum8); fewer
  * queries, or an odd last key, repeat a pointer and drop its sums. */
-void dg_k_dots_q(const float *q, size_t qld, int nq, const float *k, size_t ld, int T, int dh,
-                 float *scores, size_t sst)
+ALWAYS_INLINE void dots_q(const float *q, size_t qld, int nq, const void *k, size_t ld, int T,
+                          int dh, float *scores, size_t sst, int bf)
 {
     int n8 = dh & ~7;
     const float *qg[4];
     for (int g = 0; g < 4; g++)
         qg[g] = q + (g < nq ? g : 0) * qld;
     for (int t = 0; t < T; t += 2) {
-        const float *k0 = k + (size_t)t * ld, *k1 = t + 1 < T ? k0 + ld : k0;
+        const void *k0 = cache_row(k, ld, NULL, 0, t, bf);
+        const void *k1 = t + 1 < T ? cache_row(k, ld, NULL, 0, t + 1, bf) : k0;
         __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0,
                a7 = a0;
         for (int i = 0; i < n8; i += 8) {
-            __m256 x0 = _mm256_loadu_ps(k0 + i), x1 = _mm256_loadu_ps(k1 + i);
+            __m256 x0 = load8(k0, i, bf), x1 = load8(k1, i, bf);
             __m256 y = _mm256_loadu_ps(qg[0] + i);
             a0 = _mm256_fmadd_ps(y, x0, a0);
             a1 = _mm256_fmadd_ps(y, x1, a1);
@@ -481,8 +542,8 @@ void dg_k_dots_q(const float *q, size_t qld, int nq, const float *k, size_t ld, 
         for (int g = 0; g < nq; g++) {
             float s0 = s[g], s1 = s[4 + g];
             for (int i = n8; i < dh; i++) {
-                s0 += qg[g][i] * k0[i];
-                s1 += qg[g][i] * k1[i];
+                s0 += qg[g][i] * load1(k0, i, bf);
+                s1 += qg[g][i] * load1(k1, i, bf);
             }
             scores[g * sst + t] = s0;
             if (t + 1 < T)
@@ -491,10 +552,22 @@ void dg_k_dots_q(const float *q, size_t qld, int nq, const float *k, size_t ld, 
     }
 }
 
+void dg_k_dots_q(const float *q, size_t qld, int nq, const float *k, size_t ld, int T, int dh,
+                 float *scores, size_t sst)
+{
+    dots_q(q, qld, nq, k, ld, T, dh, scores, sst, 0);
+}
+
+void dg_k_dots_q_bf16(const float *q, size_t qld, int nq, const uint16_t *k, size_t ld, int T,
+                      int dh, float *scores, size_t sst)
+{
+    dots_q(q, qld, nq, k, ld, T, dh, scores, sst, 1);
+}
+
 /* 16 outputs of four queries per pass (eight accumulators), fma per element in t order as
  * dg_k_wsum's; missing queries repeat the first's weights and are not stored. */
-void dg_k_wsum_q(const float *p, size_t pst, int nq, const float *v, size_t ld, int T, int dh,
-                 float *out, size_t ost)
+ALWAYS_INLINE void wsum_q(const float *p, size_t pst, int nq, const void *v, size_t ld, int T,
+                          int dh, float *out, size_t ost, int bf)
 {
     int n8 = dh & ~7, i = 0;
     const float *pg[4];
@@ -504,8 +577,8 @@ void dg_k_wsum_q(const float *p, size_t pst, int nq, const float *v, size_t ld, 
         __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0,
                a7 = a0;
         for (int t = 0; t < T; t++) {
-            const float *vt = v + (size_t)t * ld + i;
-            __m256 x0 = _mm256_loadu_ps(vt), x1 = _mm256_loadu_ps(vt + 8);
+            const void *vt = cache_row(v, ld, NULL, 0, t, bf);
+            __m256 x0 = load8(vt, i, bf), x1 = load8(vt, i + 8, bf);
             __m256 w = _mm256_broadcast_ss(pg[0] + t);
             a0 = _mm256_fmadd_ps(w, x0, a0);
             a1 = _mm256_fmadd_ps(w, x1, a1);
@@ -530,14 +603,53 @@ void dg_k_wsum_q(const float *p, size_t pst, int nq, const float *v, size_t ld, 
             __m256 a0 = _mm256_setzero_ps();
             for (int t = 0; t < T; t++)
                 a0 = _mm256_fmadd_ps(_mm256_set1_ps(pg[g][t]),
-                                     _mm256_loadu_ps(v + (size_t)t * ld + i), a0);
+                                     load8(cache_row(v, ld, NULL, 0, t, bf), i, bf), a0);
             _mm256_storeu_ps(out + g * ost + i, a0);
         }
     for (; i < dh; i++)
         for (int g = 0; g < nq; g++) {
             float y = 0.0f;
             for (int t = 0; t < T; t++)
-                y += pg[g][t] * v[(size_t)t * ld + i];
+                y += pg[g][t] * load1(cache_row(v, ld, NULL, 0, t, bf), i, bf);
             out[g * ost + i] = y;
         }
+}
+
+void dg_k_wsum_q(const float *p, size_t pst, int nq, const float *v, size_t ld, int T, int dh,
+                 float *out, size_t ost)
+{
+    wsum_q(p, pst, nq, v, ld, T, dh, out, ost, 0);
+}
+
+void dg_k_wsum_q_bf16(const float *p, size_t pst, int nq, const uint16_t *v, size_t ld, int T,
+                      int dh, float *out, size_t ost)
+{
+    wsum_q(p, pst, nq, v, ld, T, dh, out, ost, 1);
+}
+
+/* dg_bf16_round on 8 lanes: round to nearest even on the low 16 bits, NaNs kept quiet. */
+static inline __m128i round8_bf16(__m256 x)
+{
+    __m256i u = _mm256_castps_si256(x);
+    __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1));
+    __m256i r = _mm256_srli_epi32(_mm256_add_epi32(_mm256_add_epi32(u, _mm256_set1_epi32(0x7fff)),
+                                                   lsb), 16);
+    __m256i nan = _mm256_cmpgt_epi32(_mm256_and_si256(u, _mm256_set1_epi32(0x7fffffff)),
+                                     _mm256_set1_epi32(0x7f800000));
+    r = _mm256_blendv_epi8(r, _mm256_or_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(0x40)),
+                           nan);
+    /* the lanes hold 0..0xffff, so the saturating pack is exact; it packs per 128-bit half,
+     * and qwords 0 and 2 hold lanes 0-3 and 4-7 */
+    __m256i p = _mm256_packus_epi32(r, r);
+    return _mm256_castsi256_si128(_mm256_permute4x64_epi64(p, 0x08));
+}
+
+void dg_k_to_bf16(uint16_t *y, const float *x, int n)
+{
+    int i = 0;
+    if (((uintptr_t)y & 15) == 0)
+        for (; i + 8 <= n; i += 8)
+            _mm_stream_si128((__m128i *)(y + i), round8_bf16(_mm256_loadu_ps(x + i)));
+    for (; i < n; i++)
+        y[i] = dg_bf16_round(x[i]);
 }

@@ -9,6 +9,7 @@
 #define DG_KERNELS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "models/arch.h"
 
@@ -63,6 +64,22 @@ void dg_k_dots_q(const float *q, size_t qld, int nq, const float *k, size_t ld, 
                  float *scores, size_t sst);
 void dg_k_wsum_q(const float *p, size_t pst, int nq, const float *v, size_t ld, int T, int dh,
                  float *out, size_t ost);
+/* The same four over keys / values stored as bfloat16 (the caches of the int8 and bfloat16
+ * compute types; ld, sld count elements): each element is widened to float32 exactly and summed
+ * as the float32 kernel sums it, so the results are bit for bit the float32 kernel's on the
+ * widened rows. */
+void dg_k_dots_bf16(const float *q, const uint16_t *k, size_t ld, const int *slot, size_t sld,
+                    int T, int dh, float *scores);
+void dg_k_wsum_bf16(const float *p, const uint16_t *v, size_t ld, const int *slot, size_t sld,
+                    int T, int dh, float *out);
+void dg_k_dots_q_bf16(const float *q, size_t qld, int nq, const uint16_t *k, size_t ld, int T,
+                      int dh, float *scores, size_t sst);
+void dg_k_wsum_q_bf16(const float *p, size_t pst, int nq, const uint16_t *v, size_t ld, int T,
+                      int dh, float *out, size_t ost);
+/* y[n] = x rounded to bfloat16, to nearest with ties to even (dg_bf16_round, as the bf16
+ * weights are rounded). Streaming stores where y is 16-byte aligned: the rows go to caches that
+ * are read a step later, far larger than the CPU's caches. */
+void dg_k_to_bf16(uint16_t *y, const float *x, int n);
 
 void dg_k_add_layernorm_ref(float *x, const float *a, const float *g, const float *b, int rows,
                             int D, float eps);
@@ -88,5 +105,14 @@ void dg_k_dots_q_ref(const float *q, size_t qld, int nq, const float *k, size_t 
                      float *scores, size_t sst);
 void dg_k_wsum_q_ref(const float *p, size_t pst, int nq, const float *v, size_t ld, int T, int dh,
                      float *out, size_t ost);
+void dg_k_dots_bf16_ref(const float *q, const uint16_t *k, size_t ld, const int *slot, size_t sld,
+                        int T, int dh, float *scores);
+void dg_k_wsum_bf16_ref(const float *p, const uint16_t *v, size_t ld, const int *slot, size_t sld,
+                        int T, int dh, float *out);
+void dg_k_dots_q_bf16_ref(const float *q, size_t qld, int nq, const uint16_t *k, size_t ld, int T,
+                          int dh, float *scores, size_t sst);
+void dg_k_wsum_q_bf16_ref(const float *p, size_t pst, int nq, const uint16_t *v, size_t ld, int T,
+                          int dh, float *out, size_t ost);
+void dg_k_to_bf16_ref(uint16_t *y, const float *x, int n);
 
 #endif

@@ -29,6 +29,15 @@ void dg_k_dots_q_avx2(const float *q, size_t qld, int nq, const float *k, size_t
                       float *scores, size_t sst);
 void dg_k_wsum_q_avx2(const float *p, size_t pst, int nq, const float *v, size_t ld, int T, int dh,
                       float *out, size_t ost);
+void dg_k_dots_bf16_avx2(const float *q, const uint16_t *k, size_t ld, const int *slot, size_t sld,
+                         int T, int dh, float *scores);
+void dg_k_wsum_bf16_avx2(const float *p, const uint16_t *v, size_t ld, const int *slot, size_t sld,
+                         int T, int dh, float *out);
+void dg_k_dots_q_bf16_avx2(const float *q, size_t qld, int nq, const uint16_t *k, size_t ld, int T,
+                           int dh, float *scores, size_t sst);
+void dg_k_wsum_q_bf16_avx2(const float *p, size_t pst, int nq, const uint16_t *v, size_t ld, int T,
+                           int dh, float *out, size_t ost);
+void dg_k_to_bf16_avx2(uint16_t *y, const float *x, int n);
 
 static bool avx2;
 
@@ -122,4 +131,33 @@ void dg_k_wsum_q(const float *p, size_t pst, int nq, const float *v, size_t ld, 
                  float *out, size_t ost)
 {
     (avx2 ? dg_k_wsum_q_avx2 : dg_k_wsum_q_ref)(p, pst, nq, v, ld, T, dh, out, ost);
+}
+
+void dg_k_dots_bf16(const float *q, const uint16_t *k, size_t ld, const int *slot, size_t sld,
+                    int T, int dh, float *scores)
+{
+    (avx2 ? dg_k_dots_bf16_avx2 : dg_k_dots_bf16_ref)(q, k, ld, slot, sld, T, dh, scores);
+}
+
+void dg_k_wsum_bf16(const float *p, const uint16_t *v, size_t ld, const int *slot, size_t sld,
+                    int T, int dh, float *out)
+{
+    (avx2 ? dg_k_wsum_bf16_avx2 : dg_k_wsum_bf16_ref)(p, v, ld, slot, sld, T, dh, out);
+}
+
+void dg_k_dots_q_bf16(const float *q, size_t qld, int nq, const uint16_t *k, size_t ld, int T,
+                      int dh, float *scores, size_t sst)
+{
+    (avx2 ? dg_k_dots_q_bf16_avx2 : dg_k_dots_q_bf16_ref)(q, qld, nq, k, ld, T, dh, scores, sst);
+}
+
+void dg_k_wsum_q_bf16(const float *p, size_t pst, int nq, const uint16_t *v, size_t ld, int T,
+                      int dh, float *out, size_t ost)
+{
+    (avx2 ? dg_k_wsum_q_bf16_avx2 : dg_k_wsum_q_bf16_ref)(p, pst, nq, v, ld, T, dh, out, ost);
+}
+
+void dg_k_to_bf16(uint16_t *y, const float *x, int n)
+{
+    (avx2 ? dg_k_to_bf16_avx2 : dg_k_to_bf16_ref)(y, x, n);
 }

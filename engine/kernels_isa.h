@@ -21,5 +21,10 @@
 #define dg_k_wsum dg_k_wsum_avx2
 #define dg_k_dots_q dg_k_dots_q_avx2
 #define dg_k_wsum_q dg_k_wsum_q_avx2
+#define dg_k_dots_bf16 dg_k_dots_bf16_avx2
+#define dg_k_wsum_bf16 dg_k_wsum_bf16_avx2
+#define dg_k_dots_q_bf16 dg_k_dots_q_bf16_avx2
+#define dg_k_wsum_q_bf16 dg_k_wsum_q_bf16_avx2
+#define dg_k_to_bf16 dg_k_to_bf16_avx2
 
 #endif

@@ -4,6 +4,7 @@
 #include <math.h>
 
 #include "engine/kernels.h"
+#include "engine/gemm_kernels.h" /* dg_bf16_round, dg_bf16_to_f32 */
 
 static void layernorm_row(const float *x, const float *g, const float *b, float *y, int D,
                           float eps)
@@ -204,4 +205,55 @@ void dg_k_wsum_q_ref(const float *p, size_t pst, int nq, const float *v, size_t 
 {
     for (int g = 0; g < nq; g++)
         dg_k_wsum_ref(p + g * pst, v, ld, NULL, 0, T, dh, out + g * ost);
+}
+
+/* bf16 caches: the float32 maths above on the widened elements */
+static const uint16_t *cache_row_bf16(const uint16_t *base, size_t ld, const int *slot, size_t sld,
+                                      int t)
+{
+    return base + (size_t)t * ld + (slot ? (size_t)slot[t] * sld : 0);
+}
+
+void dg_k_dots_bf16_ref(const float *q, const uint16_t *k, size_t ld, const int *slot, size_t sld,
+                        int T, int dh, float *scores)
+{
+    for (int t = 0; t < T; t++) {
+        const uint16_t *kt = cache_row_bf16(k, ld, slot, sld, t);
+        double s = 0;
+        for (int i = 0; i < dh; i++)
+            s += (double)q[i] * dg_bf16_to_f32(kt[i]);
+        scores[t] = (float)s;
+    }
+}
+
+void dg_k_wsum_bf16_ref(const float *p, const uint16_t *v, size_t ld, const int *slot, size_t sld,
+                        int T, int dh, float *out)
+{
+    for (int i = 0; i < dh; i++)
+        out[i] = 0.0f;
+    for (int t = 0; t < T; t++) {
+        const uint16_t *vt = cache_row_bf16(v, ld, slot, sld, t);
+        for (int i = 0; i < dh; i++)
+            out[i] += p[t] * dg_bf16_to_f32(vt[i]);
+    }
+}
+
+void dg_k_dots_q_bf16_ref(const float *q, size_t qld, int nq, const uint16_t *k, size_t ld, int T,
+                          int dh, float *scores, size_t sst)
+{
+    for (int g = 0; g < nq; g++)
+        dg_k_dots_bf16_ref(q + g * qld, k, ld, NULL, 0, T, dh, scores + g * sst);
+}
+
+void dg_k_wsum_q_bf16_ref(const float *p, size_t pst, int nq, const uint16_t *v, size_t ld, int T,
+                          int dh, float *out, size_t ost)
+{
+    for (int g = 0; g < nq; g++)
+        dg_k_wsum_bf16_ref(p + g * pst, v, ld, NULL, 0, T, dh, out + g * ost);
+}
+
+void dg_k_to_bf16_ref(uint16_t *y, const float *x, int n)
+{
+    for (int i = 0; i < n; i++)
+        y[i] = dg_bf16_round(x[i]);
 }

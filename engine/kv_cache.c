@@ -5,14 +5,15 @@
 #include "engine/hugemem.h"
 #include "engine/kv_cache.h"
 
-dg_code dg_kv_reset(dg_kv *kv, int nb, int Ld, int D, dg_err *err)
+dg_code dg_kv_reset(dg_kv *kv, int nb, int Ld, int D, dg_kvtype type, dg_err *err)
 {
-    if (kv->nb != nb || kv->Ld != Ld || kv->D != D) {
+    if (kv->nb != nb || kv->Ld != Ld || kv->D != D || kv->type != type) {
         /* a different geometry cannot reuse the old rows' layout: start from empty */
         dg_kv_free(kv);
         kv->nb = nb;
         kv->Ld = Ld;
         kv->D = D;
+        kv->type = type;
     }
     return dg_kv_reserve(kv, 1, err);
 }
@@ -24,13 +25,14 @@ dg_code dg_kv_reserve(dg_kv *kv, int T, dg_err *err)
     int cap = kv->cap ? kv->cap : 16;
     while (cap < T)
         cap *= 2;
-    size_t slab = (size_t)kv->Ld * 2 * kv->nb * kv->D; /* floats per time step */
+    /* bytes per time step */
+    size_t slab = (size_t)kv->Ld * 2 * kv->nb * kv->D * dg_kvtype_size(kv->type);
     /* on huge pages: attention reads each row's history a time step (tens of KB) apart */
-    float *data = dg_alloc_huge((size_t)cap * slab * sizeof *data);
+    void *data = dg_alloc_huge((size_t)cap * slab);
     if (!data)
         return dg_err_set(err, DG_E_NOMEM, "kv cache: out of memory for %d positions", cap);
     if (kv->data) /* time-major: the old steps keep their offsets */
-        memcpy(data, kv->data, (size_t)kv->cap * slab * sizeof *data);
+        memcpy(data, kv->data, (size_t)kv->cap * slab);
     free(kv->data);
     kv->data = data;
     int *anc = malloc((size_t)kv->nb * cap * sizeof *anc);

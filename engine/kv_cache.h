@@ -11,18 +11,34 @@
 #define DG_KV_CACHE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/error.h"
 
+/* Element type of the decoder's attention caches (self-attention rows here, and the cross
+ * K/V): float32, or bfloat16 (round to nearest even on append), which halves the memory a
+ * decoder step reads. The model chooses it with its compute type (dg_model.kvtype). */
+typedef enum {
+    DG_KV_F32 = 0,
+    DG_KV_BF16,
+} dg_kvtype;
+
+static inline size_t dg_kvtype_size(dg_kvtype t)
+{
+    return t == DG_KV_BF16 ? sizeof(uint16_t) : sizeof(float);
+}
+
 typedef struct {
-    float *data;     /* [cap][Ld][2][nb][D] */
+    void *data;      /* [cap][Ld][2][nb][D] elements of type */
     int *anc;        /* [nb][cap]: slot holding beam b's row at time t */
     int *anc_tmp;    /* [nb][cap]: reorder scratch */
     int cap, nb, Ld, D;
+    dg_kvtype type;
 } dg_kv;
 
-/* Prepares kv for a sentence with nb beams (reusing buffers kept from a previous sentence). */
-dg_code dg_kv_reset(dg_kv *kv, int nb, int Ld, int D, dg_err *err);
+/* Prepares kv for a sentence with nb beams and elements of type (reusing buffers kept from a
+ * previous sentence). */
+dg_code dg_kv_reset(dg_kv *kv, int nb, int Ld, int D, dg_kvtype type, dg_err *err);
 /* Positions a new sentence's cache is given at once (dg_search_reset), when its output may be
  * that long: a kept sentence state (batch.c) holds on to up to 128. */
 #define DG_KV_RESERVE 128
@@ -32,9 +48,10 @@ dg_code dg_kv_reserve(dg_kv *kv, int T, dg_err *err);
 void dg_kv_free(dg_kv *kv);
 
 /* Row of layer l's keys (which = 0) or values (which = 1) at time t in slot. */
-static inline float *dg_kv_row(const dg_kv *kv, int t, int l, int which, int slot)
+static inline void *dg_kv_row(const dg_kv *kv, int t, int l, int which, int slot)
 {
-    return kv->data + ((((size_t)t * kv->Ld + l) * 2 + which) * kv->nb + slot) * kv->D;
+    return (char *)kv->data +
+           ((((size_t)t * kv->Ld + l) * 2 + which) * kv->nb + slot) * kv->D * dg_kvtype_size(kv->type);
 }
 
 /* Beam b's own slot at time t is b itself (its row is written there in step t). */

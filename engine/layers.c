@@ -45,11 +45,13 @@ void dg_attn_packed(const float *qkv, int A, int H, const dg_rel_bias *rb, const
  * cache. A row's keys and values lie one time step apart (tens of KB), a stride the hardware
  * prefetcher does not follow, so the head-by-head passes below would wait on each line in turn;
  * asked for together, the lines arrive in parallel. */
-static void prefetch_rows(const float *base, size_t ld, const int *slot, size_t sld, int T, int n)
+static void prefetch_rows(const void *base, size_t ld, const int *slot, size_t sld, int T, int n,
+                          dg_kvtype kt)
 {
+    size_t es = dg_kvtype_size(kt);
     for (int t = 0; t < T; t++) {
-        const char *row = (const char *)(base + (size_t)t * ld + (slot ? (size_t)slot[t] * sld : 0));
-        for (size_t b = 0; b < (size_t)n * sizeof(float); b += 64)
+        const char *row = (const char *)base + ((size_t)t * ld + (slot ? (size_t)slot[t] * sld : 0)) * es;
+        for (size_t b = 0; b < (size_t)n * es; b += 64)
             __builtin_prefetch(row + b, 0, 2);
     }
 }
@@ -58,13 +60,42 @@ static void prefetch_rows(const float *base, size_t ld, const int *slot, size_t 
  * are far larger than the CPU's caches, so the row's lines are not cached, and ordinary stores
  * would first read each line from memory only to overwrite it (that read was most of the
  * copy's time). The row is read back from memory when attended, as the older rows are. */
-static void append_row(float *dst, const float *src, int n)
+static void append_row(void *dst, const float *src, int n, dg_kvtype kt)
 {
+    if (kt == DG_KV_BF16) {
+        dg_k_to_bf16(dst, src, n);   /* streams too */
+        return;
+    }
+    float *d = dst;
     int i = 0;
-    if (((uintptr_t)dst & 15) == 0)
+    if (((uintptr_t)d & 15) == 0)
         for (; i + 4 <= n; i += 4)
-            _mm_stream_ps(dst + i, _mm_loadu_ps(src + i));
-    memcpy(dst + i, src + i, (size_t)(n - i) * sizeof(float));
+            _mm_stream_ps(d + i, _mm_loadu_ps(src + i));
+    memcpy(d + i, src + i, (size_t)(n - i) * sizeof(float));
+}
+
+/* The attention kernels for the caches' element type; offsets and strides count elements. */
+static inline const void *kv_at(const void *base, size_t i, dg_kvtype kt)
+{
+    return (const char *)base + i * dg_kvtype_size(kt);
+}
+
+static void kv_dots(dg_kvtype kt, const float *q, const void *k, size_t ld, const int *slot,
+                    size_t sld, int T, int dh, float *scores)
+{
+    if (kt == DG_KV_BF16)
+        dg_k_dots_bf16(q, k, ld, slot, sld, T, dh, scores);
+    else
+        dg_k_dots(q, k, ld, slot, sld, T, dh, scores);
+}
+
+static void kv_wsum(dg_kvtype kt, const float *p, const void *v, size_t ld, const int *slot,
+                    size_t sld, int T, int dh, float *out)
+{
+    if (kt == DG_KV_BF16)
+        dg_k_wsum_bf16(p, v, ld, slot, sld, T, dh, out);
+    else
+        dg_k_wsum(p, v, ld, slot, sld, T, dh, out);
 }
 
 typedef struct {
@@ -72,6 +103,7 @@ typedef struct {
     const dg_dec_row *rows;
     const dg_rel_bias *rb;
     int l, Ld, A, H, stride, mask_id;
+    dg_kvtype kt;            /* cross: the cross K/V's element type (the cache's own for self) */
     float *scores, *ctx;
     const dg_align_rows *align;
 } dg_attn_job;
@@ -85,22 +117,25 @@ static void cached_rows(void *arg, int begin, int end, int worker)
     for (int r = begin; r < end; r++) {
         const dg_dec_row *row = &j->rows[r];
         const dg_kv *kv = row->kv;
+        dg_kvtype kt = kv->type;
         const int *anc = kv->anc + (size_t)row->slot * kv->cap;
         int T = row->pos + 1;
         /* the row's own key and value first: of this step's appends it reads only its own
          * (anc[pos] is its slot), so each thread appends the rows it attends */
         const float *src = j->q + (size_t)r * 3 * A;
-        append_row(dg_kv_row(kv, row->pos, l, 0, row->slot), src + A, A);
-        append_row(dg_kv_row(kv, row->pos, l, 1, row->slot), src + 2 * A, A);
+        append_row(dg_kv_row(kv, row->pos, l, 0, row->slot), src + A, A, kt);
+        append_row(dg_kv_row(kv, row->pos, l, 1, row->slot), src + 2 * A, A, kt);
         float *out = j->ctx + (size_t)r * A;
-        /* key / value rows of time t: base + t * tstride + anc[t] * D (kv_cache.h's layout) */
-        const float *kb = dg_kv_row(kv, 0, l, 0, 0), *vb = dg_kv_row(kv, 0, l, 1, 0);
+        /* key / value rows of time t: base + t * tstride + anc[t] * D elements (kv_cache.h's
+         * layout) */
+        const void *kb = dg_kv_row(kv, 0, l, 0, 0), *vb = dg_kv_row(kv, 0, l, 1, 0);
         size_t tstride = (size_t)kv->Ld * 2 * kv->nb * kv->D;
-        prefetch_rows(kb, tstride, anc, (size_t)kv->D, T, A);
-        prefetch_rows(vb, tstride, anc, (size_t)kv->D, T, A);
+        prefetch_rows(kb, tstride, anc, (size_t)kv->D, T, A, kt);
+        prefetch_rows(vb, tstride, anc, (size_t)kv->D, T, A, kt);
         for (int h = 0; h < j->H; h++) {
             const float *q = j->q + (size_t)r * 3 * A + h * dh;
-            dg_k_dots(q, kb + h * dh, tstride, anc, (size_t)kv->D, T, dh, scores);
+            kv_dots(kt, q, kv_at(kb, (size_t)h * dh, kt), tstride, anc, (size_t)kv->D, T, dh,
+                    scores);
             if (rb) {   /* causal: key t is row->pos - t behind the query */
                 const float *b = rb->bias + (size_t)h * rb->span;
                 for (int t = 0; t < T; t++) {
@@ -109,7 +144,8 @@ static void cached_rows(void *arg, int begin, int end, int worker)
                 }
             }
             dg_k_softmax(scores, T);
-            dg_k_wsum(scores, vb + h * dh, tstride, anc, (size_t)kv->D, T, dh, out + h * dh);
+            kv_wsum(kt, scores, kv_at(vb, (size_t)h * dh, kt), tstride, anc, (size_t)kv->D, T, dh,
+                    out + h * dh);
         }
     }
     _mm_sfence(); /* the streamed rows are read by other threads in later steps */
@@ -118,7 +154,7 @@ static void cached_rows(void *arg, int begin, int end, int worker)
 void dg_attn_cached(const float *qkv, const dg_dec_row *rows, int R, int l, int A, int H,
                     const dg_rel_bias *rb, float *scores, int stride, dg_pool *pool, float *ctx)
 {
-    dg_attn_job j = {qkv, rows, rb, l, 0, A, H, stride, -1, scores, ctx, NULL};
+    dg_attn_job j = {qkv, rows, rb, l, 0, A, H, stride, -1, DG_KV_F32, scores, ctx, NULL};
     dg_pool_for(pool, R, cached_rows, &j);
 }
 
@@ -129,6 +165,7 @@ static void cross_rows(void *arg, int begin, int end, int worker)
 {
     const dg_attn_job *j = arg;
     int A = j->A, dh = A / j->H;
+    dg_kvtype kt = j->kt;
     size_t stride = (size_t)j->Ld * 2 * A;
     float *scores = j->scores + (size_t)worker * j->stride;
     for (int r = begin, n; r < end; r += n) {
@@ -136,7 +173,8 @@ static void cross_rows(void *arg, int begin, int end, int worker)
         int S = row->S;
         for (n = 1; n < DG_CROSS_Q && r + n < end && j->rows[r + n].cross_kv == row->cross_kv;)
             n++;
-        const float *kbase = row->cross_kv + (size_t)j->l * 2 * A, *vbase = kbase + A;
+        const void *kbase = kv_at(row->cross_kv, (size_t)j->l * 2 * A, kt),
+                   *vbase = kv_at(kbase, (size_t)A, kt);
         float *out = j->ctx + (size_t)r * A;
         float *align[DG_CROSS_Q];
         for (int g = 0; g < n; g++) {
@@ -145,14 +183,17 @@ static void cross_rows(void *arg, int begin, int end, int worker)
             if (align[g])
                 memset(align[g], 0, (size_t)S * sizeof(float));
         }
-        prefetch_rows(kbase, stride, NULL, 0, S, A);
-        prefetch_rows(vbase, stride, NULL, 0, S, A);
+        prefetch_rows(kbase, stride, NULL, 0, S, A, kt);
+        prefetch_rows(vbase, stride, NULL, 0, S, A, kt);
         for (int h = 0; h < j->H; h++) {
             const float *qh = j->q + (size_t)r * A + h * dh;
+            const void *kh = kv_at(kbase, (size_t)h * dh, kt), *vh = kv_at(vbase, (size_t)h * dh, kt);
             if (n == 1)
-                dg_k_dots(qh, kbase + h * dh, stride, NULL, 0, S, dh, scores);
+                kv_dots(kt, qh, kh, stride, NULL, 0, S, dh, scores);
+            else if (kt == DG_KV_BF16)
+                dg_k_dots_q_bf16(qh, (size_t)A, n, kh, stride, S, dh, scores, (size_t)S);
             else
-                dg_k_dots_q(qh, (size_t)A, n, kbase + h * dh, stride, S, dh, scores, (size_t)S);
+                dg_k_dots_q(qh, (size_t)A, n, kh, stride, S, dh, scores, (size_t)S);
             for (int g = 0; g < n; g++) {
                 float *sc = scores + (size_t)g * S;
                 if (row->src && j->mask_id >= 0)
@@ -164,19 +205,20 @@ static void cross_rows(void *arg, int begin, int end, int worker)
                     dg_k_axpy(align[g], 1.0f / (float)j->H, sc, S);
             }
             if (n == 1)
-                dg_k_wsum(scores, vbase + h * dh, stride, NULL, 0, S, dh, out + h * dh);
+                kv_wsum(kt, scores, vh, stride, NULL, 0, S, dh, out + h * dh);
+            else if (kt == DG_KV_BF16)
+                dg_k_wsum_q_bf16(scores, (size_t)S, n, vh, stride, S, dh, out + h * dh, (size_t)A);
             else
-                dg_k_wsum_q(scores, (size_t)S, n, vbase + h * dh, stride, S, dh, out + h * dh,
-                            (size_t)A);
+                dg_k_wsum_q(scores, (size_t)S, n, vh, stride, S, dh, out + h * dh, (size_t)A);
         }
     }
 }
 
 void dg_attn_cross(const float *q, const dg_dec_row *rows, int R, int l, int Ld, int A, int H,
-                   int mask_id, float *scores, int stride, dg_pool *pool,
+                   dg_kvtype kt, int mask_id, float *scores, int stride, dg_pool *pool,
                    const dg_align_rows *align, float *ctx)
 {
-    dg_attn_job j = {q, rows, NULL, l, Ld, A, H, stride, mask_id, scores, ctx, align};
+    dg_attn_job j = {q, rows, NULL, l, Ld, A, H, stride, mask_id, kt, scores, ctx, align};
     dg_pool_for(pool, R, cross_rows, &j);
 }
 

@@ -353,6 +353,9 @@ dg_model *dg_model_load_opts(const char *dir, const dg_model_opts *opts, dg_err 
         return NULL;
     }
     m->wtype = dg_compute_type_resolve(opts ? opts->compute_type : DG_COMPUTE_FLOAT32);
+    /* float32 keeps its caches exact (transformers' ids); int8 and bfloat16 already round their
+     * products, and bf16 caches halve what a decoder step reads from memory (README) */
+    m->kvtype = m->wtype == DG_WT_F32 ? DG_KV_F32 : DG_KV_BF16;
     if (dg_config_load(&m->cfg, dir, err))
         goto fail;
     m->ck = dg_checkpoint_open(dir, err);

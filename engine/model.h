@@ -24,6 +24,7 @@
 
 #include "engine/engine.h"
 #include "engine/gemm.h"
+#include "engine/kv_cache.h"
 #include "models/arch.h"
 #include "models/checkpoint.h"
 
@@ -73,6 +74,7 @@ struct dg_model {
     dg_matrix cross_kv;      /* [Ld*2A, D]: layer l's K rows at l*2A, V rows at l*2A + A */
     dg_matrix lm_head;       /* [Vt, D] with final_logits_bias */
     dg_wtype wtype;          /* how the matrices are stored (set before dg_model_pack) */
+    dg_kvtype kvtype;        /* element type of the decoder's self- and cross-attention caches */
 };
 
 /* Derives the dimensions from m->cfg and m->w (already bound) and packs the weights as

@@ -17,12 +17,13 @@ static int grow_int(int **p, size_t n)
     return 0;
 }
 
-dg_code dg_search_reset(dg_sent *s, const dg_config *cfg, int Ld, int D, dg_err *err)
+dg_code dg_search_reset(dg_sent *s, const dg_config *cfg, int Ld, int D, dg_kvtype kvt,
+                        dg_err *err)
 {
     int nb = s->o.num_beams, cap = s->o.max_new_tokens + 1;
     /* the cache for the whole output up front (up to DG_KV_RESERVE positions), so it is not
      * grown and copied mid-sentence; pages are only taken as the steps write them */
-    if (dg_kv_reset(&s->kv, nb, Ld, D, err) ||
+    if (dg_kv_reset(&s->kv, nb, Ld, D, kvt, err) ||
         dg_kv_reserve(&s->kv, cap < DG_KV_RESERVE ? cap : DG_KV_RESERVE, err))
         return err ? err->code : DG_E_NOMEM;
     if (nb != s->nb || cap > s->seq_cap) {

@@ -26,7 +26,7 @@ typedef struct {
     int state;
     int *src;                /* [S] */
     int S, src_cap;
-    float *cross_kv;         /* [S, Ld*2D] */
+    void *cross_kv;          /* [S, Ld*2D] of the model's kvtype */
     size_t cross_cap;
     dg_kv kv;
     int nb;                  /* beams (1 for greedy) */
@@ -83,7 +83,8 @@ int dg_sample_token(const float *x, int V, const dg_search_opts *o, uint64_t *rn
 
 /* Prepares s (buffers reused when large enough) for decoding with s->o and source length s->S;
  * state stays NEW. */
-dg_code dg_search_reset(dg_sent *s, const dg_config *cfg, int Ld, int D, dg_err *err);
+dg_code dg_search_reset(dg_sent *s, const dg_config *cfg, int Ld, int D, dg_kvtype kvt,
+                        dg_err *err);
 void dg_search_free(dg_sent *s);
 
 /* One search step on logits[rows, V] (modified in place); advances s->t, reorders the cache.

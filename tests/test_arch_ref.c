@@ -60,7 +60,7 @@ static void check_variant(const char *root, const char *name)
     }
     json_t *srcs = json_object_get(cj, "srcs"), *decs = json_object_get(cj, "decs");
     int nc = (int)json_array_size(srcs), ids[512], off[8], len[8], N = 0, D = m->D, V = m->Vt;
-    float *cross[8];
+    void *cross[8];
     dg_kv kv[8];
     memset(kv, 0, sizeof kv);
     for (int i = 0; i < nc && i < 8; i++) {
@@ -85,7 +85,7 @@ static void check_variant(const char *root, const char *name)
         o += (size_t)len[i] * D;
         eoff[i] = o;
         o += (size_t)Tn * V;
-        CHECK_INT_EQ(dg_kv_reset(&kv[i], 1, m->Ld, m->Ad, &err), DG_OK);
+        CHECK_INT_EQ(dg_kv_reset(&kv[i], 1, m->Ld, m->Ad, m->kvtype, &err), DG_OK);
         CHECK_INT_EQ(dg_kv_reserve(&kv[i], Tn, &err), DG_OK);
     }
     CHECK_INT_EQ(o, ne);

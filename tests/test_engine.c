@@ -369,7 +369,7 @@ static void test_forward(const dg_model *m, const char *dir, const char *variant
     json_t *cases = json_object_get(lj, "cases"), *ecases = json_object_get(ej, "cases");
     int nc = (int)json_array_size(cases), D = m->D, V = m->Vt, Ld = m->Ld;
     int *ids = malloc(sizeof(int) * 4096), off[16], len[16], *dec[16], T[16], N = 0;
-    float *cross[16];
+    void *cross[16];
     dg_kv kv[16];
     memset(kv, 0, sizeof kv);
     for (int c = 0; c < nc && c < 16; c++) {
@@ -404,7 +404,7 @@ static void test_forward(const dg_model *m, const char *dir, const char *variant
     double lmax = 0, ldiff = 0;
     int Tmax = 0;
     for (int c = 0; c < nc; c++) {
-        CHECK_INT_EQ(dg_kv_reset(&kv[c], 1, Ld, D, &err), DG_OK);
+        CHECK_INT_EQ(dg_kv_reset(&kv[c], 1, Ld, D, m->kvtype, &err), DG_OK);
         Tmax = T[c] > Tmax ? T[c] : Tmax;
     }
     for (int t = 0; t < Tmax; t++) {

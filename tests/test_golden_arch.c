@@ -111,11 +111,11 @@ static double check_first_steps(const dg_model *m, const char *dir, json_t *case
         int S, T;
         int *src = int_array(json_object_get(cj, "input_ids"), &S);
         int *dec = int_array(json_object_get(cj, "firststeps_decoder_input_ids"), &T);
-        float *cross = malloc(sizeof(float) * (size_t)S * Ld * 2 * m->Ad);
+        void *cross = malloc(sizeof(float) * (size_t)S * Ld * 2 * m->Ad);
         int off = 0;
         CHECK_INT_EQ(dg_encode(m, &ws, src, &off, &S, 1, &cross, &err), DG_OK);
         dg_kv kv = {0};
-        CHECK_INT_EQ(dg_kv_reset(&kv, 1, Ld, m->Ad, &err), DG_OK);
+        CHECK_INT_EQ(dg_kv_reset(&kv, 1, Ld, m->Ad, m->kvtype, &err), DG_OK);
         for (int t = 0; t < T && t < 3; t++) {
             dg_kv_reserve(&kv, t + 1, &err);
             dg_kv_begin_step(&kv, t);

@@ -1,8 +1,11 @@
 /* Kernels: the AVX2 versions against their scalar twins on sizes that exercise the vector tails
  * (1, 7, 8, 9, 33, 517, 4099), and the scalar twins against hand-computed values, so neither can
- * drift. Prints the largest difference seen per kernel. */
+ * drift. Prints the largest difference seen per kernel. Also run under DG_ISA=ref (the
+ * dispatched kernels are then the scalar twins: the bit-for-bit relations still hold). */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "engine/kernels.h"
 #include "test.h"
@@ -284,6 +287,123 @@ static void test_cross_groups(void)
     CHECK_MSG(worst <= 1e-5, "dots_q/wsum_q vs ref: %g", worst);
 }
 
+static uint32_t f32_bits(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+}
+
+static float bits_f32(uint32_t u)
+{
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+/* bf16 caches, rounding: dg_k_to_bf16 gives the hand-worked nearest-even results (ties both
+ * ways, carries into the exponent, overflow to inf, NaN kept a NaN), and on random values of
+ * every magnitude each element equals its own scalar rounding written from the definition, on
+ * aligned (streamed) and unaligned destinations, sizes with vector tails. */
+static void test_bf16_round(void)
+{
+    static const uint32_t in[] = {0x3f808000u, 0x3f818000u, 0x3f808001u, 0x3f807fffu,
+                                  0xbf808000u, 0x3f7fffffu, 0x7f7fffffu, 0x7f800000u,
+                                  0xff800000u, 0x7fc00001u, 0x7f800001u, 0x00000001u};
+    static const uint16_t want[] = {0x3f80, 0x3f82, 0x3f81, 0x3f80, 0xbf80, 0x3f80, 0x7f80, 0x7f80,
+                                    0xff80, 0x7fc0, 0x7fc0, 0x0000};
+    float x[16];
+    uint16_t y[16];
+    for (int i = 0; i < 12; i++)
+        x[i] = bits_f32(in[i]);
+    dg_k_to_bf16(y, x, 12);
+    for (int i = 0; i < 12; i++)
+        CHECK_MSG(y[i] == want[i], "bf16(0x%08x) = 0x%04x, want 0x%04x", in[i], y[i], want[i]);
+    enum { N = 520 };
+    static float r[N];
+    static uint16_t buf[N + 8] __attribute__((aligned(16)));
+    for (int i = 0; i < N; i++)
+        r[i] = bits_f32((f32_bits(frand(-1, 1)) & 0x807fffffu) | ((uint32_t)(i * 37 % 254 + 1) << 23));
+    const int ns[] = {1, 7, 8, 9, 33, 517};
+    int bad = 0;
+    for (int a = 0; a < 6; a++)
+        for (int off = 0; off < 2; off++) {
+            uint16_t *o = buf + off;   /* off 1: not 16-byte aligned, no streaming */
+            dg_k_to_bf16(o, r, ns[a]);
+            for (int i = 0; i < ns[a]; i++) {
+                uint32_t u = f32_bits(r[i]), lo = u & 0xffffu, hi = u >> 16;
+                uint32_t w = lo > 0x8000u || (lo == 0x8000u && (hi & 1)) ? hi + 1 : hi;
+                bad += o[i] != w;
+            }
+        }
+    CHECK_MSG(bad == 0, "bf16 rounding: %d elements differ from nearest-even", bad);
+}
+
+/* bf16 caches, attention: each bf16 kernel gives bit for bit what its float32 kernel gives on
+ * the rows widened to float32 (rounded by dg_k_to_bf16 first), and matches its scalar twin;
+ * scattered rows with and without slots, grouped queries, head sizes with vector tails. */
+static void test_bf16_attention(void)
+{
+    enum { NSLOT = 3, LD = 205, QLD = 101, NC = 50 * LD };
+    static float cache[NC], wide[NC], q[4 * QLD], p[4 * 40], s1[4 * 40], s2[4 * 40], s3[4 * 40],
+        o1[4 * QLD], o2[4 * QLD], o3[4 * QLD];
+    static uint16_t bc[NC];
+    fill(cache, NC, -2, 2);
+    dg_k_to_bf16(bc, cache, NC);
+    for (int i = 0; i < NC; i++)
+        wide[i] = bits_f32((uint32_t)bc[i] << 16);
+    fill(q, 4 * QLD, -1, 1);
+    fill(p, 4 * 40, 0, 1);
+    int slot[40];
+    for (int t = 0; t < 40; t++)
+        slot[t] = (t * 7) % NSLOT;
+    const int dhs[] = {1, 7, 8, 16, 33, 64, 100}, Ts[] = {1, 3, 4, 5, 9, 30};
+    double worst = 0;
+    int same = 1;
+    for (int a = 0; a < 7; a++)
+        for (int b = 0; b < 6; b++) {
+            int dh = dhs[a], T = Ts[b];
+            for (int use_slot = 0; use_slot < 2; use_slot++) {
+                const int *sl = use_slot ? slot : NULL;
+                size_t ld = use_slot ? (size_t)NSLOT * dh : (size_t)dh + 1, sld = (size_t)dh;
+                dg_k_dots_bf16(q, bc + 3, ld, sl, sld, T, dh, s1);
+                dg_k_dots(q, wide + 3, ld, sl, sld, T, dh, s2);
+                dg_k_dots_bf16_ref(q, bc + 3, ld, sl, sld, T, dh, s3);
+                for (int t = 0; t < T; t++)
+                    same &= s1[t] == s2[t];
+                worst = fmax(worst, maxdiff(s1, s3, T) / (1.0 + sqrt(dh)));
+                dg_k_wsum_bf16(p, bc + 3, ld, sl, sld, T, dh, o1);
+                dg_k_wsum(p, wide + 3, ld, sl, sld, T, dh, o2);
+                dg_k_wsum_bf16_ref(p, bc + 3, ld, sl, sld, T, dh, o3);
+                for (int i = 0; i < dh; i++)
+                    same &= o1[i] == o2[i];
+                worst = fmax(worst, maxdiff(o1, o3, dh));
+                CHECK_MSG(same, "dots/wsum_bf16 dh=%d T=%d slot=%d differ from float32", dh, T,
+                          use_slot);
+            }
+            for (int nq = 1; nq <= 4; nq++) {
+                dg_k_dots_q_bf16(q, QLD, nq, bc + 3, LD, T, dh, s1, 40);
+                dg_k_dots_q(q, QLD, nq, wide + 3, LD, T, dh, s2, 40);
+                dg_k_dots_q_bf16_ref(q, QLD, nq, bc + 3, LD, T, dh, s3, 40);
+                dg_k_wsum_q_bf16(p, 40, nq, bc + 3, LD, T, dh, o1, QLD);
+                dg_k_wsum_q(p, 40, nq, wide + 3, LD, T, dh, o2, QLD);
+                dg_k_wsum_q_bf16_ref(p, 40, nq, bc + 3, LD, T, dh, o3, QLD);
+                for (int g = 0; g < nq; g++) {
+                    for (int t = 0; t < T; t++)
+                        same &= s1[g * 40 + t] == s2[g * 40 + t];
+                    for (int i = 0; i < dh; i++)
+                        same &= o1[g * QLD + i] == o2[g * QLD + i];
+                    worst = fmax(worst, maxdiff(s1 + g * 40, s3 + g * 40, T) / (1.0 + sqrt(dh)));
+                    worst = fmax(worst, maxdiff(o1 + g * QLD, o3 + g * QLD, dh));
+                }
+                CHECK_MSG(same, "dots_q/wsum_q_bf16 dh=%d T=%d nq=%d differ from float32", dh, T,
+                          nq);
+            }
+        }
+    printf("%-14s maxdiff %.3g\n", "bf16 attention", worst);
+    CHECK_MSG(worst <= 1e-5, "bf16 attention vs ref: %g", worst);
+}
+
 /* The lazy log-softmax: dg_k_topk_lp on the raw row gives what dg_k_topk gives on the row
  * dg_k_log_softmax writes, values and indices bit for bit (with -inf entries, an all -inf row,
  * sizes with vector tails), and the chosen entry's log-prob rebuilt from dg_k_lse is the
@@ -327,6 +447,8 @@ int main(void)
     test_vs_ref();
     test_cache_attention();
     test_cross_groups();
+    test_bf16_round();
+    test_bf16_attention();
     test_lazy_log_softmax();
     return test_summary();
 }

@@ -131,7 +131,7 @@ int main(void)
     /* all cases in one packed encoder pass, then one decoder step per position for all rows */
     json_t *srcs = json_object_get(meta, "srcs"), *decs = json_object_get(meta, "decs");
     int nc = (int)json_array_size(srcs), ids[256], off[8], len[8], N = 0, D = m->D, V = m->Vt;
-    float *cross[8];
+    void *cross[8];
     dg_kv kv[8];
     memset(kv, 0, sizeof kv);
     for (int i = 0; i < nc && i < 8; i++) {
@@ -156,7 +156,7 @@ int main(void)
         o += (size_t)len[i] * D;
         eoff[i] = o; /* this case's logits follow its encoder states */
         o += (size_t)Tn * V;
-        CHECK_INT_EQ(dg_kv_reset(&kv[i], 1, m->Ld, D, &err), DG_OK);
+        CHECK_INT_EQ(dg_kv_reset(&kv[i], 1, m->Ld, D, m->kvtype, &err), DG_OK);
         CHECK_INT_EQ(dg_kv_reserve(&kv[i], Tn, &err), DG_OK);
     }
     float *logits = malloc(sizeof(float) * (size_t)nc * V);
