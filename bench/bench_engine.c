@@ -26,6 +26,7 @@ typedef struct {
     const char *model_dir;
     int threads, sentences, small, src_len, gen_len, json, compute_type;
     int alignment;  /* --alignment: only the cost of return_alignment, interleaved runs */
+    int kv_ab;      /* --kv-ab: float32 against bf16 attention caches, interleaved runs */
     int only_beams, only_batch; /* --only BEAMS,BATCH: load time and that one generate figure */
 } bench_args;
 
@@ -187,8 +188,8 @@ static void parse(int argc, char **argv, bench_args *a)
         {"src-len", required_argument, 0, 'l'},   {"gen-len", required_argument, 0, 'g'},
         {"json", no_argument, 0, 'j'},            {"compute-type", required_argument, 0, 'c'},
         {"alignment", no_argument, 0, 'a'},       {"only", required_argument, 0, 'o'},
-        {0, 0, 0, 0}};
-    *a = (bench_args){NULL, 2, 200, 24, 25, 30, 0, DG_COMPUTE_FLOAT32, 0, 0, 0};
+        {"kv-ab", no_argument, 0, 'k'},           {0, 0, 0, 0}};
+    *a = (bench_args){NULL, 2, 200, 24, 25, 30, 0, DG_COMPUTE_FLOAT32, 0, 0, 0, 0};
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
@@ -206,6 +207,7 @@ static void parse(int argc, char **argv, bench_args *a)
             }
             break;
         case 'a': a->alignment = 1; break;
+        case 'k': a->kv_ab = 1; break;
         case 'o':
             if (sscanf(optarg, "%d,%d", &a->only_beams, &a->only_batch) != 2 ||
                 a->only_beams < 1 || a->only_batch < 1) {
@@ -216,7 +218,7 @@ static void parse(int argc, char **argv, bench_args *a)
         default:
             fprintf(stderr, "usage: bench_engine --model DIR [--threads N] [--sentences N] "
                             "[--small N] [--src-len N] [--gen-len N] [--json] [--compute-type T] "
-                            "[--alignment] [--only BEAMS,BATCH]\n");
+                            "[--alignment] [--kv-ab] [--only BEAMS,BATCH]\n");
             exit(2);
         }
     }
@@ -246,6 +248,40 @@ int main(int argc, char **argv)
     if (!b) die("batch", &err);
 
     int **src = make_sources(dg_model_config(m), a.sentences, a.src_len);
+    if (a.kv_ab) {
+        /* the model's caches in float32 and in bf16 (what its compute type picks), alternating
+         * in one process, one batch each (a batch's kept states hold caches of one type):
+         * tokens per CPU-second, the median and best of 5 each */
+        int beams = a.only_beams ? a.only_beams : 4, batch = a.only_beams ? a.only_batch : 32;
+        dg_batch *bb[2] = {b, dg_batch_create(m, a.threads, &err)};
+        if (!bb[1]) die("batch", &err);
+        double x[2][5];
+        for (int r = 0; r < 10; r++) {
+            struct timespec c0, c1;
+            m->kvtype = r & 1 ? DG_KV_BF16 : DG_KV_F32;
+            clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
+            double w0 = now();
+            double tps = bench_generate(bb[r & 1], m, src, a.sentences, a.src_len, beams, batch,
+                                        a.gen_len);
+            double wall = now() - w0;
+            clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
+            double cpu = (double)(c1.tv_sec - c0.tv_sec) + (c1.tv_nsec - c0.tv_nsec) * 1e-9;
+            x[r & 1][r / 2] = tps * wall / cpu;
+        }
+        for (int s = 0; s < 2; s++) /* sort each side's 5 */
+            for (int i = 0; i < 5; i++)
+                for (int j = i + 1; j < 5; j++)
+                    if (x[s][j] < x[s][i]) {
+                        double t = x[s][i];
+                        x[s][i] = x[s][j];
+                        x[s][j] = t;
+                    }
+        printf("beam %d batch %d, tokens/cpu-s: float32 caches median %.1f best %.1f, bf16 "
+               "caches median %.1f best %.1f (median %+.1f%%)\n", beams, batch, x[0][2], x[0][4],
+               x[1][2], x[1][4], 100 * (x[1][2] / x[0][2] - 1));
+        dg_batch_free(bb[1]);
+        return 0;
+    }
     if (a.only_beams) {
         /* one figure, for A/B runs of two builds: batch 1 is the latency (ms) of one
          * sentence, median of 5; otherwise tokens/s over --sentences. Also per second of
