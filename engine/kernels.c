@@ -363,9 +363,10 @@ void dg_k_axpy(float *y, float alpha, const float *x, int n)
 
 ALWAYS_INLINE __m256 load8(const void *p, size_t i, int bf)
 {
-    if (bf)
-        return _mm256_castsi256_ps(_mm256_slli_epi32(
-            _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)((const uint16_t *)p + i))), 16));
+    if (bf) {
+        __m128i h = _mm_loadu_si128((const __m128i *)((const uint16_t *)p + i));
+        return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+    }
     return _mm256_loadu_ps((const float *)p + i);
 }
 
@@ -400,8 +401,10 @@ ALWAYS_INLINE void dots(const float *q, const void *k, size_t ld, const int *slo
 {
     int n8 = dh & ~7, t = 0;
     for (; t + 4 <= T; t += 4) {
-        const void *k0 = cache_row(k, ld, slot, sld, t, bf), *k1 = cache_row(k, ld, slot, sld, t + 1, bf);
-        const void *k2 = cache_row(k, ld, slot, sld, t + 2, bf), *k3 = cache_row(k, ld, slot, sld, t + 3, bf);
+        const void *k0 = cache_row(k, ld, slot, sld, t, bf);
+        const void *k1 = cache_row(k, ld, slot, sld, t + 1, bf);
+        const void *k2 = cache_row(k, ld, slot, sld, t + 2, bf);
+        const void *k3 = cache_row(k, ld, slot, sld, t + 3, bf);
         __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
         for (int i = 0; i < n8; i += 8) {
             __m256 qi = _mm256_loadu_ps(q + i);

@@ -50,8 +50,8 @@ void dg_kv_free(dg_kv *kv);
 /* Row of layer l's keys (which = 0) or values (which = 1) at time t in slot. */
 static inline void *dg_kv_row(const dg_kv *kv, int t, int l, int which, int slot)
 {
-    return (char *)kv->data +
-           ((((size_t)t * kv->Ld + l) * 2 + which) * kv->nb + slot) * kv->D * dg_kvtype_size(kv->type);
+    size_t e = ((((size_t)t * kv->Ld + l) * 2 + which) * kv->nb + slot) * kv->D;
+    return (char *)kv->data + e * dg_kvtype_size(kv->type);
 }
 
 /* Beam b's own slot at time t is b itself (its row is written there in step t). */

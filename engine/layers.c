@@ -50,7 +50,8 @@ static void prefetch_rows(const void *base, size_t ld, const int *slot, size_t s
 {
     size_t es = dg_kvtype_size(kt);
     for (int t = 0; t < T; t++) {
-        const char *row = (const char *)base + ((size_t)t * ld + (slot ? (size_t)slot[t] * sld : 0)) * es;
+        size_t e = (size_t)t * ld + (slot ? (size_t)slot[t] * sld : 0);
+        const char *row = (const char *)base + e * es;
         for (size_t b = 0; b < (size_t)n * es; b += 64)
             __builtin_prefetch(row + b, 0, 2);
     }
@@ -96,6 +97,24 @@ static void kv_wsum(dg_kvtype kt, const float *p, const void *v, size_t ld, cons
         dg_k_wsum_bf16(p, v, ld, slot, sld, T, dh, out);
     else
         dg_k_wsum(p, v, ld, slot, sld, T, dh, out);
+}
+
+static void kv_dots_q(dg_kvtype kt, const float *q, size_t qld, int nq, const void *k, size_t ld,
+                      int T, int dh, float *scores, size_t sst)
+{
+    if (kt == DG_KV_BF16)
+        dg_k_dots_q_bf16(q, qld, nq, k, ld, T, dh, scores, sst);
+    else
+        dg_k_dots_q(q, qld, nq, k, ld, T, dh, scores, sst);
+}
+
+static void kv_wsum_q(dg_kvtype kt, const float *p, size_t pst, int nq, const void *v, size_t ld,
+                      int T, int dh, float *out, size_t ost)
+{
+    if (kt == DG_KV_BF16)
+        dg_k_wsum_q_bf16(p, pst, nq, v, ld, T, dh, out, ost);
+    else
+        dg_k_wsum_q(p, pst, nq, v, ld, T, dh, out, ost);
 }
 
 typedef struct {
@@ -187,13 +206,12 @@ static void cross_rows(void *arg, int begin, int end, int worker)
         prefetch_rows(vbase, stride, NULL, 0, S, A, kt);
         for (int h = 0; h < j->H; h++) {
             const float *qh = j->q + (size_t)r * A + h * dh;
-            const void *kh = kv_at(kbase, (size_t)h * dh, kt), *vh = kv_at(vbase, (size_t)h * dh, kt);
+            const void *kh = kv_at(kbase, (size_t)h * dh, kt);
+            const void *vh = kv_at(vbase, (size_t)h * dh, kt);
             if (n == 1)
                 kv_dots(kt, qh, kh, stride, NULL, 0, S, dh, scores);
-            else if (kt == DG_KV_BF16)
-                dg_k_dots_q_bf16(qh, (size_t)A, n, kh, stride, S, dh, scores, (size_t)S);
             else
-                dg_k_dots_q(qh, (size_t)A, n, kh, stride, S, dh, scores, (size_t)S);
+                kv_dots_q(kt, qh, (size_t)A, n, kh, stride, S, dh, scores, (size_t)S);
             for (int g = 0; g < n; g++) {
                 float *sc = scores + (size_t)g * S;
                 if (row->src && j->mask_id >= 0)
@@ -206,10 +224,8 @@ static void cross_rows(void *arg, int begin, int end, int worker)
             }
             if (n == 1)
                 kv_wsum(kt, scores, vh, stride, NULL, 0, S, dh, out + h * dh);
-            else if (kt == DG_KV_BF16)
-                dg_k_wsum_q_bf16(scores, (size_t)S, n, vh, stride, S, dh, out + h * dh, (size_t)A);
             else
-                dg_k_wsum_q(scores, (size_t)S, n, vh, stride, S, dh, out + h * dh, (size_t)A);
+                kv_wsum_q(kt, scores, (size_t)S, n, vh, stride, S, dh, out + h * dh, (size_t)A);
         }
     }
 }

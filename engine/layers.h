@@ -32,10 +32,10 @@ void dg_attn_cached(const float *qkv, const dg_dec_row *rows, int R, int l, int 
 #define DG_CROSS_Q 4
 
 /* Decoder cross-attention for layer l of Ld: q[R, A] against each row's sentence's cross K/V
- * (elements of type kt), source tokens equal to mask_id (>= 0, rows with src) masked; rows of one sentence (the same
- * cross_kv) must be consecutive to share their reads. scores as for dg_attn_cached,
- * stride >= DG_CROSS_Q * max(S). align (NULL = none) receives the rows' head-averaged weights where it asks
- * for layer l. */
+ * (elements of type kt), source tokens equal to mask_id (>= 0, rows with src) masked; rows of
+ * one sentence (the same cross_kv) must be consecutive to share their reads. scores as for
+ * dg_attn_cached, stride >= DG_CROSS_Q * max(S). align (NULL = none) receives the rows'
+ * head-averaged weights where it asks for layer l. */
 void dg_attn_cross(const float *q, const dg_dec_row *rows, int R, int l, int Ld, int A, int H,
                    dg_kvtype kt, int mask_id, float *scores, int stride, dg_pool *pool,
                    const dg_align_rows *align, float *ctx);

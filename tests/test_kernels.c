@@ -322,8 +322,9 @@ static void test_bf16_round(void)
     enum { N = 520 };
     static float r[N];
     static uint16_t buf[N + 8] __attribute__((aligned(16)));
-    for (int i = 0; i < N; i++)
-        r[i] = bits_f32((f32_bits(frand(-1, 1)) & 0x807fffffu) | ((uint32_t)(i * 37 % 254 + 1) << 23));
+    for (int i = 0; i < N; i++) /* random sign and mantissa, exponents 1..254 */
+        r[i] = bits_f32((f32_bits(frand(-1, 1)) & 0x807fffffu) |
+                        ((uint32_t)(i * 37 % 254 + 1) << 23));
     const int ns[] = {1, 7, 8, 9, 33, 517};
     int bad = 0;
     for (int a = 0; a < 6; a++)
