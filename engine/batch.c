@@ -184,11 +184,16 @@ dg_code dg_batch_add(dg_batch *b, const int *src_ids, int n_src, const dg_search
     if (grow((void **)&s->src, &s->src_cap, n_src, sizeof *s->src))
         goto nomem;
     if (cross > s->cross_cap) {
-        float *c = realloc(s->cross_kv, cross * sizeof *c);
+        /* at least doubled (up to what a kept state holds): recycled states take sources of
+         * any length in turn, and each growth would fault in fresh pages */
+        size_t keep = (size_t)DG_SPARE_KEEP_POSITIONS * m->Ld * 2 * m->Ad;
+        size_t want = 2 * s->cross_cap < keep ? 2 * s->cross_cap : keep;
+        want = want > cross ? want : cross;
+        float *c = realloc(s->cross_kv, want * sizeof *c);
         if (!c)
             goto nomem;
         s->cross_kv = c;
-        s->cross_cap = cross;
+        s->cross_cap = want;
     }
     s->S = n_src;
     s->align_layer = dg_align_layer(&s->o, m);
