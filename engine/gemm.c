@@ -307,8 +307,9 @@ dg_code dg_matrix_pack_srcs(dg_matrix *W, const dg_pack_src *src, int n_src, int
                             dg_wtype dtype, dg_pack_progress progress, void *ctx, dg_err *err)
 {
     bool has_bias;
-    if (matrix_shape(W, src, n_src, K, dtype, &has_bias, err))
-        return err ? err->code : DG_E_INTERNAL;
+    dg_code rc = matrix_shape(W, src, n_src, K, dtype, &has_bias, err);
+    if (rc)
+        return rc;
     int N = W->N;
     size_t Np = (size_t)W->panels * NR;
     int threads = 1;
@@ -374,8 +375,10 @@ dg_code dg_matrix_view(dg_matrix *W, const dg_pack_src *src, int n_src, int K, d
         return dg_err_set(err, DG_E_INTERNAL, "gemm: cannot view %d sources of K %d as float32",
                           n_src, K);
     }
-    if (matrix_shape(W, src, n_src, K, DG_WT_F32, &has_bias, err))
-        return err ? err->code : DG_E_INTERNAL;
+    dg_code rc = matrix_shape(W, src, n_src, K, DG_WT_F32, &has_bias, err);
+    if (rc)
+        return rc;
+    int N = W->N;
     W->view = malloc((size_t)n_src * sizeof *src);
     bool ok = W->view != NULL;
     if (ok) {
@@ -386,7 +389,7 @@ dg_code dg_matrix_view(dg_matrix *W, const dg_pack_src *src, int n_src, int K, d
         ok = fill_bias(W, src, n_src);
     if (!ok) {
         dg_matrix_free(W);
-        return dg_err_set(err, DG_E_NOMEM, "gemm: out of memory for a [%d, %d] view", W->N, K);
+        return dg_err_set(err, DG_E_NOMEM, "gemm: out of memory for a [%d, %d] view", N, K);
     }
     return DG_OK;
 }
