@@ -128,13 +128,19 @@ void dg_batch_free(dg_batch *b)
 /* Keeps a sentence state for reuse (its buffers serve the next sentence). */
 /* A kept sentence state holds on to its largest buffers; beyond this many positions (cache
  * time steps, source rows) they are released, so one long request does not pin its memory
- * (up to tens of MB per sentence for a beam-4 base model) in every spare state. */
+ * (up to tens of MB per sentence for a beam-4 base model) in every spare state. The KV buffer
+ * serves any beam count (kv_cache.h); it is kept up to the size of this many positions at
+ * DG_SPARE_KEEP_BEAMS beams, or at the last sentence's beams if more, so a state that once
+ * held a wide beam gives that memory back when it serves a narrower one. */
 #define DG_SPARE_KEEP_POSITIONS 128
+#define DG_SPARE_KEEP_BEAMS 4
 
 static void recycle(dg_batch *b, dg_sent *s)
 {
     dg_result_free(&s->res);
-    if (s->kv.cap > DG_SPARE_KEEP_POSITIONS)
+    int beams = s->kv.nb > DG_SPARE_KEEP_BEAMS ? s->kv.nb : DG_SPARE_KEEP_BEAMS;
+    if (s->kv.cap > DG_SPARE_KEEP_POSITIONS ||
+        s->kv.n > (size_t)DG_SPARE_KEEP_POSITIONS * s->kv.Ld * 2 * beams * s->kv.D)
         dg_kv_free(&s->kv);
     if (s->cross_cap > (size_t)DG_SPARE_KEEP_POSITIONS * b->m->Ld * 2 * b->m->Ad) {
         free(s->cross_kv);
