@@ -128,13 +128,20 @@ void dg_batch_free(dg_batch *b)
 /* Keeps a sentence state for reuse (its buffers serve the next sentence). */
 /* A kept sentence state holds on to its largest buffers; beyond this many positions (cache
  * time steps, source rows) they are released, so one long request does not pin its memory
- * (up to tens of MB per sentence for a beam-4 base model) in every spare state. */
+ * (up to tens of MB per sentence for a beam-4 base model) in every spare state. The KV buffer
+ * serves any beam count (kv_cache.h); it is kept up to the size of this many positions at
+ * DG_SPARE_KEEP_BEAMS beams, or at the last sentence's beams if more, so a state that once
+ * held a wide beam gives that memory back when it serves a narrower one. */
 #define DG_SPARE_KEEP_POSITIONS 128
+#define DG_SPARE_KEEP_BEAMS 4
 
 static void recycle(dg_batch *b, dg_sent *s)
 {
     dg_result_free(&s->res);
-    if (s->kv.cap > DG_SPARE_KEEP_POSITIONS)
+    int beams = s->kv.nb > DG_SPARE_KEEP_BEAMS ? s->kv.nb : DG_SPARE_KEEP_BEAMS;
+    if (s->kv.cap > DG_SPARE_KEEP_POSITIONS ||
+        s->kv.n > (size_t)DG_SPARE_KEEP_POSITIONS * s->kv.Ld * 2 * beams * s->kv.D *
+                      dg_kvtype_size(s->kv.type))
         dg_kv_free(&s->kv);
     if (s->cross_cap > (size_t)DG_SPARE_KEEP_POSITIONS * b->m->Ld * 2 * b->m->Ad) {
         free(s->cross_kv);
@@ -184,11 +191,17 @@ dg_code dg_batch_add(dg_batch *b, const int *src_ids, int n_src, const dg_search
     if (grow((void **)&s->src, &s->src_cap, n_src, sizeof *s->src))
         goto nomem;
     if (cross > s->cross_cap) {
-        void *c = realloc(s->cross_kv, cross * dg_kvtype_size(m->kvtype));
+        /* at least doubled (up to what a kept state holds): recycled states take sources of
+         * any length in turn, and each growth would fault in fresh pages. Elements: a batch
+         * serves one model, so one cache type. */
+        size_t keep = (size_t)DG_SPARE_KEEP_POSITIONS * m->Ld * 2 * m->Ad;
+        size_t want = 2 * s->cross_cap < keep ? 2 * s->cross_cap : keep;
+        want = want > cross ? want : cross;
+        void *c = realloc(s->cross_kv, want * dg_kvtype_size(m->kvtype));
         if (!c)
             goto nomem;
         s->cross_kv = c;
-        s->cross_cap = cross;
+        s->cross_cap = want;
     }
     s->S = n_src;
     s->align_layer = dg_align_layer(&s->o, m);

@@ -102,18 +102,39 @@ static void *alloc64(size_t n)
     return aligned_alloc(64, n ? n : 64);
 }
 
-/* Panel p of W from its 16 rows r[j] (NULL past N); plain SSE2 (baseline x86-64), so load
- * time does not depend on the CPU's level. */
-static void pack_f32(dg_matrix *W, int p, const float *const *rows)
+/* A float32 panel ([K][16], 64-byte aligned) from its 16 rows r[j] (NULL past N), row j
+ * multiplied by scale[j] (as w * scale in float; NULL: rows taken as they are); plain SSE2
+ * (baseline x86-64), so load time does not depend on the CPU's level. Rows are read four at a
+ * time; the next four (ahead[0..3] after the last: the next panel's, or NULL) are prefetched
+ * meanwhile, since the hardware prefetcher restarts at each row (and each 4 KB page). */
+static void pack_f32(float *panel, int K, const float *const *rows, const float *scale,
+                     const float *const *ahead)
 {
-    int K = W->K, K4 = K & ~3;
-    float *panel = (float *)W->data + (size_t)p * K * NR;
+    int K4 = K & ~3;
     for (int j0 = 0; j0 < NR; j0 += 4) {
         const float *const *r = rows + j0;
+        const float *const *nx = j0 + 4 < NR ? rows + j0 + 4 : ahead;
+        bool scaled = false;
+        for (int i = 0; i < 4 && scale; i++)
+            scaled |= scale[j0 + i] != 1.0f;
         if (r[3]) { /* four rows: 4x4 transposes */
+            __m128 s0 = _mm_set1_ps(scaled ? scale[j0] : 1.0f);
+            __m128 s1 = _mm_set1_ps(scaled ? scale[j0 + 1] : 1.0f);
+            __m128 s2 = _mm_set1_ps(scaled ? scale[j0 + 2] : 1.0f);
+            __m128 s3 = _mm_set1_ps(scaled ? scale[j0 + 3] : 1.0f);
             for (int k = 0; k < K4; k += 4) {
+                if (nx && k % 16 == 0)
+                    for (int i = 0; i < 4; i++)
+                        if (nx[i])
+                            _mm_prefetch((const char *)(nx[i] + k), _MM_HINT_T0);
                 __m128 a = _mm_loadu_ps(r[0] + k), b = _mm_loadu_ps(r[1] + k);
                 __m128 c = _mm_loadu_ps(r[2] + k), d = _mm_loadu_ps(r[3] + k);
+                if (scaled) {
+                    a = _mm_mul_ps(a, s0);
+                    b = _mm_mul_ps(b, s1);
+                    c = _mm_mul_ps(c, s2);
+                    d = _mm_mul_ps(d, s3);
+                }
                 _MM_TRANSPOSE4_PS(a, b, c, d);
                 _mm_store_ps(panel + (size_t)k * NR + j0, a);
                 _mm_store_ps(panel + (size_t)(k + 1) * NR + j0, b);
@@ -123,7 +144,8 @@ static void pack_f32(dg_matrix *W, int p, const float *const *rows)
         }
         for (int k = r[3] ? K4 : 0; k < K; k++)
             for (int i = 0; i < 4; i++)
-                panel[(size_t)k * NR + j0 + i] = r[i] ? r[i][k] : 0.0f;
+                panel[(size_t)k * NR + j0 + i] =
+                    !r[i] ? 0.0f : scaled ? r[i][k] * scale[j0 + i] : r[i][k];
     }
 }
 
@@ -223,7 +245,10 @@ static void pack_panels(void *arg, int begin, int end, int worker)
             rows[r] = n < W->N ? source_row(j, n, scratch + (size_t)r * W->K) : NULL;
         }
         switch (W->dtype) {
-        case DG_WT_F32: pack_f32(W, p, rows); break;
+        case DG_WT_F32:
+            /* not prefetched ahead: at load that measured no gain */
+            pack_f32((float *)W->data + (size_t)p * W->K * NR, W->K, rows, NULL, NULL);
+            break;
         case DG_WT_I8: pack_i8(W, p, rows); break;
         case DG_WT_BF16: pack_bf16(W, p, rows); break;
         }
@@ -236,18 +261,19 @@ static void pack_panels(void *arg, int begin, int end, int worker)
 #define DG_PACK_BLOCK 256
 #define DG_PACK_MAX_THREADS 8
 
-dg_code dg_matrix_pack_srcs(dg_matrix *W, const dg_pack_src *src, int n_src, int K,
-                            dg_wtype dtype, dg_pack_progress progress, void *ctx, dg_err *err)
+/* W's shape from the stacked sources (W zeroed first); *has_bias: whether any has a bias. */
+static dg_code matrix_shape(dg_matrix *W, const dg_pack_src *src, int n_src, int K,
+                            dg_wtype dtype, bool *has_bias, dg_err *err)
 {
     memset(W, 0, sizeof *W);
     int N = 0;
-    bool has_bias = false;
+    *has_bias = false;
     for (int s = 0; s < n_src; s++) {
         if (src[s].rows <= 0 || !src[s].w || src[s].rows > INT32_MAX - N)
             return dg_err_set(err, DG_E_INTERNAL, "gemm: cannot pack source %d of %d rows", s,
                               src[s].rows);
         N += src[s].rows;
-        has_bias |= src[s].b != NULL;
+        *has_bias |= src[s].b != NULL;
     }
     if (N <= 0 || K <= 0)
         return dg_err_set(err, DG_E_INTERNAL, "gemm: cannot pack a [%d, %d] matrix", N, K);
@@ -261,6 +287,30 @@ dg_code dg_matrix_pack_srcs(dg_matrix *W, const dg_pack_src *src, int n_src, int
     W->K = K;
     W->Kp = (K + g - 1) / g * g;
     W->panels = (N + NR - 1) / NR;
+    return DG_OK;
+}
+
+/* W->bias [panels * 16]: the sources' biases (zeros where one has none) times their scales. */
+static bool fill_bias(dg_matrix *W, const dg_pack_src *src, int n_src)
+{
+    size_t Np = (size_t)W->panels * NR;
+    if (!(W->bias = alloc64(Np * sizeof(float))))
+        return false;
+    for (int s = 0, n = 0; s < n_src; n += src[s++].rows)
+        for (int i = 0; i < src[s].rows; i++)
+            W->bias[n + i] = src[s].b ? src[s].b[i] * src[s].scale : 0.0f;
+    memset(W->bias + W->N, 0, (Np - W->N) * sizeof(float));
+    return true;
+}
+
+dg_code dg_matrix_pack_srcs(dg_matrix *W, const dg_pack_src *src, int n_src, int K,
+                            dg_wtype dtype, dg_pack_progress progress, void *ctx, dg_err *err)
+{
+    bool has_bias;
+    dg_code rc = matrix_shape(W, src, n_src, K, dtype, &has_bias, err);
+    if (rc)
+        return rc;
+    int N = W->N;
     size_t Np = (size_t)W->panels * NR;
     int threads = 1;
     if ((size_t)N * K >= DG_PACK_PARALLEL) {
@@ -270,14 +320,8 @@ dg_code dg_matrix_pack_srcs(dg_matrix *W, const dg_pack_src *src, int n_src, int
     pack_job job = {W, src, n_src, malloc((size_t)threads * NR * K * sizeof(float)), 0};
     W->data = dg_alloc_huge(Np * W->Kp * elem_size(dtype));
     bool ok = W->data != NULL && job.scratch != NULL;
-    if (ok && has_bias) {
-        ok = (W->bias = alloc64(Np * sizeof(float))) != NULL;
-        for (int s = 0, n = 0; ok && s < n_src; n += src[s++].rows)
-            for (int i = 0; i < src[s].rows; i++)
-                W->bias[n + i] = src[s].b ? src[s].b[i] * src[s].scale : 0.0f;
-        if (ok)
-            memset(W->bias + N, 0, (Np - N) * sizeof(float));
-    }
+    if (ok && has_bias)
+        ok = fill_bias(W, src, n_src);
     if (ok && dtype == DG_WT_I8)
         ok = (W->scales = alloc64(Np * sizeof(float))) && (W->comp = alloc64(Np * sizeof(int32_t)));
     if (!ok) {
@@ -313,8 +357,46 @@ dg_code dg_matrix_pack(dg_matrix *W, const float *w, const float *b, int N, int 
     return dg_matrix_pack_srcs(W, &src, 1, K, dtype, NULL, NULL, err);
 }
 
+bool dg_matrix_viewable(const dg_pack_src *src, int n_src, int K)
+{
+    if (n_src <= 0 || K <= 0 || K > DG_GEMM_VIEW_MAXK)
+        return false;
+    for (int s = 0; s < n_src; s++)
+        if (src[s].dtype != DG_DTYPE_F32)
+            return false;
+    return true;
+}
+
+dg_code dg_matrix_view(dg_matrix *W, const dg_pack_src *src, int n_src, int K, dg_err *err)
+{
+    bool has_bias;
+    if (!dg_matrix_viewable(src, n_src, K)) {
+        memset(W, 0, sizeof *W);
+        return dg_err_set(err, DG_E_INTERNAL, "gemm: cannot view %d sources of K %d as float32",
+                          n_src, K);
+    }
+    dg_code rc = matrix_shape(W, src, n_src, K, DG_WT_F32, &has_bias, err);
+    if (rc)
+        return rc;
+    int N = W->N;
+    W->view = malloc((size_t)n_src * sizeof *src);
+    bool ok = W->view != NULL;
+    if (ok) {
+        memcpy(W->view, src, (size_t)n_src * sizeof *src);
+        W->n_view = n_src;
+    }
+    if (ok && has_bias)
+        ok = fill_bias(W, src, n_src);
+    if (!ok) {
+        dg_matrix_free(W);
+        return dg_err_set(err, DG_E_NOMEM, "gemm: out of memory for a [%d, %d] view", N, K);
+    }
+    return DG_OK;
+}
+
 void dg_matrix_free(dg_matrix *W)
 {
+    free(W->view);
     free(W->data);
     free(W->bias);
     free(W->scales);
@@ -343,7 +425,8 @@ static void run_units(void *arg, int begin, int end, int worker)
     int p0 = 2 * begin, p1 = 2 * end < W->panels ? 2 * end : W->panels;
     switch (W->dtype) {
     case DG_WT_F32:
-        kern.f32(j->x, j->M, W->K, W->data, W->bias, W->N, p0, p1, j->y);
+        kern.f32(j->x, j->M, W->K, (const float *)W->data + (size_t)p0 * W->K * NR, W->bias,
+                 W->N, p0, p1, j->y);
         break;
     case DG_WT_I8:
         kern.i8(j->xq, j->xs, j->M, W->Kp, W->data, W->comp, W->scales, W->bias, W->N, p0, p1,
@@ -355,13 +438,52 @@ static void run_units(void *arg, int begin, int end, int worker)
     }
 }
 
+/* Row n of a view's stacked sources; *scale its source's scale. */
+static const float *view_row(const dg_matrix *W, int n, float *scale)
+{
+    int s = 0;
+    while (n >= W->view[s].rows)
+        n -= W->view[s++].rows;
+    *scale = W->view[s].scale;
+    return (const float *)W->view[s].w + (size_t)n * W->K;
+}
+
+/* A view's units: each pair of panels is packed on the stack (L1/L2-resident), then multiplied
+ * by all M rows with the packed path's kernel. */
+static void run_view_units(void *arg, int begin, int end, int worker)
+{
+    (void)worker;
+    const gemm_job *j = arg;
+    const dg_matrix *W = j->W;
+    _Alignas(64) float panels[2 * NR * DG_GEMM_VIEW_MAXK];
+    for (int u = begin; u < end; u++) {
+        int p0 = 2 * u, p1 = p0 + 2 < W->panels ? p0 + 2 : W->panels;
+        for (int p = p0; p < p1; p++) {
+            const float *rows[NR], *ahead[4];
+            float scale[NR], unused;
+            for (int r = 0; r < NR; r++) {
+                int n = p * NR + r;
+                scale[r] = 1.0f;
+                rows[r] = n < W->N ? view_row(W, n, &scale[r]) : NULL;
+            }
+            /* the next panel this thread packs: the first rows of p + 1 */
+            for (int r = 0; r < 4; r++) {
+                int n = (p + 1) * NR + r;
+                ahead[r] = p + 1 < 2 * end && n < W->N ? view_row(W, n, &unused) : NULL;
+            }
+            pack_f32(panels + (size_t)(p - p0) * W->K * NR, W->K, rows, scale, ahead);
+        }
+        kern.f32(j->x, j->M, W->K, panels, W->bias, W->N, p0, p1, j->y);
+    }
+}
+
 static void run(gemm_job *j, dg_pool *pool)
 {
     const dg_matrix *W = j->W;
     int units = (W->panels + 1) / 2;
     if ((size_t)j->M * W->N * W->K < DG_GEMM_PARALLEL_MACS)
         pool = NULL;
-    dg_pool_for(pool, units, run_units, j);
+    dg_pool_for(pool, units, W->view ? run_view_units : run_units, j);
 }
 
 static void round_rows_bf16(const float *x, int M, int K, int Kp, uint16_t *xb)

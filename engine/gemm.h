@@ -9,7 +9,17 @@
  * (cpu.h) and share one layout, so a matrix packed once serves any ISA level. dg_matmul splits
  * the panels over the pool's threads. OpenBLAS is not used for weight products: on the decoder's
  * and the encoder's shapes (M = 4..1024) the packed kernels measured at least as fast (see
- * bench/bench_gemm.c), and keeping a second, row-major copy for it would double float32 memory.
+ * bench/bench_gemm.c; on AMD CPUs OpenBLAS 0.3.21 picks its Haswell kernels, 2x slower at every
+ * M), and keeping a second, row-major copy for it would double float32 memory.
+ *
+ * float32 VIEWS. A packed copy costs its size in fresh memory at load, and first touches of
+ * fresh pages are slow (0.3-0.4 GB/s in some VMs: 240 MB of a base model's panels were most of
+ * its load time). Matrices multiplied only by many rows at a time (the encoder's, over all
+ * source tokens of a step) need no copy: dg_matrix_view keeps pointers to the row-major float32
+ * weights (in the checkpoint mapping, shared by every worker), and each product packs two
+ * panels at a time into stack scratch just before the same micro-kernel runs over all M rows
+ * on them. The panels are bit-identical to dg_matrix_pack's, so results are too; the packing,
+ * amortized over M rows, costs little from M ~ 64 on (bench_gemm's "view" column).
  *
  * int8 (as CTranslate2): each weight row n is quantized to q = round-half-even(w * (127 /
  * max|w_n|)) in [-127, 127] with scale s_n = max|w_n| / 127; each activation row m likewise at
@@ -53,6 +63,9 @@ typedef struct {
     float *bias;             /* [panels * 16], zero-padded; NULL without bias; owned */
     float *scales;           /* int8: [panels * 16] dequantization scale per row; owned */
     int32_t *comp;           /* int8: [panels * 16] -128 * sum_k q[n, k] (VNNI's u8 shift) */
+    struct dg_pack_src *view; /* float32 view (data NULL): the sources, packed per product; the
+                                 array is owned, the weights it points to are not */
+    int n_view;
 } dg_matrix;
 
 /* Packs W = w[N, K] (row-major float32, only read) with bias b[N] (NULL = none) as dtype. On
@@ -65,7 +78,7 @@ void dg_matrix_free(dg_matrix *W); /* accepts an empty (zeroed) matrix */
  * float32, or F16/BF16 widened row by row while packing, so no float32 copy of the tensor is
  * ever made), each multiplied by scale (in float32, as w * scale), with bias b[rows] (also
  * scaled; NULL = zeros). */
-typedef struct {
+typedef struct dg_pack_src {
     const void *w;
     dg_dtype dtype;
     float scale;
@@ -83,6 +96,19 @@ typedef void (*dg_pack_progress)(void *ctx, int rows_done, int rows_next);
  * bias when any source has one. progress (may be NULL) gets ctx. */
 dg_code dg_matrix_pack_srcs(dg_matrix *W, const dg_pack_src *src, int n_src, int K,
                             dg_wtype dtype, dg_pack_progress progress, void *ctx, dg_err *err);
+
+/* The most K a float32 view takes: each product packs two panels ([2][K][16] floats) on the
+ * stack of the thread running them. */
+#define DG_GEMM_VIEW_MAXK 2048
+
+/* Whether the n_src sources can be multiplied as a float32 view: all float32 (the checkpoint's
+ * F16/BF16 would be widened on every product), K <= DG_GEMM_VIEW_MAXK. */
+bool dg_matrix_viewable(const dg_pack_src *src, int n_src, int K);
+
+/* Makes W a float32 view of the n_src sources stacked in order (as dg_matrix_pack_srcs would
+ * pack them; the bias, N floats, is the one copy). The weights are read at every product, so
+ * they must outlive W. DG_E_INTERNAL when !dg_matrix_viewable. */
+dg_code dg_matrix_view(dg_matrix *W, const dg_pack_src *src, int n_src, int K, dg_err *err);
 
 /* y[M, N] = x[M, K] . W^T + b. Panels are split over pool's threads (NULL = calling thread). */
 void dg_matmul(const float *x, int M, const dg_matrix *W, float *y, dg_pool *pool);

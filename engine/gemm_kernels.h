@@ -1,7 +1,9 @@
 /* The packed-GEMM micro-kernels of every ISA level (gemm.c dispatches; tests call them directly).
  * Each computes output columns [16 * p0, min(N, 16 * p1)) of y[M, N] (row stride N) from
  * panels p0..p1-1 of a matrix packed as gemm.h describes. bias is zero-padded to whole panels, or
- * NULL. x rows have stride K (float32) or Kp (quantized / bf16 rows, zero-padded to Kp). */
+ * NULL. x rows have stride K (float32) or Kp (quantized / bf16 rows, zero-padded to Kp).
+ * float32 data points at panel p0 (panel p at data + (p - p0) * K * 16), so a float32 view can
+ * hand over panels it has just packed into scratch; the other kinds index from panel 0. */
 #ifndef DG_GEMM_KERNELS_H
 #define DG_GEMM_KERNELS_H
 

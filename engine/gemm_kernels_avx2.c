@@ -53,7 +53,7 @@ void dg_gemm_f32_avx2(const float *x, int M, int K, const float *data, const flo
                       int p0, int p1, float *y)
 {
     for (int p = p0; p < p1; p++) {
-        const float *w = data + (size_t)p * K * NR;
+        const float *w = data + (size_t)(p - p0) * K * NR;
         const float *b = bias ? bias + p * NR : NULL;
         int nc = N - p * NR < NR ? N - p * NR : NR;
         for (int m = 0; m < M; m += 6) {

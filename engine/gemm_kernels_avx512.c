@@ -81,7 +81,7 @@ void dg_gemm_f32_avx512(const float *x, int M, int K, const float *data, const f
                         int p0, int p1, float *y)
 {
     for (int p = p0; p < p1; p += 2) {
-        const float *w = data + (size_t)p * K * NR;
+        const float *w = data + (size_t)(p - p0) * K * NR;
         const float *b = bias ? bias + p * NR : NULL;
         int nc = N - p * NR, two = p + 1 < p1;
         for (int m = 0; m < M; m += F32_MR) {

@@ -18,7 +18,7 @@ void dg_gemm_f32_ref(const float *x, int M, int K, const float *data, const floa
                      int p0, int p1, float *y)
 {
     for (int p = p0; p < p1; p++) {
-        const float *w = data + (size_t)p * K * NR;
+        const float *w = data + (size_t)(p - p0) * K * NR;
         int nc = cols(N, p);
         for (int m = 0; m < M; m++) {
             float acc[NR];

@@ -8,8 +8,12 @@
 dg_code dg_kv_reset(dg_kv *kv, int nb, int Ld, int D, dg_kvtype type, dg_err *err)
 {
     if (kv->nb != nb || kv->Ld != Ld || kv->D != D || kv->type != type) {
-        /* a different geometry cannot reuse the old rows' layout: start from empty */
-        dg_kv_free(kv);
+        /* a different geometry or element type lays rows out differently: no positions are
+         * held, but the data buffer stays for the new layout's rows */
+        free(kv->anc);
+        free(kv->anc_tmp);
+        kv->anc = kv->anc_tmp = NULL;
+        kv->cap = 0;
         kv->nb = nb;
         kv->Ld = Ld;
         kv->D = D;
@@ -27,14 +31,17 @@ dg_code dg_kv_reserve(dg_kv *kv, int T, dg_err *err)
         cap *= 2;
     /* bytes per time step */
     size_t slab = (size_t)kv->Ld * 2 * kv->nb * kv->D * dg_kvtype_size(kv->type);
-    /* on huge pages: attention reads each row's history a time step (tens of KB) apart */
-    void *data = dg_alloc_huge((size_t)cap * slab);
-    if (!data)
-        return dg_err_set(err, DG_E_NOMEM, "kv cache: out of memory for %d positions", cap);
-    if (kv->data) /* time-major: the old steps keep their offsets */
-        memcpy(data, kv->data, (size_t)kv->cap * slab);
-    free(kv->data);
-    kv->data = data;
+    if ((size_t)cap * slab > kv->n) {
+        /* on huge pages: attention reads each row's history a time step (tens of KB) apart */
+        void *data = dg_alloc_huge((size_t)cap * slab);
+        if (!data)
+            return dg_err_set(err, DG_E_NOMEM, "kv cache: out of memory for %d positions", cap);
+        if (kv->data) /* time-major: the old steps keep their offsets */
+            memcpy(data, kv->data, (size_t)kv->cap * slab);
+        free(kv->data);
+        kv->data = data;
+        kv->n = (size_t)cap * slab;
+    }
     int *anc = malloc((size_t)kv->nb * cap * sizeof *anc);
     int *tmp = malloc((size_t)kv->nb * cap * sizeof *tmp);
     if (!anc || !tmp) {

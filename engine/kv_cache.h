@@ -34,10 +34,12 @@ typedef struct {
     int *anc_tmp;    /* [nb][cap]: reorder scratch */
     int cap, nb, Ld, D;
     dg_kvtype type;
+    size_t n;        /* bytes data holds (>= cap * Ld * 2 * nb * D elements of type) */
 } dg_kv;
 
-/* Prepares kv for a sentence with nb beams and elements of type (reusing buffers kept from a
- * previous sentence). */
+/* Prepares kv for a sentence with nb beams and elements of type, reusing the buffers kept from
+ * a previous sentence, whatever its beams: their pages are already faulted in, a new buffer's
+ * are slow to touch. */
 dg_code dg_kv_reset(dg_kv *kv, int nb, int Ld, int D, dg_kvtype type, dg_err *err);
 /* Positions a new sentence's cache is given at once (dg_search_reset), when its output may be
  * that long: a kept sentence state (batch.c) holds on to up to 128. */

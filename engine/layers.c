@@ -265,7 +265,7 @@ void dg_ffn(const dg_model *m, const dg_layer *L, int F, const float *h, int n, 
 {
     dg_matmul(h, n, &L->fc1, ffn, pool);
     dg_k_activation(ffn, (size_t)n * F, m->q.activation);
-    if (L->fc1_noact.data) {   /* gated: act(wi_0 h) * wi_1 h */
+    if (L->fc1_noact.N) { /* gated: act(wi_0 h) * wi_1 h */
         float *lin = ffn + (size_t)n * F;
         dg_matmul(h, n, &L->fc1_noact, lin, pool);
         dg_k_mul(ffn, lin, (size_t)n * F);

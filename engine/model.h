@@ -3,9 +3,11 @@
  *
  * DESIGN. dg_model holds hyperparameters and weight views; nothing in it changes after
  * dg_model_load, so every worker shares one. Every matrix a GEMM multiplies by is packed once
- * (dg_matrix, engine/gemm.h: float32, int8 or bf16 panels); embeddings, norms and biases stay
- * in the checkpoint mapping. Each layer's Q/K/V projections are fused into one [3A, D] matrix
- * (one GEMM instead of three, the 1/sqrt(dh) query scaling folded in where the architecture
+ * (dg_matrix, engine/gemm.h: float32, int8 or bf16 panels), except in float32 the encoder's and
+ * cross K/V's, only ever multiplied by a whole encoder step's rows: those are views of the
+ * checkpoint mapping, packed per product (model.c); embeddings and norms stay in the mapping.
+ * Each layer's Q/K/V projections are fused into one [3A, D] matrix (one GEMM instead of three,
+ * the 1/sqrt(dh) query scaling folded in where the architecture
  * scales), and every decoder layer's cross-attention K/V projections are stacked into one
  * [Ld*2A, D] matrix so a new sentence's cross K/V for all layers come from a single GEMM over
  * the encoder output. Positions are computed here once: sinusoid tables, and for T5 each
