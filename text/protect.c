@@ -5,8 +5,8 @@
  * the tokenizer maps to <unk>, or is a file name is one span; otherwise placeholders and
  * numbers (digits with the letters, '%', currency or degree sign glued to them, or a unit word
  * after them) are found inside the word. Whether a character is <unk> is asked of the
- * tokenizer itself (the character encoded alone yields the unk id), so it holds for any
- * vocabulary. */
+ * tokenizer itself (the character encoded alone yields the unk id, or byte-fallback pieces),
+ * so it holds for any vocabulary. */
 #include <ctype.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -43,8 +43,17 @@ static size_t u8_len(unsigned char c)
     return c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
 }
 
-/* Whether the character at s[0..n) (one code point) encodes to <unk>. Small cache: texts
- * repeat their letters. */
+/* A SentencePiece byte-fallback piece, "<0xNN>": what a byte-fallback vocabulary writes a
+ * character it does not hold with. */
+static bool is_byte_piece(const char *p)
+{
+    return p && strlen(p) == 6 && !strncmp(p, "<0x", 3) && isxdigit((unsigned char)p[3]) &&
+           isxdigit((unsigned char)p[4]) && p[5] == '>';
+}
+
+/* Whether the character at s[0..n) (one code point) is outside the vocabulary: it encodes to
+ * <unk>, or (byte fallback) to byte pieces, which a small model copies unreliably. Small
+ * cache: texts repeat their letters. */
 typedef struct {
     char ch[16][4];
     unsigned char n[16], unk[16];
@@ -61,7 +70,7 @@ static bool char_is_unk(const dg_tokenizer *tok, unk_cache *c, const char *s, si
     dg_err err;
     if (dg_tokenizer_encode(tok, DG_SIDE_SOURCE, s, n, &ids, &m, &err) == DG_OK)
         for (int i = 0; i < m; i++)
-            is |= ids[i] == unk;
+            is |= ids[i] == unk || is_byte_piece(dg_tokenizer_token(tok, DG_SIDE_SOURCE, ids[i]));
     free(ids);
     int k = c->next++ % 16;
     memcpy(c->ch[k], s, n);

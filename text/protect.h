@@ -1,7 +1,8 @@
 /* DESIGN: protected spans. Text the model must not touch (URLs, e-mail addresses, format
  * placeholders such as {name}, %s, %1$s, %1, %(name)s, $(VAR), ${VAR}, file names, numbers with
- * their units) and words the tokenizer cannot express (any character it maps to <unk>: emoji,
- * other scripts, rare letters) come out of the translation verbatim.
+ * their units) and words the tokenizer cannot express (any character it maps to <unk>, or to
+ * byte-fallback pieces: emoji, other scripts, rare letters) come out of the translation
+ * verbatim.
  *
  * How: a placeholder or number the vocabulary spells exactly (%s, %d, %(name)s, {0}, 3.5, 5 MB)
  * stays as itself in the text the model sees: the model copies such tokens and translates
@@ -108,7 +109,8 @@ dg_code dg_protect_restore(const dg_protect *p, const dg_tokenizer *tok, const c
 
 /* Word alignment of one sentence: pairs of byte ranges, a source word of p->text and a word of
  * the restored translation, where a token of the target word attends most to a token of the
- * source word (each pair once, in target order). src[0..src_len) is the sentence (p->text, or
+ * source word, and where a span replaced by a label was put back (each pair once, in target
+ * order). src[0..src_len) is the sentence (p->text, or
  * the sentence itself when it was not protected: p zeroed), translation the model's (masked)
  * output, restored and map what dg_protect_restore made of it. */
 typedef struct {
