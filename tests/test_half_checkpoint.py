@@ -27,8 +27,10 @@ def read_st(path):
     n = struct.unpack("<Q", raw[:8])[0]
     hdr = json.loads(raw[8:8 + n])
     data = raw[8 + n:]
-    return {k: np.frombuffer(data[v["data_offsets"][0]:v["data_offsets"][1]], dtype=np.float32)
-            .reshape(v["shape"]) for k, v in hdr.items() if k != "__metadata__"}
+    types = {"F32": np.float32, "F16": np.float16}  # the demo model ships as either
+    return {k: np.frombuffer(data[v["data_offsets"][0]:v["data_offsets"][1]],
+                             dtype=types[v["dtype"]]).astype(np.float32).reshape(v["shape"])
+            for k, v in hdr.items() if k != "__metadata__"}
 
 
 def write_st(path, tensors, dtype):

@@ -28,6 +28,14 @@ from serve_harness import Check, Server  # noqa: E402
 BIN = sys.argv[1]
 SANITIZED = "--sanitized" in sys.argv[2:]
 ck = Check()
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "models", "demo-en-de",
+                       "config.json")) as f:
+    _cfg = json.load(f)
+# bytes of one position of the demo model (decoder layers x K,V x d_model floats + ancestry),
+# and a memory budget that holds as many positions as 40 MiB did for the 1544-byte positions
+# the figures below were worked out with
+POS_BYTES = _cfg["decoder_layers"] * 2 * _cfg["d_model"] * 4 + 8
+MEM_MIB = -(-40 * POS_BYTES // 1544)
 N_SHORT = 15 if SANITIZED else 100  # a p99 needs 100; the sanitized run checks order only
 WORDS = ("river house green small bread music winter school garden letter window friend "
          "mountain yellow market morning").split()
@@ -148,20 +156,21 @@ def test_bulk_client():
 
 
 def test_limits():
-    srv = Server(BIN, None, "--max-batch-tokens", "8192", "--max-memory", "40")
+    srv = Server(BIN, None, "--max-batch-tokens", "8192", "--max-memory", str(MEM_MIB))
     try:
         st, _, body = srv.post_json("/v1/translate", {
             "text": "Hello world", "options": {"beam_size": 32, "max_length": 512}})
         ck.eq(st, 400, "sentence over half the batch budget")
         msg = body["error"]["message"] if body else ""
         ck("--max-batch-tokens (8192)" in msg and "32 beams" in msg, "400 names the limit: %r" % msg)
-        # --max-memory 40 MiB; a position of the demo model is 1544 bytes (1 layer x K,V x 192
-        # floats + ancestry); one request may hold at most half a batch: 4096 positions = 6 MiB
+        # --max-memory 40 MiB (scaled); a position of the micro demo model was 1544 bytes (1 layer
+        # x K,V x 192 floats + ancestry); one request may hold at most half a batch: 4096
+        # positions = 6 MiB
         st, _, _ = srv.post_json("/v1/translate", {"text": "Hello world"})
         ck.eq(st, 200, "small request within --max-memory")
     finally:
         ck.eq(srv.stop(), 0, "exit status")
-    srv = Server(BIN, None, "--max-memory", "40", "--workers", "1")
+    srv = Server(BIN, None, "--max-memory", str(MEM_MIB), "--workers", "1")
     try:
         # each sentence: ~20 + 2 x 512 positions; 24 of them reserve 24 x ~1044 x 1544 B = 37 MiB,
         # and every hypothesis runs to max_length (511 steps: seconds)
@@ -178,7 +187,7 @@ def test_limits():
         ck("memory budget" in (body["error"]["message"] if body else ""), "429 says memory")
         st, _, body = srv.post_json("/v1/translate", {"text": ["Hello world"] * 128})
         ck.eq(st, 400, "request that can never fit --max-memory")
-        ck("--max-memory (40 MiB)" in (body["error"]["message"] if body else ""),
+        ck("--max-memory (%d MiB)" % MEM_MIB in (body["error"]["message"] if body else ""),
            "400 names --max-memory")
         sock.close()
     finally:
