@@ -8,10 +8,12 @@ so both metrics are restated here from sacreBLEU 2.x. It also decodes the same s
 the PyTorch reference (tests/reference/marian_ref.py) and counts identical outputs. The frozen
 test sets of testsets/ (v1: the test split of the corpus before issue 15) are scored too, so
 figures stay comparable when the corpus grows; `--split dev` scores the dev split alone (the
-figure that decides whether a new model replaces the shipped one).
+figure that decides whether a new model replaces the shipped one). The everyday strings of
+samples.tsv (those the first model garbled, accents, emoji, CJK, a URL) are translated as users
+run them, with sentence splitting and protected spans on, for the model card (card.py).
 
     evaluate.py --model DIR --corpus DIR --dragoman BIN [--split test|dev] [--ui TSV]
-                [--beams 4] [--out JSON]
+                [--samples TSV] [--beams 4] [--out JSON]
 """
 import argparse
 import json
@@ -178,6 +180,8 @@ def main():
     ap.add_argument("--corpus", required=True, help="folder with test.en and test.de")
     ap.add_argument("--dragoman", required=True, help="the dragoman executable")
     ap.add_argument("--ui", default=os.path.join(HERE, "ui-sentences.tsv"))
+    ap.add_argument("--samples", default=os.path.join(HERE, "samples.tsv"),
+                    help="everyday strings for the model card, decoded as users run them")
     ap.add_argument("--train-en", help="train.en, to report which UI sentences occur in training")
     ap.add_argument("--split", choices=["test", "dev"], default="test")
     ap.add_argument("--beams", type=int, default=4)
@@ -204,6 +208,7 @@ def main():
            "test_bleu": round(corpus_bleu(hyp, ref), 2), "test_chrf": round(corpus_chrf(hyp, ref), 2),
            "test_seconds": round(dt, 2),
            "test_generated_tokens": sum(len(x) for x in ids)}
+    res["frozen"] = sorted(frozen_testsets())
     for name, prefix in frozen_testsets().items():
         fs, fr = read(prefix + ".en"), read(prefix + ".de")
         fh = translate(args, fs)[0]
@@ -215,8 +220,20 @@ def main():
     res["ui_bleu"] = round(corpus_bleu(ui_hyp, [u[1] for u in ui]), 2)
     res["ui_chrf"] = round(corpus_chrf(ui_hyp, [u[1] for u in ui]), 2)
     train = set(read(args.train_en)) if args.train_en else set()
+    if args.train_en:
+        res["train_pairs"] = len(read(args.train_en))
+    if os.path.isfile(os.path.join(args.corpus, "dev.en")):
+        res["dev_pairs"] = len(read(os.path.join(args.corpus, "dev.en")))
     res["ui"] = [{"source": u[0], "reference": u[1], "dragoman": h, "in_train": u[0] in train}
                  for u, h in zip(ui, ui_hyp)]
+    if args.samples:
+        # as users run it: sentence splitting and protected spans on (no --no-split)
+        sm = [l.split("\t") for l in read(args.samples) if l.strip()]
+        out = [json.loads(l)["text"][0] for l in run_lines(
+            [args.dragoman, "translate", "--model", args.model, "--beam-size", str(args.beams),
+             "--format", "jsonl", "--threads", str(args.threads)], [u[0] for u in sm])]
+        res["samples"] = [{"source": u[0], "reference": u[1], "dragoman": h,
+                           "in_train": u[0] in train} for u, h in zip(sm, out)]
     if not args.no_reference:
         t0 = time.time()
         same, diffs = reference_check(args, src, ids, scores)
@@ -229,7 +246,7 @@ def main():
         print("frozen test set %s (%d pairs): BLEU %.2f  chrF %.2f" % (
             name, res[name + "_pairs"], res[name + "_bleu"], res[name + "_chrf"]))
     print("UI sentences (%d): BLEU %.2f  chrF %.2f" % (len(ui), res["ui_bleu"], res["ui_chrf"]))
-    for u in res["ui"]:
+    for u in res["ui"] + res.get("samples", []):
         print("  %s -> %s%s" % (u["source"], u["dragoman"], "  [in train]" if u["in_train"] else ""))
     if not args.no_reference:
         print("C engine vs PyTorch reference: %d/%d identical id sequences" % (

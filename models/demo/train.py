@@ -357,7 +357,8 @@ def main():
         state = dict(state, **{k: v for k, v in meta.items() if k in state})
         log("resumed at step %d from the state in %s, %.1f min trained before" % (
             state["step"], args.state, state["minutes_total"]))
-    state.update(lr=args.lr, warmup=args.warmup, batch_tokens=args.batch_tokens)  # this run's
+    state.update(lr=args.lr, warmup=args.warmup, batch_tokens=args.batch_tokens,  # this run's
+                 batches_per_epoch=len(batches))
     if state["corpus_sha1"] != corpus_sha1:
         # Another training text (new package versions): the saved batch position means nothing.
         log("the training text changed since the saved state: starting a new epoch")
