@@ -6,6 +6,8 @@ shipped model only when its dev BLEU is higher, so a run that trained too little
 the shipped model worse. The shipped model's dev BLEU is kept in RECORD (state/shipped.json)
 with a hash of the dev split it was measured on; it is measured again when the dev split
 changes (a new corpus). RECORD also lists every decision (step, minutes trained in all, BLEU).
+A model that ships gets its card written anew (evaluate.py on the test split and the samples,
+then card.py).
 
     ship.py --candidate WORK/model --shipped models/demo-en-de --record STATE/shipped.json \\
             --corpus WORK/corpus --dragoman BIN [--state STATE] [--threads N]
@@ -16,6 +18,7 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -83,6 +86,15 @@ def main():
     with open(args.record, "w", encoding="utf-8") as f:
         json.dump(record, f, indent=1)
         f.write("\n")
+    if better and args.state:
+        # the card follows the model: test figures (no PyTorch id check: minutes), samples
+        out = os.path.join(os.path.dirname(os.path.abspath(args.candidate)), "eval-shipped.json")
+        subprocess.run([sys.executable, os.path.join(HERE, "evaluate.py"), "--model", args.shipped,
+                        "--corpus", args.corpus, "--dragoman", args.dragoman, "--train-en",
+                        os.path.join(args.corpus, "train.en"), "--threads", str(args.threads),
+                        "--no-reference", "--out", out], check=True)
+        subprocess.run([sys.executable, os.path.join(HERE, "card.py"), "--model", args.shipped,
+                        "--state", args.state, "--eval", out], check=True)
 
 
 if __name__ == "__main__":
