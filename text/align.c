@@ -4,9 +4,7 @@
  * text, target pieces from prefix decodes). A source offset in the masked text maps back to the
  * original through the protected spans (a placeholder's digits stand for its whole span); a
  * target offset maps through dg_protect_restore's byte map. Words are maximal runs of
- * non-whitespace on both sides. A span that was replaced by a label (URL, e-mail, file name, a
- * word the vocabulary cannot write) is paired by where restoring put it, not by attention:
- * the model only saw a number there, and a small model's attention may look elsewhere. */
+ * non-whitespace on both sides. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,46 +49,6 @@ static int word_at(const char *text, int len, int i, int *a, int *b)
     return 1;
 }
 
-/* Where label span k came out in restored[0..rl): the occurrence of its text of the same rank
- * among the label spans holding that text (restoring writes each span once, and spans with
- * the same text are interchangeable); -1 for literal spans and when it is not found. */
-static int span_out(const dg_protect *p, int k, const char *restored, int rl)
-{
-    const dg_prot_span *s = &p->spans[k];
-    const char *t = p->text + s->start;
-    if (s->literal || s->len == 0)
-        return -1;
-    int rank = 0;
-    for (int i = 0; i < k; i++)
-        rank += !p->spans[i].literal && p->spans[i].len == s->len &&
-                !memcmp(p->text + p->spans[i].start, t, s->len);
-    for (int o = 0; o + (int)s->len <= rl; o++)
-        if (!memcmp(restored + o, t, s->len) && rank-- == 0)
-            return o;
-    return -1;
-}
-
-/* Stable sort by target word: the span pairs, added last, go to their place in target order. */
-static void sort_by_target(dg_word_pair *w, int n)
-{
-    for (int i = 1; i < n; i++) {
-        dg_word_pair x = w[i];
-        int j = i;
-        for (; j > 0 && w[j - 1].tgt_start > x.tgt_start; j--)
-            w[j] = w[j - 1];
-        w[j] = x;
-    }
-}
-
-static bool add_pair(dg_word_pair *out, int *k, const dg_word_pair *w)
-{
-    for (int i = 0; i < *k; i++)
-        if (!memcmp(&out[i], w, sizeof *w))
-            return false;
-    out[(*k)++] = *w;
-    return true;
-}
-
 dg_code dg_align_words(const dg_tokenizer *tok, const dg_protect *p, const char *src,
                        size_t src_len, const char *translation, const dg_align_view *v,
                        const char *restored, const int *map, dg_word_pair **pairs, int *n,
@@ -107,26 +65,15 @@ dg_code dg_align_words(const dg_tokenizer *tok, const dg_protect *p, const char 
     free(plain);
     if (rc)
         return rc;
-    int rl = (int)strlen(restored), k = 0;
-    /* room for one pair per target token and one per label span */
-    dg_word_pair *out = malloc((size_t)(v->n_tgt + p->n + 1) * sizeof *out);
-    int *at = malloc((size_t)(p->n + 1) * sizeof *at);
-    if (!out || !at) {
-        free(out);
-        free(at);
+    dg_word_pair *out = malloc((size_t)(v->n_tgt > 0 ? v->n_tgt : 1) * sizeof *out);
+    if (!out) {
         dg_token_offsets_free(&off);
         return dg_err_set(err, DG_E_NOMEM, "alignment: out of memory");
     }
-    for (int i = 0; i < p->n; i++)
-        at[i] = span_out(p, i, restored, rl);
+    int rl = (int)strlen(restored), k = 0;
     for (int t = 0; t < v->n_tgt; t++) {
         if (off.tgt_start[t] < 0)
             continue;
-        int to = map ? map[off.tgt_start[t]] : off.tgt_start[t], in_span = 0;
-        for (int i = 0; i < p->n && !in_span; i++)
-            in_span = at[i] >= 0 && to >= at[i] && to < at[i] + (int)p->spans[i].len;
-        if (in_span)
-            continue; /* paired below, by where it was restored */
         int best = -1;
         for (int j = 0; j < v->n_src; j++)
             if (off.src_start[j] >= 0 &&
@@ -136,19 +83,17 @@ dg_code dg_align_words(const dg_tokenizer *tok, const dg_protect *p, const char 
         if (best < 0)
             continue;
         int so = p->n ? to_orig(p, off.src_start[best]) : off.src_start[best];
+        int to = map ? map[off.tgt_start[t]] : off.tgt_start[t];
         dg_word_pair w;
-        if (word_at(src, (int)src_len, so, &w.src_start, &w.src_end) &&
-            word_at(restored, rl, to, &w.tgt_start, &w.tgt_end))
-            add_pair(out, &k, &w);
+        if (!word_at(src, (int)src_len, so, &w.src_start, &w.src_end) ||
+            !word_at(restored, rl, to, &w.tgt_start, &w.tgt_end))
+            continue;
+        bool dup = false;
+        for (int i = 0; i < k && !dup; i++)
+            dup = !memcmp(&out[i], &w, sizeof w);
+        if (!dup)
+            out[k++] = w;
     }
-    for (int i = 0; i < p->n; i++) {
-        dg_word_pair w;
-        if (at[i] >= 0 && word_at(src, (int)src_len, (int)p->spans[i].start, &w.src_start, &w.src_end) &&
-            word_at(restored, rl, at[i], &w.tgt_start, &w.tgt_end))
-            add_pair(out, &k, &w);
-    }
-    sort_by_target(out, k);
-    free(at);
     dg_token_offsets_free(&off);
     *pairs = out;
     *n = k;

@@ -260,8 +260,9 @@ static void to_word(const char *t, int n, int *a, int *b)
         (*b)++;
 }
 
-/* HTML: each protected span's source word pairs with the word it was restored into, in place
- * of what the attention said for that word: where it went is known exactly, so a tag around a
+/* Each protected span's source word pairs with the word it was restored into, in place of
+ * what the attention said for that word: where it went is known exactly (the model saw only a
+ * label there, and a small model's attention may look elsewhere), and in HTML a tag around a
  * URL or an e-mail address lands on it. A span is found in the restored piece as its text (the
  * j-th time for the j-th span of the same text). */
 static dg_code span_pairs(const dg_protect *p, const char *piece, dg_word_pair **wp, int *nw,
@@ -339,7 +340,7 @@ static dg_code restore_segment(const dg_text_set *s, const dg_text_output *o, in
     if (!rc && map)
         rc = dg_align_words(s->tok, &g->prot, s->blocks[g->block].text + g->start, g->len, hyp,
                             &v, *piece, map, wp, nw, err);
-    if (!rc && wp && s->opts.format == DG_TEXT_HTML && g->prot.n)
+    if (!rc && wp && g->prot.n)
         rc = span_pairs(&g->prot, *piece, wp, nw, err);
     free(map);
     free(decoded);

@@ -109,8 +109,7 @@ dg_code dg_protect_restore(const dg_protect *p, const dg_tokenizer *tok, const c
 
 /* Word alignment of one sentence: pairs of byte ranges, a source word of p->text and a word of
  * the restored translation, where a token of the target word attends most to a token of the
- * source word, and where a span replaced by a label was put back (each pair once, in target
- * order). src[0..src_len) is the sentence (p->text, or
+ * source word (each pair once, in target order). src[0..src_len) is the sentence (p->text, or
  * the sentence itself when it was not protected: p zeroed), translation the model's (masked)
  * output, restored and map what dg_protect_restore made of it. */
 typedef struct {
