@@ -115,12 +115,12 @@ def run_lines(cmd, lines):
     return r.stdout.splitlines()
 
 
-def translate(args, lines):
+def translate(args, lines, split=False):
     t0 = time.time()
     # --no-split: one line is one sentence, as the PyTorch reference translates it
     out = run_lines([args.dragoman, "translate", "--model", args.model, "--beam-size",
-                     str(args.beams), "--format", "jsonl", "--threads", str(args.threads),
-                     "--no-split"] + getattr(args, "extra", []), lines)
+                     str(args.beams), "--format", "jsonl", "--threads", str(args.threads)] +
+                    ([] if split else ["--no-split"]) + getattr(args, "extra", []), lines)
     dt = time.time() - t0
     rows = [json.loads(l) for l in out]
     if len(rows) != len(lines):
@@ -209,8 +209,9 @@ def main():
            "test_bleu": round(corpus_bleu(hyp, ref), 2), "test_chrf": round(corpus_chrf(hyp, ref), 2),
            "test_seconds": round(dt, 2),
            "test_generated_tokens": sum(len(x) for x in ids)}
-    res["frozen"] = sorted(frozen_testsets())
-    for name, prefix in frozen_testsets().items():
+    frozen = frozen_testsets()
+    res["frozen"] = sorted(frozen)
+    for name, prefix in frozen.items():
         fs, fr = read(prefix + ".en"), read(prefix + ".de")
         fh = translate(args, fs)[0]
         res["%s_pairs" % name] = len(fs)
@@ -220,9 +221,10 @@ def main():
     ui_hyp, _, _, _ = translate(args, [u[0] for u in ui])
     res["ui_bleu"] = round(corpus_bleu(ui_hyp, [u[1] for u in ui]), 2)
     res["ui_chrf"] = round(corpus_chrf(ui_hyp, [u[1] for u in ui]), 2)
-    train = set(read(args.train_en)) if args.train_en else set()
+    train_en = read(args.train_en) if args.train_en else []
+    train = set(train_en)
     if args.train_en:
-        res["train_pairs"] = len(read(args.train_en))
+        res["train_pairs"] = len(train_en)
     if os.path.isfile(os.path.join(args.corpus, "dev.en")):
         res["dev_pairs"] = len(read(os.path.join(args.corpus, "dev.en")))
     res["ui"] = [{"source": u[0], "reference": u[1], "dragoman": h, "in_train": u[0] in train}
@@ -230,9 +232,7 @@ def main():
     if args.samples:
         # as users run it: sentence splitting and protected spans on (no --no-split)
         sm = [l.split("\t") for l in read(args.samples) if l.strip()]
-        out = [json.loads(l)["text"][0] for l in run_lines(
-            [args.dragoman, "translate", "--model", args.model, "--beam-size", str(args.beams),
-             "--format", "jsonl", "--threads", str(args.threads)], [u[0] for u in sm])]
+        out = translate(args, [u[0] for u in sm], split=True)[0]
         res["samples"] = [{"source": u[0], "reference": u[1], "dragoman": h,
                            "in_train": u[0] in train} for u, h in zip(sm, out)]
     if not args.no_reference:
@@ -246,7 +246,7 @@ def main():
         res["reference_seconds"] = round(time.time() - t0, 1)
     print("test (%d pairs, beam %d): BLEU %.2f  chrF %.2f  (%.1f s in dragoman)" % (
         len(src), args.beams, res["test_bleu"], res["test_chrf"], dt))
-    for name in frozen_testsets():
+    for name in res["frozen"]:
         print("frozen test set %s (%d pairs): BLEU %.2f  chrF %.2f" % (
             name, res[name + "_pairs"], res[name + "_bleu"], res[name + "_chrf"]))
     print("UI sentences (%d): BLEU %.2f  chrF %.2f" % (len(ui), res["ui_bleu"], res["ui_chrf"]))
