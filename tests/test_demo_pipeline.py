@@ -224,6 +224,50 @@ def test_state(work, ckpt_path):
     eq(after["step"], 70, "step after resuming from the state")
     check(len(after["runs"]) == 2 and after["minutes_total"] > meta["minutes_total"],
           "minutes are summed over runs: %r" % after["runs"])
+    test_cooldown(work, resumed, after)
+
+
+def test_cooldown(work, state_dir, before):
+    """A cooldown-only run (--minutes = --cooldown) decays the learning rate linearly to zero,
+    exports annealed weights, and leaves the state's weights, moments, step and minutes as they
+    were, with the cooldown recorded in a third run."""
+    header0, data0 = read_safetensors(os.path.join(state_dir, "state.safetensors"))
+    model = os.path.join(work, "model-cool")
+    shutil.rmtree(model, ignore_errors=True)
+    shutil.copytree(os.path.join(work, "model-resume"), model)
+    out = subprocess.run(
+        [sys.executable, os.path.join(SRC, "models/demo/train.py"), "--corpus",
+         os.path.join(work, "corpus"), "--model", model, "--work",
+         os.path.join(work, "train-state"), "--state", state_dir, "--size", "smoke",
+         "--minutes", "0.25", "--cooldown", "0.25", "--batch-tokens", "1024", "--warmup", "20",
+         "--log-every", "1", "--average", "1", "--threads", "1", "--resume"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True).stdout
+    check("cooldown from step 70" in out, "no cooldown from step 70:\n" + out[-2000:])
+    lrs = [float(x) for x in re.findall(r"  lr ([0-9.e+-]+)", out)]
+    peak = 1e-3 * math.sqrt(20 / 70)  # the schedule at step 70 (the log rounds to 3 digits)
+    check(len(lrs) >= 5 and lrs[0] <= 1.01 * peak and all(b < a for a, b in zip(lrs, lrs[1:]))
+          and lrs[-1] < 0.5 * peak, "learning rates of the cooldown %r" % lrs)
+    with open(os.path.join(state_dir, "state.json")) as f:
+        after = json.load(f)
+    eq(after["step"], 70, "the state's step after a cooldown")
+    eq(after["minutes_total"], before["minutes_total"], "the state's minutes after a cooldown")
+    eq(len(after["runs"]), 3, "runs after a cooldown")
+    eq(after["runs"][-1].get("cooldown", {}).get("steps"), len(lrs), "cooldown steps recorded")
+    header1, data1 = read_safetensors(os.path.join(state_dir, "state.safetensors"))
+    for name, h in header0.items():
+        if name != "__metadata__":
+            a, b = h["data_offsets"]
+            a1, b1 = header1[name]["data_offsets"]
+            check(data0[a:b] == data1[a1:b1], "state tensor %s changed by the cooldown" % name)
+    import numpy as np
+    ex, ex_data = read_safetensors(os.path.join(model, "model.safetensors"))
+    name = "model.encoder.layers.0.fc1.weight"
+    eq(ex[name]["dtype"], "F32", "dtype of the smoke export")
+    w0, w1 = header0["w." + name]["data_offsets"], ex[name]["data_offsets"]
+    moved = np.abs(np.frombuffer(data0[w0[0]:w0[1]], dtype="<f2").astype(np.float32) -
+                   np.frombuffer(ex_data[w1[0]:w1[1]], dtype="<f4")).max()
+    # float16 rounds these weights (|w| < 0.5) by under 2.5e-4; the annealing steps move them more
+    check(moved > 1e-3, "the exported model is the annealed one (max change %g)" % moved)
 
 
 def test_pipeline(work, dragoman):
@@ -470,6 +514,32 @@ def test_card(work, eval_json):
     again = write_card()
     check(mark + "- Says \"Unstuben\" for \"Remember me\".\n<!-- end" in again,
           "hand-written section kept")
+    # A model annealed by a cooldown run (as ship.py records it): its steps and minutes count.
+    cool_state = os.path.join(work, "state-cool")
+    shutil.rmtree(cool_state, ignore_errors=True)
+    shutil.copytree(os.path.join(work, "state"), cool_state)
+    with open(os.path.join(cool_state, "state.json"), encoding="utf-8") as f:
+        st = json.load(f)
+    with open(os.path.join(cool_state, "shipped.json"), encoding="utf-8") as f:
+        shipped = json.load(f)
+    st["runs"].append({"started": "2026-12-02T15:00:00Z", "threads": 1, "first_step": 61,
+                       "last_step": 60, "minutes": 0.0, "cooldown": {"steps": 9, "minutes": 0.5}})
+    shipped.update(cooldown={"steps": 9, "minutes": 0.5, "run": "2026-12-02T15:00:00Z"},
+                   minutes_total=shipped["minutes_total"] + 0.5)
+    for name, obj in (("state.json", st), ("shipped.json", shipped)):
+        with open(os.path.join(cool_state, name), "w", encoding="utf-8") as f:
+            json.dump(obj, f)
+    r = subprocess.run([sys.executable, os.path.join(SRC, "models/demo/card.py"), "--model",
+                        os.path.join(work, "shipped"), "--state", cool_state, "--eval", eval_json,
+                        "--out", os.path.join(work, "card-cool.md")], capture_output=True, text=True)
+    check(r.returncode == 0, "card.py after a cooldown: " + r.stderr[-2000:])
+    with open(os.path.join(work, "card-cool.md"), encoding="utf-8") as f:
+        text = f.read()
+    check("| training | 60 + 9 cooldown steps (≈ %.2f passes over the training pairs), %.1f minutes "
+          "in 2 runs " % (69 / st["batches_per_epoch"], shipped["minutes_total"]) in text,
+          "training line after a cooldown:\n" + text[:1500])
+    check("| 2026-12-02 15:00:00 | 1 | 9 more from 60, learning rate decayed to 0 (cooldown) | 0.5 |"
+          in text, "the cooldown's row in the runs table")
 
 
 def test_smoothed_ce():

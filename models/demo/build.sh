@@ -14,6 +14,9 @@
 # the C engine DRAGOMAN (default build/dragoman), beats the shipped one's (STATE/shipped.json).
 # --smoke builds a tiny model from a few small packages in well under 3 minutes (CI); its state
 # and "shipped" folder stay in WORK, and the comparison runs only when DRAGOMAN is given.
+# The last COOLDOWN (default 15) of the MINUTES decay the learning rate to zero for the model
+# that is exported; the state keeps the weights from before it, for the next run to continue.
+# MINUTES=15 COOLDOWN=15 only anneals the committed state.
 # SIZE, MINUTES, THREADS, DTYPE (float32/float16), LR and WARMUP override the defaults;
 # STEPS=N stops at global step N.
 set -euo pipefail
@@ -35,7 +38,7 @@ else
   packages="$here/packages.txt"; vocab=8000; size=${SIZE:-deep}; minutes=${MINUTES:-85}
   state=${STATE:-$here/state}; ship=${SHIP:-$here/../demo-en-de}; dtype=${DTYPE:-float16}
   dragoman=${DRAGOMAN:-$root/build/dragoman}
-  train_args=(--lr "${LR:-7e-4}" --warmup "${WARMUP:-500}")
+  train_args=(--lr "${LR:-7e-4}" --warmup "${WARMUP:-500}" --cooldown "${COOLDOWN:-15}")
   [ -z "${STEPS:-}" ] || train_args+=(--max-steps "$STEPS")
 fi
 # One thread: on the 2-core build VM two PyTorch threads made a step slower, not faster

@@ -111,7 +111,12 @@ def main():
         raise SystemExit("card: the state's hyperparameters are not the shipped model's")
     step, minutes = shipped["step"], shipped["minutes_total"]
     runs = [r for r in st["runs"] if r["first_step"] <= step]
-    threads = sorted({r["threads"] for r in runs})
+    # a cooldown (train.py --cooldown) annealed the shipped model from that step on
+    cool = shipped.get("cooldown")
+    cool_run = [r for r in st["runs"] if cool and r["started"] == cool["run"]]
+    threads = sorted({r["threads"] for r in runs + cool_run})
+    n_runs = len({r["started"] for r in runs + cool_run})
+    steps_text = n(step) + (" + %s cooldown" % n(cool["steps"]) if cool else "")
 
     md = []
     md.append("# demo-en-de: a small English→German Marian model for Dragoman's quick start\n")
@@ -137,8 +142,9 @@ def main():
             mb(os.path.getsize(os.path.join(args.model, "model.safetensors"))),
             "/".join(dtypes), mb(total_bytes))],
         ["training", "%s steps (≈ %.2f passes over the training pairs), %.1f minutes in %d run%s "
-         "on %s CPU thread%s" % (n(step), step / st["batches_per_epoch"], minutes, len(runs),
-                                 "" if len(runs) == 1 else "s", "/".join(map(str, threads)),
+         "on %s CPU thread%s" % (steps_text, (step + (cool["steps"] if cool else 0)) /
+                                 st["batches_per_epoch"], minutes, n_runs,
+                                 "" if n_runs == 1 else "s", "/".join(map(str, threads)),
                                  "" if threads == [1] else "s")],
         ["data", "%s training pairs; dev %s; test %s (no source shared across splits)" % (
             n(ev["train_pairs"]), n(ev["dev_pairs"]), n(ev["test_pairs"]))],
@@ -207,9 +213,12 @@ def main():
     md.append(table(["started (UTC)", ">threads", ">steps", ">minutes"], [
         [r["started"].replace("T", " ").rstrip("Z"), r["threads"],
          "%s–%s" % (n(r["first_step"]), n(min(r["last_step"], step))), "%.1f" % r["minutes"]]
-        for r in runs]) + "\n")
+        for r in runs] + [
+        [r["started"].replace("T", " ").rstrip("Z"), r["threads"],
+         "%s more from %s, learning rate decayed to 0 (cooldown)" % (n(cool["steps"]), n(step)),
+         "%.1f" % cool["minutes"]] for r in cool_run]) + "\n")
     md.append("The pipeline, corpus cleaning and training settings (label smoothing, warmup, "
-              "checkpoint\naveraging) are described in "
+              "checkpoint\naveraging, cooldown) are described in "
               "[models/demo/README.md](../demo/README.md).\n")
 
     md.append("## Licences of the source catalogs\n")

@@ -63,25 +63,34 @@ def main():
         else:
             record.update(dev_sha1=sha, dev_bleu=-1.0, dev_chrf=-1.0)
     bleu, chrf, n = evaluate.dev_bleu(args.candidate, args.corpus, args.dragoman, args.threads)
-    step = minutes = None
+    step = minutes = cool = None
     if args.state and os.path.isfile(os.path.join(args.state, "state.json")):
         with open(os.path.join(args.state, "state.json"), encoding="utf-8") as f:
             st = json.load(f)
         step, minutes = st["step"], st["minutes_total"]
+        # a cooldown (train.py) annealed the candidate from the state's step on: its minutes count
+        cool = st["runs"][-1].get("cooldown") if st["runs"] else None
+        if cool:
+            minutes = round(minutes + cool["minutes"], 3)
     better = round(bleu, 2) > record["dev_bleu"]
     print("ship: new model (step %s, %s min in all) dev BLEU %.2f chrF %.2f; shipped %.2f -> %s" % (
         step, minutes, bleu, chrf, record["dev_bleu"],
         "replacing %s" % args.shipped if better else "keeping the shipped model"))
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    record.setdefault("history", []).append({"date": now, "step": step, "minutes_total": minutes,
-                                             "dev_bleu": round(bleu, 2), "dev_chrf": round(chrf, 2),
-                                             "shipped": better})
+    entry = {"date": now, "step": step, "minutes_total": minutes, "dev_bleu": round(bleu, 2),
+             "dev_chrf": round(chrf, 2), "shipped": better}
+    if cool:
+        entry["cooldown"] = dict(cool, run=st["runs"][-1]["started"])
+    record.setdefault("history", []).append(entry)
     if better:
         os.makedirs(args.shipped, exist_ok=True)
         for name in FILES:
             shutil.copyfile(os.path.join(args.candidate, name), os.path.join(args.shipped, name))
         record.update(dev_bleu=round(bleu, 2), dev_chrf=round(chrf, 2), step=step,
                       minutes_total=minutes, date=now)
+        record.pop("cooldown", None)
+        if cool:
+            record["cooldown"] = entry["cooldown"]
     os.makedirs(os.path.dirname(os.path.abspath(args.record)), exist_ok=True)
     with open(args.record, "w", encoding="utf-8") as f:
         json.dump(record, f, indent=1)

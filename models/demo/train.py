@@ -14,6 +14,13 @@ exact float32 checkpoint goes to WORK/ckpt too; `--resume` takes whichever of th
 newer (resuming from WORK/ckpt is bit-exact). At the end the newest checkpoint and the average
 of the last `--average` ones of this run are scored on the dev set and the better is exported.
 
+Cooldown: the last `--cooldown` minutes of a run decay the learning rate linearly to zero,
+which anneals the weights to a lower loss than checkpoint averaging alone. The exported model
+is the cooled one, but the state keeps the weights, moments and data position of the moment
+the cooldown began (plus a record of the cooldown in its run), so the next run continues the
+undecayed schedule; the cooldown's checkpoints go to WORK/cool, where resuming never looks.
+A run whose `--minutes` are all cooldown only anneals the committed state.
+
 Data: text is segmented with Debian's `spm_encode` (pieces, as MarianTokenizer asks
 SentencePiece for pieces) and mapped through vocab.json, EOS appended; the decoder input is the
 target shifted right behind the decoder start token (pad). Batches are token buckets: pairs
@@ -23,6 +30,7 @@ non-pad targets; Adam(0.9, 0.98) with linear warmup then inverse-sqrt decay."""
 
 import argparse
 import base64
+import copy
 import datetime
 import glob
 import hashlib
@@ -189,17 +197,17 @@ def lr_at(step, peak, warmup):
     return peak * min(step / warmup, math.sqrt(warmup / step))
 
 
-def checkpoints(work):
-    return sorted(glob.glob(os.path.join(work, "ckpt", "step-*.pt")))
+def checkpoints(work, sub="ckpt"):
+    return sorted(glob.glob(os.path.join(work, sub, "step-*.pt")))
 
 
-def save_checkpoint(work, model, opt, state, keep):
-    os.makedirs(os.path.join(work, "ckpt"), exist_ok=True)
-    path = os.path.join(work, "ckpt", "step-%08d.pt" % state["step"])
+def save_checkpoint(work, model, opt, state, keep, sub="ckpt"):
+    os.makedirs(os.path.join(work, sub), exist_ok=True)
+    path = os.path.join(work, sub, "step-%08d.pt" % state["step"])
     torch.save({"state": state, "model": model.state_dict(), "opt": opt.state_dict(),
                 "torch_rng": torch.get_rng_state(), "py_rng": random.getstate()}, path + ".tmp")
     os.replace(path + ".tmp", path)  # a kill mid-save never leaves a truncated checkpoint
-    for old in checkpoints(work)[:-keep]:
+    for old in checkpoints(work, sub)[:-keep]:
         os.remove(old)
     return path
 
@@ -280,6 +288,8 @@ def main():
     ap.add_argument("--max-steps", type=int, default=0, help="stop at this global step (0: no limit)")
     ap.add_argument("--save-every", type=float, default=5.0, help="minutes between checkpoints")
     ap.add_argument("--state-every", type=float, default=10.0, help="minutes between state writes")
+    ap.add_argument("--cooldown", type=float, default=0.0,
+                    help="last minutes of the run, learning rate decayed linearly to 0")
     ap.add_argument("--log-every", type=int, default=50, help="steps between progress lines")
     ap.add_argument("--dev-pairs", type=int, default=1500, help="dev pairs scored for the loss")
     ap.add_argument("--keep", type=int, default=5)
@@ -348,6 +358,8 @@ def main():
         torch.set_rng_state(ck["torch_rng"])
         random.setstate(ck["py_rng"])
         state = dict(state, **{k: v for k, v in ck["state"].items() if k in state})
+        if committed and committed[1]["step"] == state["step"]:
+            state["runs"] = committed[1]["runs"]  # it may record a cooldown-only run since
         log("resumed at step %d from %s, %.1f min trained before" % (
             state["step"], ck_paths[-1], state["minutes_total"]))
     elif committed:
@@ -376,12 +388,34 @@ def main():
     model.train()
     order, order_epoch = None, None
     finished = lambda: run_seconds >= budget or (args.max_steps and state["step"] >= args.max_steps)
+    cool_from = max(budget - args.cooldown * 60, 0.0) if args.cooldown > 0 else None
+    cool = None  # once cooling: where it began, and the state to commit at the end
+
+    def lr_now():
+        lr = lr_at(state["step"], args.lr, args.warmup)
+        if cool is None:
+            return lr
+        left = budget - (time.time() - t_start)  # the step is all but done: Adam's update is cheap
+        return cool["lr"] * max(left, 0.0) / max(budget - cool["t"], 1e-9)
+
+    def begin_cooldown():
+        for old in checkpoints(args.work, "cool"):
+            os.remove(old)
+        if args.state:
+            save_state(args.state, model, opt, state)
+        log("cooldown from step %d: learning rate %.2e decays to 0 over %.1f min" % (
+            state["step"], lr_at(state["step"], args.lr, args.warmup), (budget - run_seconds) / 60))
+        return {"t": run_seconds, "lr": lr_at(state["step"], args.lr, args.warmup),
+                "step": state["step"], "model": copy.deepcopy(model.state_dict()),
+                "opt": copy.deepcopy(opt.state_dict()), "state": copy.deepcopy(state)}
 
     def note_time():
         state["minutes_total"] = round(minutes_before + run_seconds / 60, 3)
         state["runs"][-1].update(last_step=state["step"], minutes=round(run_seconds / 60, 3))
 
     while not finished():
+        if cool is None and cool_from is not None and run_seconds >= cool_from:
+            cool = begin_cooldown()
         if state["batch"] >= len(batches):
             state["epoch"], state["batch"] = state["epoch"] + 1, 0
         if order_epoch != state["epoch"]:
@@ -394,12 +428,14 @@ def main():
         (loss / ntok).backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         state["step"] += 1
+        lr = lr_now()
         for g in opt.param_groups:
-            g["lr"] = lr_at(state["step"], args.lr, args.warmup)
+            g["lr"] = lr
         opt.step()
         state["batch"] += 1
         run_seconds = time.time() - t_start
-        note_time()
+        if cool is None:
+            note_time()
         window["loss"] += loss.item()
         window["nll"] += nll
         window["tok"] += ntok
@@ -407,24 +443,38 @@ def main():
             dt = time.time() - window["t"]
             log("step %d epoch %d  loss %.3f  nll %.3f  %.0f tgt tok/s  lr %.2e" % (
                 state["step"], state["epoch"], window["loss"] / window["tok"],
-                window["nll"] / window["tok"], window["tok"] / dt,
-                lr_at(state["step"], args.lr, args.warmup)))
+                window["nll"] / window["tok"], window["tok"] / dt, lr))
             window = {"loss": 0.0, "nll": 0.0, "tok": 0, "t": time.time()}
         if finished() or time.time() - last_save >= args.save_every * 60:
-            path = save_checkpoint(args.work, model, opt, state, args.keep)
+            path = save_checkpoint(args.work, model, opt, state, args.keep,
+                                   "ckpt" if cool is None else "cool")
             log("saved %s; dev nll %.3f" % (path, dev_loss(model, dev, dev_batches)))
             last_save = time.time()
-        if args.state and (finished() or time.time() - last_state >= args.state_every * 60):
+        if args.state and cool is None and (finished() or
+                                            time.time() - last_state >= args.state_every * 60):
             save_state(args.state, model, opt, state)
             log("state at step %d (%.1f min in all) -> %s" % (
                 state["step"], state["minutes_total"], args.state))
             last_state = time.time()
 
+    if cool is not None:
+        steps, minutes = state["step"] - cool["step"], round((run_seconds - cool["t"]) / 60, 3)
+        log("cooldown: %d steps in %.1f min; the state stays at step %d" % (
+            steps, minutes, cool["step"]))
+        if args.state:
+            cooled = copy.deepcopy(model.state_dict())
+            model.load_state_dict(cool["model"])
+            opt.load_state_dict(cool["opt"])
+            cool["state"]["runs"][-1]["cooldown"] = {"steps": steps, "minutes": minutes}
+            save_state(args.state, model, opt, cool["state"])
+            model.load_state_dict(cooled)
+
     # Export: the newest checkpoint, or the average of the last few if the dev set prefers it.
-    saved = checkpoints(args.work)
+    sub = "ckpt" if cool is None else "cool"
+    saved = checkpoints(args.work, sub)
     if not saved:
-        save_checkpoint(args.work, model, opt, state, args.keep)
-        saved = checkpoints(args.work)
+        save_checkpoint(args.work, model, opt, state, args.keep, sub)
+        saved = checkpoints(args.work, sub)
     best, best_nll, label = model.state_dict(), dev_loss(model, dev, dev_batches), "last"
     if args.average > 1 and len(saved) > 1:
         group = saved[-args.average:]
