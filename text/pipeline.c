@@ -265,8 +265,8 @@ static void to_word(const char *t, int n, int *a, int *b)
  * label there, and a small model's attention may look elsewhere), and in HTML a tag around a
  * URL or an e-mail address lands on it. A span is found in the restored piece as its text (the
  * j-th time for the j-th span of the same text). */
-static dg_code span_pairs(const dg_protect *p, const char *piece, dg_word_pair **wp, int *nw,
-                          dg_err *err)
+static dg_code span_pairs(const dg_protect *p, const char *piece, bool html, dg_word_pair **wp,
+                          int *nw, dg_err *err)
 {
     int pl = (int)strlen(piece), m = 0;
     dg_word_pair *v = realloc(*wp, (size_t)(*nw + p->n) * sizeof *v), *t = v ? v + *nw : NULL;
@@ -286,13 +286,14 @@ static dg_code span_pairs(const dg_protect *p, const char *piece, dg_word_pair *
         dg_word_pair w = {(int)sp->start, (int)(sp->start + sp->len), (int)(at - piece),
                           (int)(at - piece + sp->len)};
         to_word(p->text, (int)p->len, &w.src_start, &w.src_end);
-        /* the target word around it, as far as the source word goes around the span ("<a>
-         * x@y.org</a>." keeps its full stop outside) */
+        /* the target word around it: whole in plain text (alignment ranges are words); in HTML
+         * only as far as the source word goes around the span, so "<a>x@y.org</a>." keeps its
+         * full stop outside the link */
         int pre = (int)sp->start - w.src_start, post = w.src_end - (int)(sp->start + sp->len);
         int ta = w.tgt_start, tb = w.tgt_end;
         to_word(piece, pl, &ta, &tb);
-        w.tgt_start = w.tgt_start - pre > ta ? w.tgt_start - pre : ta;
-        w.tgt_end = w.tgt_end + post < tb ? w.tgt_end + post : tb;
+        w.tgt_start = html && w.tgt_start - pre > ta ? w.tgt_start - pre : ta;
+        w.tgt_end = html && w.tgt_end + post < tb ? w.tgt_end + post : tb;
         bool dup = false;
         for (int i = 0; i < m && !dup; i++)
             dup = !memcmp(&t[i], &w, sizeof w);
@@ -341,7 +342,7 @@ static dg_code restore_segment(const dg_text_set *s, const dg_text_output *o, in
         rc = dg_align_words(s->tok, &g->prot, s->blocks[g->block].text + g->start, g->len, hyp,
                             &v, *piece, map, wp, nw, err);
     if (!rc && wp && g->prot.n)
-        rc = span_pairs(&g->prot, *piece, wp, nw, err);
+        rc = span_pairs(&g->prot, *piece, s->opts.format == DG_TEXT_HTML, wp, nw, err);
     free(map);
     free(decoded);
     return rc;
