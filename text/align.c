@@ -49,6 +49,15 @@ static int word_at(const char *text, int len, int i, int *a, int *b)
     return 1;
 }
 
+bool dg_word_pair_add(dg_word_pair *v, int *n, const dg_word_pair *w)
+{
+    for (int i = 0; i < *n; i++)
+        if (!memcmp(&v[i], w, sizeof *w))
+            return false;
+    v[(*n)++] = *w;
+    return true;
+}
+
 dg_code dg_align_words(const dg_tokenizer *tok, const dg_protect *p, const char *src,
                        size_t src_len, const char *translation, const dg_align_view *v,
                        const char *restored, const int *map, dg_word_pair **pairs, int *n,
@@ -88,11 +97,7 @@ dg_code dg_align_words(const dg_tokenizer *tok, const dg_protect *p, const char 
         if (!word_at(src, (int)src_len, so, &w.src_start, &w.src_end) ||
             !word_at(restored, rl, to, &w.tgt_start, &w.tgt_end))
             continue;
-        bool dup = false;
-        for (int i = 0; i < k && !dup; i++)
-            dup = !memcmp(&out[i], &w, sizeof w);
-        if (!dup)
-            out[k++] = w;
+        dg_word_pair_add(out, &k, &w);
     }
     dg_token_offsets_free(&off);
     *pairs = out;

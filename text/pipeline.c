@@ -294,11 +294,7 @@ static dg_code span_pairs(const dg_protect *p, const char *piece, bool html, dg_
         to_word(piece, pl, &ta, &tb);
         w.tgt_start = html && w.tgt_start - pre > ta ? w.tgt_start - pre : ta;
         w.tgt_end = html && w.tgt_end + post < tb ? w.tgt_end + post : tb;
-        bool dup = false;
-        for (int i = 0; i < m && !dup; i++)
-            dup = !memcmp(&t[i], &w, sizeof w);
-        if (!dup)
-            t[m++] = w;
+        dg_word_pair_add(t, &m, &w);
     }
     int keep = 0;  /* the attention's pairs of a span's source word go */
     for (int i = 0; i < *nw; i++) {
@@ -310,6 +306,14 @@ static dg_code span_pairs(const dg_protect *p, const char *piece, bool html, dg_
     }
     memmove(v + keep, t, (size_t)m * sizeof *v);
     *nw = keep + m;
+    /* the span pairs, appended, go to their place: pairs come in target order */
+    for (int i = keep; i < *nw; i++) {
+        dg_word_pair x = v[i];
+        int j = i;
+        for (; j > 0 && v[j - 1].tgt_start > x.tgt_start; j--)
+            v[j] = v[j - 1];
+        v[j] = x;
+    }
     return DG_OK;
 }
 

@@ -116,6 +116,10 @@ typedef struct {
     int src_start, src_end, tgt_start, tgt_end;
 } dg_word_pair;
 
+/* Appends w to v[0..*n) unless it is there already (room for it is the caller's); whether it
+ * was added. */
+bool dg_word_pair_add(dg_word_pair *v, int *n, const dg_word_pair *w);
+
 dg_code dg_align_words(const dg_tokenizer *tok, const dg_protect *p, const char *src,
                        size_t src_len, const char *translation, const dg_align_view *v,
                        const char *restored, const int *map, dg_word_pair **pairs, int *n,
