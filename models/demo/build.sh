@@ -41,8 +41,10 @@ else
   train_args=(--lr "${LR:-7e-4}" --warmup "${WARMUP:-500}" --cooldown "${COOLDOWN:-15}")
   [ -z "${STEPS:-}" ] || train_args+=(--max-steps "$STEPS")
 fi
-# One thread: on the 2-core build VM two PyTorch threads made a step slower, not faster
-# (2.56 against 1.80 s on a quiet machine, 2026-12-02).
+# One PyTorch thread uses both cores anyway: Debian's PyTorch does its matrix products in
+# OpenBLAS, whose own pool has a thread per core. On the 2-core build VM two PyTorch threads made
+# a step slower (2.56 against 1.80 s, Zen 4), also with OMP_WAIT_POLICY=PASSIVE (2.62 against
+# 2.48 s, Zen 3); OpenBLAS held to one thread made it 3.4 s (2026-12-02).
 threads=${THREADS:-1}
 frozen="$here/testsets/v1"
 
