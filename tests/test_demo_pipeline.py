@@ -540,6 +540,28 @@ def test_card(work, eval_json):
           "training line after a cooldown:\n" + text[:1500])
     check("| 2026-12-02 15:00:00 | 1 | 9 more from 60, learning rate decayed to 0 (cooldown) | 0.5 |"
           in text, "the cooldown's row in the runs table")
+    # That cooldown was a branch: the next run continues the trajectory from step 60 and ships
+    # its own cooldown. The discarded branch added no step and is not one of the model's runs.
+    st["runs"].append({"started": "2026-12-03T06:00:00Z", "threads": 1, "first_step": 61,
+                       "last_step": 80, "minutes": 2.0, "cooldown": {"steps": 7, "minutes": 0.4}})
+    st["step"] = 80
+    shipped.update(step=80, cooldown={"steps": 7, "minutes": 0.4, "run": "2026-12-03T06:00:00Z"},
+                   minutes_total=shipped["minutes_total"] - 0.5 + 2.4)
+    for name, obj in (("state.json", st), ("shipped.json", shipped)):
+        with open(os.path.join(cool_state, name), "w", encoding="utf-8") as f:
+            json.dump(obj, f)
+    r = subprocess.run([sys.executable, os.path.join(SRC, "models/demo/card.py"), "--model",
+                        os.path.join(work, "shipped"), "--state", cool_state, "--eval", eval_json,
+                        "--out", os.path.join(work, "card-cool.md")], capture_output=True, text=True)
+    check(r.returncode == 0, "card.py after a second cooldown: " + r.stderr[-2000:])
+    with open(os.path.join(work, "card-cool.md"), encoding="utf-8") as f:
+        text = f.read()
+    check("| training | 80 + 7 cooldown steps (≈ %.2f passes over the training pairs), %.1f minutes "
+          "in 2 runs " % (87 / st["batches_per_epoch"], shipped["minutes_total"]) in text,
+          "training line after a discarded cooldown:\n" + text[:1500])
+    check("2026-12-02 15:00:00" not in text, "the discarded cooldown run is not listed")
+    check("| 2026-12-03 06:00:00 | 1 | 61–80 | 2.0 |\n| 2026-12-03 06:00:00 | 1 | 7 more from 80, "
+          "learning rate decayed to 0 (cooldown) | 0.4 |" in text, "the runs table after it")
 
 
 def test_smoothed_ce():

@@ -110,7 +110,8 @@ def main():
     if any(cfg[k] != v for k, v in st["hp"].items() if k in cfg and k != "dropout"):
         raise SystemExit("card: the state's hyperparameters are not the shipped model's")
     step, minutes = shipped["step"], shipped["minutes_total"]
-    runs = [r for r in st["runs"] if r["first_step"] <= step]
+    # a run that only annealed (its cooldown a discarded branch) added no step to this model
+    runs = [r for r in st["runs"] if r["first_step"] <= min(r["last_step"], step)]
     # a cooldown (train.py --cooldown) annealed the shipped model from that step on
     cool = shipped.get("cooldown")
     cool_run = [r for r in st["runs"] if cool and r["started"] == cool["run"]]
